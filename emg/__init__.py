@@ -1,0 +1,47 @@
+"""emg: an honest fasciculation monitor for cheap wearable surface-EMG sensors.
+
+Importing ``emg`` is cheap: it loads neither Numba, MNE nor Matplotlib. The public
+functions below are imported on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from ._version import __version__
+from .errors import DeviceError, EmgError, InputError
+from .types import Annotation, Chunk, Gap, Recording, RecordingInfo
+
+__all__ = [
+    "__version__",
+    "Annotation",
+    "Chunk",
+    "DeviceError",
+    "EmgError",
+    "Gap",
+    "InputError",
+    "Recording",
+    "RecordingInfo",
+    "read",
+    "read_info",
+    "write_bdf",
+]
+
+# public name -> module that defines it (imported lazily on first access)
+_LAZY = {
+    "read": "emg.io",
+    "read_info": "emg.io",
+    "write_bdf": "emg.io",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'emg' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(__all__)
