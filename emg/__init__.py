@@ -10,7 +10,7 @@ import importlib
 
 from ._version import __version__
 from .errors import DeviceError, EmgError, InputError
-from .types import Annotation, Chunk, Gap, Recording, RecordingInfo
+from .types import Annotation, Chunk, Events, Gap, Recording, RecordingInfo, Segment
 
 __all__ = [
     "__version__",
@@ -18,10 +18,12 @@ __all__ = [
     "Chunk",
     "DeviceError",
     "EmgError",
+    "Events",
     "Gap",
     "InputError",
     "Recording",
     "RecordingInfo",
+    "Segment",
     "read",
     "read_info",
     "write_bdf",

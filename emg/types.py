@@ -14,7 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Annotation", "Gap", "Chunk", "RecordingInfo", "Recording", "gap_mask"]
+__all__ = [
+    "Annotation", "Gap", "Chunk", "RecordingInfo", "Recording", "Events", "Segment",
+    "EVENT_LABELS", "SEGMENT_LABELS", "gap_mask",
+]
 
 
 def _check_fs(fs: float) -> float:
@@ -339,3 +342,142 @@ class Recording:
             format="mne",
             path=str(filenames[0]) if filenames[0] else None,
         )
+
+
+# -- detector and classifier output ------------------------------------------------------------
+
+EVENT_LABELS = ("fasciculation", "ecg", "artifact")
+SEGMENT_LABELS = ("voluntary", "cramp", "myokymia", "artifact", "noisy", "gap")
+
+_EVENT_COLUMNS = {
+    "sample": np.int64,  # index of the largest deflection, counted from the recording start
+    "channel": np.int32,  # row index into Recording.channel_names
+    "amplitude_uv": np.float32,  # peak-to-peak, µV
+    "duration_ms": np.float32,
+    "phases": np.int32,
+    "energy_uv2s": np.float32,  # sum of squares × dt over the event, µV²·s
+    "centroid_hz": np.float32,  # spectral centroid of the event
+    "snr": np.float32,  # peak-to-peak over the local noise level (robust RMS)
+    "noise_uv": np.float32,  # local robust noise RMS, µV
+    "coincident": np.int32,  # how many other channels had an event within the coincidence window
+}
+
+
+@dataclass(frozen=True, eq=False)
+class Events:
+    """Detected spikes, one row per event, sorted by ``sample`` (then ``channel``).
+
+    Each column is a 1-D array of the same length; see ``Events.columns`` for the names
+    and dtypes. ``waveforms`` holds the filtered signal around each event's largest
+    deflection (µV, shape ``(n_events, n_wave)``, the peak at index ``n_wave // 2``).
+    ``label``, ``unit`` and ``multiplicity`` are filled by the classifier: label is one of
+    ``EVENT_LABELS`` or "" (not yet classified), unit -1 for none, multiplicity 1 for single.
+    """
+
+    fs: float
+    sample: np.ndarray
+    channel: np.ndarray
+    amplitude_uv: np.ndarray
+    duration_ms: np.ndarray
+    phases: np.ndarray
+    energy_uv2s: np.ndarray
+    centroid_hz: np.ndarray
+    snr: np.ndarray
+    noise_uv: np.ndarray
+    coincident: np.ndarray
+    waveforms: np.ndarray
+    label: np.ndarray | None = None
+    unit: np.ndarray | None = None
+    multiplicity: np.ndarray | None = None
+
+    columns = _EVENT_COLUMNS
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "fs", _check_fs(self.fs))
+        n = len(np.asarray(self.sample))
+        for name, dtype in _EVENT_COLUMNS.items():
+            col = np.asarray(getattr(self, name), dtype=dtype)
+            if col.shape != (n,):
+                raise ValueError(f"Invalid events: column '{name}' has shape {col.shape}, expected ({n},).")
+            object.__setattr__(self, name, col)
+        waves = np.asarray(self.waveforms, dtype=np.float32)
+        if waves.ndim != 2 or waves.shape[0] != n:
+            waves = waves.reshape(n, -1) if waves.size == 0 else waves
+            if waves.ndim != 2 or waves.shape[0] != n:
+                raise ValueError(f"Invalid events: waveforms must have shape ({n}, n_wave), got {waves.shape}.")
+        object.__setattr__(self, "waveforms", waves)
+        defaults = {"label": (np.array([""] * n, dtype=object)), "unit": np.full(n, -1, np.int32),
+                    "multiplicity": np.ones(n, np.int32)}
+        for name, default in defaults.items():
+            value = getattr(self, name)
+            value = default if value is None else np.asarray(value, dtype=default.dtype)
+            if value.shape != (n,):
+                raise ValueError(f"Invalid events: column '{name}' has shape {value.shape}, expected ({n},).")
+            object.__setattr__(self, name, value)
+
+    def __len__(self) -> int:
+        return len(self.sample)
+
+    @property
+    def onset_s(self) -> np.ndarray:
+        return self.sample / self.fs
+
+    def select(self, mask_or_index) -> "Events":
+        """Rows picked by a boolean mask or an index array."""
+        fields = {name: getattr(self, name)[mask_or_index] for name in _EVENT_COLUMNS}
+        return Events(
+            fs=self.fs,
+            waveforms=self.waveforms[mask_or_index],
+            label=self.label[mask_or_index],
+            unit=self.unit[mask_or_index],
+            multiplicity=self.multiplicity[mask_or_index],
+            **fields,
+        )
+
+    def replace(self, **changes) -> "Events":
+        """A copy with some columns replaced (e.g. ``label=...``)."""
+        from dataclasses import replace
+
+        return replace(self, **changes)
+
+    @classmethod
+    def empty(cls, fs: float, n_wave: int = 0) -> "Events":
+        cols = {name: np.zeros(0, dtype) for name, dtype in _EVENT_COLUMNS.items()}
+        return cls(fs=fs, waveforms=np.zeros((0, n_wave), np.float32), **cols)
+
+    @classmethod
+    def concat(cls, parts: Sequence["Events"], fs: float | None = None) -> "Events":
+        """Join event tables (same fs and waveform length) and sort them by sample, channel."""
+        parts = [p for p in parts if len(p)]
+        if not parts:
+            if fs is None:
+                raise ValueError("Events.concat needs 'fs' when every part is empty.")
+            return cls.empty(fs)
+        cols = {name: np.concatenate([getattr(p, name) for p in parts]) for name in _EVENT_COLUMNS}
+        extra = {name: np.concatenate([getattr(p, name) for p in parts]) for name in ("label", "unit", "multiplicity")}
+        waves = np.concatenate([p.waveforms for p in parts])
+        order = np.lexsort((cols["channel"], cols["sample"]))
+        return cls(
+            fs=parts[0].fs,
+            waveforms=waves[order],
+            **{k: v[order] for k, v in cols.items()},
+            **{k: v[order] for k, v in extra.items()},
+        )
+
+
+@dataclass(frozen=True)
+class Segment:
+    """An interval excluded from valid rest time, on one channel (``channel`` index) or all (None)."""
+
+    start_s: float
+    end_s: float
+    label: str
+    channel: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.label not in SEGMENT_LABELS:
+            raise ValueError(
+                f"Invalid value for 'label': allowed are {', '.join(map(repr, SEGMENT_LABELS))}, got {self.label!r}."
+            )
+        if not self.end_s >= self.start_s:
+            raise ValueError(f"Invalid segment: end_s must be >= start_s, got {self.start_s!r}..{self.end_s!r}.")
