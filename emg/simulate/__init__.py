@@ -1,0 +1,15 @@
+"""Synthetic resting surface EMG with ground truth (``emg simulate``).
+
+>>> from emg.simulate import simulate, SCENARIOS
+>>> rec, truth = simulate("clean", minutes=1, channels=2, seed=0)
+
+Potentials, ECG beats and artefacts are synthesised at 8 kHz or more and decimated to the
+device rate through an anti-alias FIR, as a real amplifier does; see ``emg.simulate.shapes``.
+"""
+
+from .core import RAIL_UV, simulate
+from .scenarios import SCENARIOS, Scenario, get_scenario
+from .truth import EVENT_DTYPE, EVENT_KINDS, INTERVAL_LABELS, Interval, Truth
+
+__all__ = ["simulate", "SCENARIOS", "Scenario", "get_scenario", "Truth", "Interval", "EVENT_DTYPE",
+           "EVENT_KINDS", "INTERVAL_LABELS", "RAIL_UV"]
