@@ -1,0 +1,371 @@
+"""BDF/EDF(+) reading in bounded memory, and BDF+ writing.
+
+Reading decodes whole data records at once (a vectorised 24- or 16-bit decode); chunks are
+read by seeking to the records they need, so a 24-hour file never sits in memory. A header
+whose record count is -1 (a live recording that was killed) is read up to the last complete
+record, as MNE does.
+
+Writing produces BDF+C: 24-bit samples with a symmetric range (0 µV is digital 0, so gap
+filler stays exactly 0), an EDF+ annotation signal ``BDF Annotations`` holding the time-keeping
+TAL of each record, every annotation and every gap (described ``gap``, with its duration).
+The live, crash-safe writer is :class:`BdfRecorder` (in ``recorder.py``, re-exported here).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+from ..types import Annotation, Chunk, Gap, Recording, RecordingInfo, gap_mask
+from .edf_header import (
+    EdfHeader,
+    SignalHeader,
+    build_header,
+    decode_tals,
+    encode_tal,
+    parse_header,
+)
+from .recorder import BdfRecorder
+
+__all__ = ["EdfReader", "read_edf", "write_bdf", "write_edf", "BdfRecorder", "DEFAULT_PHYSICAL_MAX_UV"]
+
+DEFAULT_PHYSICAL_MAX_UV = 187500.0  # Cyton full scale at gain 24: 4.5 V / 24, so one count is one LSB
+_BLOCK_BYTES = 32 * 1024 * 1024  # raw bytes decoded at once when reading many records
+
+
+def decode_samples(raw: np.ndarray, bits: int) -> np.ndarray:
+    """Little-endian two's-complement samples from bytes, vectorised.
+
+    Parameters
+    ----------
+    raw : ndarray of uint8, shape (..., n * bits // 8)
+    bits : 16 or 24
+
+    Returns
+    -------
+    ndarray of int32, shape (..., n)
+    """
+    if bits == 16:
+        return np.ascontiguousarray(raw).view("<i2").astype(np.int32)
+    shape = raw.shape[:-1] + (raw.shape[-1] // 3, 4)
+    wide = np.zeros(shape, dtype=np.uint8)
+    wide[..., 1:] = raw.reshape(raw.shape[:-1] + (-1, 3))
+    return wide.view("<i4")[..., 0] >> 8  # arithmetic shift sign-extends the top byte
+
+
+def encode_samples(digital: np.ndarray, bits: int) -> np.ndarray:
+    """Inverse of :func:`decode_samples`: int array (..., n) to uint8 (..., n * bits // 8)."""
+    if bits == 16:
+        return digital.astype("<i2").view(np.uint8)
+    wide = np.ascontiguousarray(digital, dtype="<i4").view(np.uint8)
+    wide = wide.reshape(digital.shape + (4,))[..., :3]
+    return np.ascontiguousarray(wide).reshape(digital.shape[:-1] + (-1,))
+
+
+class EdfReader:
+    """Random and chunked access to the samples of an EDF/EDF+/BDF/BDF+ file.
+
+    Only the data signals with the highest sample rate are read (annotation signals are
+    parsed into gaps and annotations). Samples come out as float32 µV.
+
+    Parameters
+    ----------
+    path : path-like
+    format_name : str
+        ``"bdf"`` or ``"edf"`` for :attr:`info`; taken from the header when None.
+    """
+
+    def __init__(self, path: str | os.PathLike, *, format_name: str | None = None):
+        self.path = Path(path)
+        hdr = parse_header(self.path)
+        self.header: EdfHeader = hdr
+        data_sigs = [i for i, s in enumerate(hdr.signals) if not s.is_annotation]
+        spr = max(hdr.signals[i].samples_per_record for i in data_sigs)
+        self._channels = [i for i in data_sigs if hdr.signals[i].samples_per_record == spr]
+        self._annotation_sigs = [i for i, s in enumerate(hdr.signals) if s.is_annotation]
+        self._offsets = hdr.signal_offsets()
+        self.samples_per_record = spr
+        fs = spr / hdr.record_duration_s
+        self.fs = float(round(fs)) if abs(fs - round(fs)) < 1e-6 else fs
+        bps = hdr.bytes_per_sample
+        self._gain = np.array([hdr.signals[i].gain * hdr.signals[i].to_uv for i in self._channels])
+        self._offset = np.array([hdr.signals[i].offset * hdr.signals[i].to_uv for i in self._channels])
+        self._slices = [(self._offsets[i], self._offsets[i] + spr * bps) for i in self._channels]
+        frac, gaps, annotations = self._read_annotations()
+        start = hdr.start + dt.timedelta(seconds=frac)
+        self.info = RecordingInfo(
+            fs=self.fs,
+            channel_names=_unique_names([hdr.signals[i].label for i in self._channels]),
+            start=start,
+            n_samples=hdr.n_records * spr,
+            format=format_name or ("bdf" if hdr.bits == 24 else "edf"),
+            path=str(self.path),
+            gaps=gaps,
+            annotations=annotations,
+        )
+
+    # -- annotations ---------------------------------------------------------------------
+    def _read_annotations(self) -> tuple[float, list[Gap], list[Annotation]]:
+        hdr = self.header
+        if not self._annotation_sigs or hdr.n_records == 0:
+            return 0.0, [], []
+        bps = hdr.bytes_per_sample
+        spans = [
+            (self._offsets[i], hdr.signals[i].samples_per_record * bps) for i in self._annotation_sigs
+        ]
+        frac = None
+        gaps: list[Gap] = []
+        annotations: list[Annotation] = []
+        record_onsets = []
+        with open(self.path, "rb") as fid:
+            for rec in range(hdr.n_records):
+                base = hdr.header_bytes + rec * hdr.record_bytes
+                tals = []
+                for offset, length in spans:
+                    fid.seek(base + offset)
+                    tals.extend(decode_tals(fid.read(length)))
+                if tals and not tals[0][2]:
+                    record_onsets.append(tals[0][0])
+                    tals = tals[1:]
+                for onset, duration, texts in tals:
+                    for text in texts:
+                        if text == "gap" and duration > 0:
+                            gaps.append((onset, duration))
+                        else:
+                            annotations.append((onset, duration, text))
+        if record_onsets:
+            frac = record_onsets[0]
+            if hdr.is_discontinuous:
+                expected = frac + np.arange(len(record_onsets)) * hdr.record_duration_s
+                if np.any(np.abs(np.asarray(record_onsets) - expected) > 0.5 / self.fs):
+                    raise InputError(
+                        self.path,
+                        "EDF+D/BDF+D file with interrupted data records is not supported "
+                        "(convert it to a continuous file first)",
+                    )
+        frac = frac or 0.0
+        if not 0 <= frac < 1:  # a start later than the header by whole seconds: keep it as time
+            frac = 0.0
+        return (
+            frac,
+            [Gap(onset - frac, duration) for onset, duration in gaps],
+            [Annotation(onset - frac, duration, text) for onset, duration, text in annotations],
+        )
+
+    # -- samples -------------------------------------------------------------------------
+    @property
+    def n_samples(self) -> int:
+        return self.info.n_samples
+
+    def _decode_records(self, raw: np.ndarray, out: np.ndarray) -> None:
+        """Decode records ``raw`` (n_rec, record_bytes) into ``out`` (n_channels, n_rec * spr)."""
+        bits = self.header.bits
+        for row, (lo, hi) in enumerate(self._slices):
+            ints = decode_samples(raw[:, lo:hi], bits).reshape(-1)
+            np.multiply(ints, self._gain[row], out=out[row], casting="unsafe")
+            if self._offset[row] != 0:
+                out[row] += np.float32(self._offset[row])
+
+    def read_samples(self, first: int, n: int) -> np.ndarray:
+        """Samples ``[first, first + n)`` of every channel as float32 µV, shape (channels, n)."""
+        if first < 0 or n < 0 or first + n > self.n_samples:
+            raise ValueError(
+                f"Invalid sample range [{first}, {first + n}) for a recording of {self.n_samples} samples."
+            )
+        spr = self.samples_per_record
+        out = np.empty((len(self._channels), n), dtype=np.float32)
+        if n == 0:
+            return out
+        rec_bytes = self.header.record_bytes
+        per_block = max(1, _BLOCK_BYTES // rec_bytes)
+        r0, r1 = first // spr, -(-(first + n) // spr)
+        with open(self.path, "rb") as fid:
+            for b0 in range(r0, r1, per_block):
+                b1 = min(r1, b0 + per_block)
+                fid.seek(self.header.header_bytes + b0 * rec_bytes)
+                raw = np.fromfile(fid, dtype=np.uint8, count=(b1 - b0) * rec_bytes)
+                if raw.size < (b1 - b0) * rec_bytes:
+                    raise InputError(self.path, "truncated data: the file shrank while it was read")
+                block = np.empty((len(self._channels), (b1 - b0) * spr), dtype=np.float32)
+                self._decode_records(raw.reshape(b1 - b0, rec_bytes), block)
+                lo = max(first, b0 * spr)
+                hi = min(first + n, b1 * spr)
+                out[:, lo - first : hi - first] = block[:, lo - b0 * spr : hi - b0 * spr]
+        return out
+
+    def iter_chunks(self, chunk_s: float = 10.0) -> Iterator[Chunk]:
+        """Consecutive chunks of ``chunk_s`` seconds, read from disk one at a time."""
+        if not chunk_s > 0:
+            raise ValueError(f"Invalid value for 'chunk_s': must be > 0 seconds, got {chunk_s!r}.")
+        step = max(1, int(round(chunk_s * self.fs)))
+        for first in range(0, self.n_samples, step):
+            n = min(step, self.n_samples - first)
+            yield Chunk(
+                self.read_samples(first, n),
+                first_sample=first,
+                fs=self.fs,
+                valid=gap_mask(self.info.gaps, self.fs, first, n),
+            )
+
+    def read(self) -> Recording:
+        """The whole file as a :class:`Recording`."""
+        info = self.info
+        data = self.read_samples(0, self.n_samples)
+        if not np.isfinite(data).all():  # only possible with absurd header ranges
+            raise InputError(self.path, "samples are not finite after scaling (check the physical range)")
+        return Recording(
+            data, fs=info.fs, channel_names=info.channel_names, start=info.start, gaps=info.gaps,
+            annotations=info.annotations, format=info.format, path=info.path,
+        )
+
+
+def _unique_names(labels: list[str]) -> tuple[str, ...]:
+    names, seen = [], set()
+    for i, label in enumerate(labels):
+        name = label.strip() or f"ch{i + 1}"
+        base, k = name, 2
+        while name in seen:
+            name, k = f"{base}-{k}", k + 1
+        seen.add(name)
+        names.append(name)
+    return tuple(names)
+
+
+def read_edf(path: str | os.PathLike) -> Recording:
+    """Read an EDF, EDF+, BDF or BDF+ file into memory (µV, float32)."""
+    return EdfReader(path).read()
+
+
+# -- writing ----------------------------------------------------------------------------------
+
+def _record_layout(fs: float, n_samples: int) -> tuple[int, float]:
+    """Samples per record and record duration (s) for a file of ``n_samples`` at ``fs``.
+
+    One-second records when they divide the data; otherwise the largest record that does
+    (not shorter than 40 ms) so no padding is needed; otherwise one-second records, padded.
+    """
+    fs_int = int(round(fs))
+    if abs(fs - fs_int) < 1e-9 and fs_int > 0:
+        if n_samples % fs_int == 0 or n_samples == 0:
+            return fs_int, 1.0
+        common = math.gcd(n_samples, fs_int)
+        if common * 25 >= fs_int:
+            return common, common / fs_int
+        return fs_int, 1.0
+    for duration in (2.0, 4.0, 5.0, 10.0, 20.0, 0.5, 0.25, 0.2, 0.1):
+        spr = fs * duration
+        if abs(spr - round(spr)) < 1e-6 * duration:
+            return int(round(spr)), duration
+    raise ValueError(
+        f"Invalid value for 'fs': {fs!r} Hz does not give a whole number of samples per data record "
+        "of 0.1 to 20 s, which EDF/BDF needs."
+    )
+
+
+def _physical_max(data_uv: np.ndarray, bits: int) -> float:
+    peak = float(np.max(np.abs(data_uv))) if data_uv.size else 0.0
+    if bits == 16:  # few steps: spend them on the signal's own range
+        return float(max(1, math.ceil(peak)))
+    if peak <= DEFAULT_PHYSICAL_MAX_UV:
+        return DEFAULT_PHYSICAL_MAX_UV
+    if peak >= 1e8:
+        raise ValueError(f"Invalid recording: samples of {peak:g} µV do not fit a BDF physical range.")
+    return float(math.ceil(peak))
+
+
+def _write_edf_family(recording: Recording, path: str | os.PathLike, bits: int) -> None:
+    fs, n = recording.fs, recording.n_samples
+    spr, duration = _record_layout(fs, n)
+    n_records = max(1, -(-n // spr))
+    pad = n_records * spr - n
+    digital_max = 2 ** (bits - 1) - 1
+    frac = recording.start.microsecond / 1e6
+    gaps = list(recording.gaps)
+    if pad:
+        gaps.append(Gap(n / fs, pad / fs))  # padded tail: time slots without data
+    # annotations go into the record that holds their onset
+    tals: list[list[bytes]] = [[encode_tal(r * duration + frac)] for r in range(n_records)]
+    items = [(g.start_s, g.duration_s, "gap") for g in gaps]
+    items += [(a.onset_s, a.duration_s, a.description) for a in recording.annotations]
+    for onset, dur, text in sorted(items):
+        rec = min(max(int(onset // duration), 0), n_records - 1)
+        tals[rec].append(encode_tal(onset + frac, dur, (text,)))
+    tal_bytes = [b"".join(t) for t in tals]
+    ann_len = max(len(t) for t in tal_bytes)
+    bps = bits // 8
+    ann_spr = max(-(-ann_len // bps), 1)
+    ann_spr += ann_spr % 2 if bits == 16 else 0
+    ann_total = ann_spr * bps
+
+    phys = [_physical_max(row, bits) for row in recording.data]
+    signals = [
+        SignalHeader(
+            label=name[:16], transducer="surface EMG electrode", unit="uV", physical_min=-p,
+            physical_max=p, digital_min=-digital_max, digital_max=digital_max, prefilter="",
+            samples_per_record=spr,
+        )
+        for name, p in zip(recording.channel_names, phys)
+    ]
+    if len({s.label for s in signals}) != len(signals):
+        raise ValueError("Invalid value for 'channel_names': names must stay unique when cut to 16 characters.")
+    signals.append(
+        SignalHeader(
+            label="BDF Annotations" if bits == 24 else "EDF Annotations", transducer="", unit="",
+            physical_min=-1, physical_max=1, digital_min=-(2 ** (bits - 1)), digital_max=digital_max,
+            prefilter="", samples_per_record=ann_spr,
+        )
+    )
+    header = build_header(
+        bits=bits, start=recording.start.replace(microsecond=0), n_records=n_records,
+        record_duration_s=duration, signals=signals,
+    )
+    gains = np.array([p / digital_max for p in phys])
+    n_ch = recording.n_channels
+    rec_bytes = n_ch * spr * bps + ann_total
+    per_block = max(1, _BLOCK_BYTES // rec_bytes)
+    with open(path, "wb") as fid:
+        fid.write(header)
+        for r0 in range(0, n_records, per_block):
+            r1 = min(n_records, r0 + per_block)
+            lo, hi = r0 * spr, min(r1 * spr, n)
+            digital = np.zeros((n_ch, (r1 - r0) * spr), dtype=np.int32)
+            scaled = recording.data[:, lo:hi] / gains[:, None]
+            digital[:, : hi - lo] = np.clip(np.rint(scaled), -digital_max, digital_max)
+            block = np.zeros((r1 - r0, rec_bytes), dtype=np.uint8)
+            per_rec = digital.reshape(n_ch, r1 - r0, spr).transpose(1, 0, 2)
+            block[:, : n_ch * spr * bps] = encode_samples(np.ascontiguousarray(per_rec), bits).reshape(r1 - r0, -1)
+            for r in range(r0, r1):
+                t = tal_bytes[r]
+                block[r - r0, n_ch * spr * bps : n_ch * spr * bps + len(t)] = np.frombuffer(t, np.uint8)
+            block.tofile(fid)
+
+
+def write_bdf(recording: Recording, path: str | os.PathLike) -> None:
+    """Write ``recording`` as BDF+ (24-bit, annotation signal ``BDF Annotations``, BDF+C).
+
+    Samples are stored with a symmetric range of ±187500 µV (one step 0.0224 µV, the Cyton's
+    count at gain 24) or, for larger signals, ±(peak rounded up to 1 µV). Gaps are written as
+    annotations ``gap`` with their duration; other annotations are kept. A recording whose
+    length is not a whole number of data records is padded with zeros marked as a ``gap``.
+
+    Parameters
+    ----------
+    recording : Recording
+    path : path-like
+        Output file (overwritten).
+    """
+    _write_edf_family(recording, path, 24)
+
+
+def write_edf(recording: Recording, path: str | os.PathLike) -> None:
+    """Write ``recording`` as EDF+ (16-bit): same layout as :func:`write_bdf`, 65535 steps per range.
+
+    16 bits keep only about 4.5 significant digits over the range: use BDF for EMG.
+    """
+    _write_edf_family(recording, path, 16)
