@@ -134,16 +134,19 @@ class _PacketScanner:
                 self._discard(1)
                 continue
             counter = buf[1]
-            continues = self._last_counter is not None and counter == (self._last_counter + 1) % 256
-            if not (self._locked and continues):
-                # after a discontinuity: accept on counter continuity or a confirming next packet
-                if not continues:
-                    if n < 2 * PACKET_SIZE:
-                        break  # wait for the next packet to confirm
-                    if buf[PACKET_SIZE] != HEADER or buf[2 * PACKET_SIZE - 1] not in FOOTERS:
-                        self.frames_rejected += 1
-                        self._discard(1)
-                        continue
+            step = None if self._last_counter is None else (counter - self._last_counter) % 256
+            if not ((self._locked and step == 1) or (step is not None and 1 <= step <= 3)):
+                # after a discontinuity, a 0xA0 with a 0xC? 32 bytes on is not enough: the
+                # candidate needs a valid packet right behind it (and, when it follows
+                # garbage, a plausible sample number there)
+                if n < 2 * PACKET_SIZE:
+                    break  # wait for the next packet to confirm
+                nxt_ok = buf[PACKET_SIZE] == HEADER and buf[2 * PACKET_SIZE - 1] in FOOTERS
+                near = 1 <= (buf[PACKET_SIZE + 1] - counter) % 256 <= 3
+                if not (nxt_ok and (self._locked or near)):
+                    self.frames_rejected += 1
+                    self._discard(1)
+                    continue
             # accepted: take the whole run of aligned, consecutive packets at once
             k = n // PACKET_SIZE
             block = np.frombuffer(bytes(buf[: k * PACKET_SIZE]), dtype=np.uint8).reshape(k, PACKET_SIZE)

@@ -1,0 +1,313 @@
+"""Frames -> :class:`emg.types.Chunk` in real time slots, with loss accounting and gaps.
+
+How a consumer (``emg stream``, ``emg demo``, a notebook) uses it::
+
+    from emg.devices.stream import LiveSource
+
+    with LiveSource("cyton-daisy", "/dev/ttyUSB0", seconds=60) as source:
+        print(source.fs, source.channel_names, source.start)    # known once open
+        for chunk in source:               # blocks; ends after `seconds` or source.stop()
+            detector.process(chunk)        # chunk.data µV [ch, n]; chunk.valid False in gaps
+            recorder.write(chunk.data)
+        print(source.stats.packets_lost, source.stats.gaps)
+
+Every slot of the board's sample clock appears exactly once, in order:
+``chunk.first_sample`` continues from the previous chunk. Lost packets are never
+interpolated: their slots hold 0 µV with ``valid`` False, and ``stats.gaps`` lists them as
+``(start_s, duration_s)`` from ``source.start``. Each chunk also carries the gaps that
+begin inside it in ``source.new_gaps`` (cleared on the next read) so a recorder can
+annotate them as they happen. ``stop()`` may be called from any thread (a signal handler).
+
+Loss is counted from the packet counter; a loss longer than one counter wrap (about 1 s
+for the Cyton) is recovered from the host arrival time: of the candidate counts
+``delta + k * modulo`` the one closest to the elapsed time is taken. After a reconnection
+the counter means nothing, so the gap is the elapsed host time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import queue
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..types import Chunk
+from . import BoardSpec, Frame, board_spec
+from .serial import Protocol, SerialTransport, find_port
+
+__all__ = ["LiveSource", "LiveStats", "open_stream", "SlotClock"]
+
+
+@dataclass
+class LiveStats:
+    """Live counters of one acquisition (a snapshot: copy it with ``dataclasses.replace``)."""
+
+    samples: int = 0  # time slots delivered, including gap slots
+    packets_received: int = 0  # counter units (Cyton packets, Daisy pairs, MyoWare frames)
+    packets_lost: int = 0
+    gaps: list[tuple[float, float]] = field(default_factory=list)
+    reconnects: int = 0
+    stalls: int = 0
+    bytes_received: int = 0
+    bytes_discarded: int = 0
+    frames_rejected: int = 0
+    connected: bool = False
+    identity: str = ""
+
+    @property
+    def loss_fraction(self) -> float:
+        total = self.packets_received + self.packets_lost
+        return self.packets_lost / total if total else 0.0
+
+
+class SlotClock:
+    """Assigns frames to sample slots: counter continuity, wraps from arrival time, resyncs.
+
+    Parameters
+    ----------
+    fs : float
+        Sample rate, Hz.
+    samples_per_packet : int
+        Samples per channel in one counter unit.
+    """
+
+    def __init__(self, fs: float, samples_per_packet: int):
+        self.fs = float(fs)
+        self.spp = int(samples_per_packet)
+        self.next_slot = 0
+        self._expected_counter: int | None = None
+        self._offset: float | None = None  # host time of slot 0 (minimum-latency estimate)
+        self._last_t = 0.0
+        self._resync = True
+
+    def resync(self) -> None:
+        """The next frame starts a new session (after a reconnection): its counter means nothing."""
+        self._resync = True
+
+    def place(self, frame: Frame, t_host: float) -> int | None:
+        """Packets missing before ``frame`` (>= 0), or None to drop a duplicate/stale frame."""
+        n = frame.n_samples
+        if self._offset is None:
+            missing = 0
+            self._offset = t_host - n / self.fs
+        else:
+            # slots the host clock says have passed by the end of this frame
+            by_time = (t_host - self._offset) * self.fs - self.next_slot - n
+            if self._resync or self._expected_counter is None:
+                missing = max(0, int(round(by_time / self.spp)))
+            else:
+                m = frame.counter_modulo
+                delta = (frame.counter - self._expected_counter) % m
+                k = int(round((by_time / self.spp - delta) / m))
+                missing = delta + max(k, 0) * m
+                if delta > m // 2 and by_time / self.spp < delta - m // 4:
+                    return None  # counter went backwards: a duplicate or stale frame
+        self._resync = False
+        self._expected_counter = (frame.counter + frame.n_packets) % frame.counter_modulo
+        self.next_slot += missing * self.spp + n
+        # track the minimum latency, forgetting slowly (1 ms/s) so clock drift is followed
+        leak = 1e-3 * max(0.0, t_host - self._last_t)
+        self._offset = min(self._offset + leak, t_host - self.next_slot / self.fs)
+        self._last_t = t_host
+        return missing
+
+
+class _QueueProtocol(Protocol):
+    """Decodes on the reader thread and queues ``(kind, t_host, payload)`` for the consumer."""
+
+    def __init__(self, q: queue.Queue):
+        self.q = q
+        self.transport: SerialTransport | None = None
+        self.bytes_received = 0
+        self._old_discarded = 0
+        self._old_rejected = 0
+        self._decoder = None
+
+    def connection_made(self, transport, identity, t_host):
+        if self._decoder is not None and self._decoder is not transport.decoder:
+            self._old_discarded += self._decoder.bytes_discarded
+            self._old_rejected += self._decoder.frames_rejected
+        self.transport = transport
+        self._decoder = transport.decoder
+        self.q.put(("made", t_host, identity))
+
+    def data_received(self, data, t_host):
+        self.bytes_received += len(data)
+        frames = self._decoder.feed(data)
+        if frames:
+            self.q.put(("frames", t_host, frames))
+
+    def connection_lost(self, exc, t_host):
+        self.q.put(("lost", t_host, exc))
+
+    def stalled(self, silent_s, t_host):
+        self.q.put(("stalled", t_host, silent_s))
+
+    @property
+    def bytes_discarded(self) -> int:
+        return self._old_discarded + (self._decoder.bytes_discarded if self._decoder else 0)
+
+    @property
+    def frames_rejected(self) -> int:
+        return self._old_rejected + (self._decoder.frames_rejected if self._decoder else 0)
+
+
+class LiveSource:
+    """A board on a serial port as a stream of :class:`~emg.types.Chunk` (see module docstring).
+
+    Parameters
+    ----------
+    board : str
+        'cyton', 'cyton-daisy' or 'myoware'.
+    port : str
+        Serial device path, or 'auto' to pick it by USB VID:PID.
+    seconds : float or None
+        Stop after this many seconds of slots (None: until :meth:`stop`).
+    baudrate : int or None
+        Override the board's baud rate.
+    stall_s, reconnect_after_s, reconnect_timeout_s : float
+        Watchdog settings of :class:`~emg.devices.serial.SerialTransport`.
+    """
+
+    def __init__(self, board: str, port: str, *, seconds: float | None = None, baudrate: int | None = None,
+                 stall_s: float = 1.0, reconnect_after_s: float = 3.0, reconnect_timeout_s: float | None = None):
+        self.spec: BoardSpec = board_spec(board)
+        self.port = find_port(self.spec) if port == "auto" else port
+        self.seconds = seconds
+        self.fs = self.spec.fs
+        self.channel_names = self.spec.channel_names
+        self.n_channels = self.spec.n_channels
+        self.start: dt.datetime | None = None
+        self.stats = LiveStats()
+        self.new_gaps: list[tuple[float, float]] = []
+        self._q: queue.Queue = queue.Queue()
+        self._protocol = _QueueProtocol(self._q)
+        self._clock = SlotClock(self.spec.fs, self.spec.samples_per_packet)
+        self._transport = SerialTransport(
+            self.spec, self.port, self._protocol, decoder_factory=self.spec.make_decoder, baudrate=baudrate,
+            stall_s=stall_s, reconnect_after_s=reconnect_after_s, reconnect_timeout_s=reconnect_timeout_s,
+        )
+        self._stop = threading.Event()
+        self._limit = None if seconds is None else int(round(seconds * self.fs))
+        self._opened = False
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def open(self) -> "LiveSource":
+        """Handshake and start reading; DeviceError (one line naming the port) when the board fails."""
+        self._transport.open()
+        self._opened = True
+        self.stats.connected = True
+        self.stats.identity = self._transport.identity
+        return self
+
+    def close(self) -> None:
+        """Stop the board and the reader thread; close the port. Idempotent."""
+        self._stop.set()
+        if self._opened:
+            self._transport.close()
+            self._opened = False
+
+    def stop(self) -> None:
+        """Make iteration end after the current read (thread- and signal-safe)."""
+        self._stop.set()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set() or (self._limit is not None and self.stats.samples >= self._limit)
+
+    def __enter__(self) -> "LiveSource":
+        return self.open()
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @property
+    def transport(self) -> SerialTransport:
+        return self._transport
+
+    def write(self, command: bytes) -> None:
+        """Send a board command while streaming (e.g. a Cyton ``x...X`` gain change)."""
+        self._transport.write(command)
+
+    # -- reading ------------------------------------------------------------------------------
+    def __iter__(self) -> Iterator[Chunk]:
+        while not self.stopped:
+            chunk = self.read(timeout_s=0.1)
+            if chunk is not None:
+                yield chunk
+            elif self._transport.error is not None:
+                raise self._transport.error
+
+    def read(self, timeout_s: float = 0.1) -> Chunk | None:
+        """All samples that arrived (waiting up to ``timeout_s`` for the first), or None."""
+        self.new_gaps = []
+        try:
+            items = [self._q.get(timeout=timeout_s)]
+        except queue.Empty:
+            return None
+        while True:
+            try:
+                items.append(self._q.get_nowait())
+            except queue.Empty:
+                break
+        first = self.stats.samples
+        parts: list[np.ndarray] = []
+        valid: list[np.ndarray] = []
+        for kind, t_host, payload in items:
+            if kind == "frames":
+                for frame in payload:
+                    self._add_frame(frame, t_host, parts, valid)
+            elif kind == "made":
+                self.stats.connected = True
+                self.stats.identity = str(payload)
+                if self.start is not None:
+                    self.stats.reconnects += 1
+                    self._clock.resync()
+            elif kind == "lost":
+                self.stats.connected = False
+            elif kind == "stalled":
+                self.stats.stalls += 1
+        self.stats.bytes_received = self._protocol.bytes_received
+        self.stats.bytes_discarded = self._protocol.bytes_discarded
+        self.stats.frames_rejected = self._protocol.frames_rejected
+        if not parts:
+            return None
+        data = np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
+        ok = np.concatenate(valid) if len(valid) > 1 else valid[0]
+        if self._limit is not None and first + data.shape[1] > self._limit:
+            keep = max(0, self._limit - first)
+            data, ok = data[:, :keep], ok[:keep]
+            self.stats.samples = first + keep
+            if keep == 0:
+                return None
+        return Chunk(data, first_sample=first, fs=self.fs, valid=ok)
+
+    def _add_frame(self, frame: Frame, t_host: float, parts: list, valid: list) -> None:
+        if self.start is None:
+            wall = time.time() - (time.monotonic() - t_host) - frame.n_samples / self.fs
+            self.start = dt.datetime.fromtimestamp(wall, tz=dt.timezone.utc).astimezone()
+        missing = self._clock.place(frame, t_host)
+        if missing is None:
+            return
+        if missing:
+            n_gap = missing * self.spec.samples_per_packet
+            gap = (self.stats.samples / self.fs, n_gap / self.fs)
+            self.stats.gaps.append(gap)
+            self.new_gaps.append(gap)
+            self.stats.packets_lost += missing
+            parts.append(np.zeros((self.n_channels, n_gap), np.float32))
+            valid.append(np.zeros(n_gap, bool))
+            self.stats.samples += n_gap
+        parts.append(frame.samples_uv)
+        valid.append(np.ones(frame.n_samples, bool))
+        self.stats.samples += frame.n_samples
+        self.stats.packets_received += frame.n_packets
+
+
+def open_stream(board: str, port: str, **kwargs) -> LiveSource:
+    """Open a :class:`LiveSource` (handshake done); use it as a context manager or close it."""
+    return LiveSource(board, port, **kwargs).open()
