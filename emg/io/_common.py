@@ -40,10 +40,9 @@ def load_table(
         text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         match = _NUMPY_ROW.search(text)
         if match:
-            line = int(match.group(1)) + skiprows
+            # numpy counts rows from 0 after the skipped lines and columns from 1 in the file
+            line = int(match.group(1)) + skiprows + 1
             col = int(match.group(2)) - 1
-            if usecols is not None:
-                col = list(usecols)[col] if 0 <= col < len(list(usecols)) else col
             name = column_names[col] if column_names and 0 <= col < len(column_names) else f"column {col + 1}"
             bad = re.search(r"could not convert string '([^']*)'", text)
             value = f" ({bad.group(1)!r})" if bad else ""
@@ -60,7 +59,7 @@ def check_finite(path, values: np.ndarray, *, first_line: int, names: list[str])
     if bad.any():
         row, col = np.argwhere(bad)[0]
         raise InputError(
-            path, f"line {first_line + int(row)}: {names[col]} is {values[row, col]!r} (NaN or infinite)"
+            path, f"line {first_line + int(row)}: {names[col]} is {float(values[row, col])} (NaN or infinite)"
         )
 
 
