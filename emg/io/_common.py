@@ -15,6 +15,8 @@ from ..types import Gap
 __all__ = ["load_table", "fill_counter_losses", "start_from_unix", "start_from_mtime", "check_finite"]
 
 _NUMPY_ROW = re.compile(r"at row (\d+), column (\d+)")
+_COLUMNS_CHANGED = re.compile(r"number of columns changed from \d+ to (?P<n>\d+) at row (?P<row>\d+)")
+_COLUMN_MISSING = re.compile(r"invalid column index \d+ at row (?P<row>\d+) with (?P<n>\d+) columns")
 
 
 def load_table(
@@ -47,6 +49,10 @@ def load_table(
             bad = re.search(r"could not convert string '([^']*)'", text)
             value = f" ({bad.group(1)!r})" if bad else ""
             raise InputError(path, f"line {line}: {name} is not a number{value}") from None
+        changed = _COLUMNS_CHANGED.search(text) or _COLUMN_MISSING.search(text)
+        if changed:
+            line = int(changed.group("row")) + skiprows
+            raise InputError(path, f"line {line}: {changed.group('n')} columns, the rows before have more") from None
         raise InputError(path, f"cannot parse the table: {text}") from None
     except UnicodeDecodeError:
         raise InputError(path, "not a text file (invalid UTF-8)") from None
