@@ -105,6 +105,9 @@ def run_convert(args) -> int:
     try:
         write_bdf(recording, tmp)
         os.replace(tmp, out)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise InputError(out, f"cannot write: {exc.strerror or exc}") from exc
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
