@@ -1,6 +1,16 @@
 /* emgbridge: see emgbridge.h and firmware_bridge/PROTOCOL.md section 5. */
 #include "emgbridge.h"
 
+/* String literals live in flash on the AVR (2 KB of RAM); F() reads them there. */
+#if defined(__AVR__)
+#include <avr/pgmspace.h>
+#define F(s) PSTR(s)
+#define FLASH_BYTE(p) ((char)pgm_read_byte(p))
+#else
+#define F(s) (s)
+#define FLASH_BYTE(p) (*(p))
+#endif
+
 typedef struct {
     char *buf;
     size_t cap; /* including the NUL */
@@ -19,6 +29,15 @@ static void put_str(text_out *t, const char *s)
 {
     while (*s) {
         put_char(t, *s++);
+    }
+}
+
+static void put_flash(text_out *t, const char *s)
+{
+    char c;
+    while ((c = FLASH_BYTE(s)) != '\0') {
+        put_char(t, c);
+        s++;
     }
 }
 
@@ -62,21 +81,21 @@ void emgbridge_init(emgbridge_state *s, const char *mcu, uint8_t adc_bits, uint1
 
 static void put_info(text_out *t, const emgbridge_state *s)
 {
-    put_str(t, "board=myoware fw=" EMGBRIDGE_FIRMWARE " proto=1 mcu=");
+    put_flash(t, F("board=myoware fw=" EMGBRIDGE_FIRMWARE " proto=1 mcu="));
     put_str(t, s->mcu);
-    put_str(t, " fs=");
+    put_flash(t, F(" fs="));
     put_u32(t, s->fs_hz);
-    put_str(t, " channels=");
+    put_flash(t, F(" channels="));
     put_u32(t, s->n_channels);
-    put_str(t, " spf=");
+    put_flash(t, F(" spf="));
     put_u32(t, EMGBRIDGE_SPF);
-    put_str(t, " bits=");
+    put_flash(t, F(" bits="));
     put_u32(t, s->adc_bits);
-    put_str(t, " vref_mv=");
+    put_flash(t, F(" vref_mv="));
     put_u32(t, s->vref_mv);
-    put_str(t, " gain=");
+    put_flash(t, F(" gain="));
     put_u32(t, EMGBRIDGE_GAIN);
-    put_str(t, " baud=");
+    put_flash(t, F(" baud="));
     put_u32(t, EMGBRIDGE_BAUD);
 }
 
@@ -90,7 +109,7 @@ size_t emgbridge_info(const emgbridge_state *s, char *out, size_t cap)
 size_t emgbridge_banner(const emgbridge_state *s, char *out, size_t cap)
 {
     text_out t = begin(out, cap);
-    put_str(&t, "READY ");
+    put_flash(&t, F("READY "));
     put_info(&t, s);
     return t.len;
 }
@@ -114,13 +133,14 @@ static int32_t parse_number(const char *arg)
     return v;
 }
 
+/* a in RAM, b a flash literal */
 static int streq(const char *a, const char *b)
 {
-    while (*a && *a == *b) {
+    while (*a && *a == FLASH_BYTE(b)) {
         a++;
         b++;
     }
-    return *a == *b;
+    return *a == FLASH_BYTE(b);
 }
 
 static void put_word(text_out *t, const char *word)
@@ -163,68 +183,72 @@ static uint8_t handle_line(emgbridge_state *s, char *line, text_out *t)
             arg++;
         }
     }
-    if (streq(word, "id") || streq(word, "start") || streq(word, "stop")) {
+    if (streq(word, F("id")) || streq(word, F("start")) || streq(word, F("stop"))) {
         if (*arg) {
-            put_str(t, "ERR syntax ");
+            put_flash(t, F("ERR syntax "));
             put_str(t, word);
-            put_str(t, " takes no argument");
+            put_flash(t, F(" takes no argument"));
             return EMGBRIDGE_REPLY;
         }
-        if (streq(word, "id")) {
-            put_str(t, "OK id ");
+        if (streq(word, F("id"))) {
+            put_flash(t, F("OK id "));
             put_info(t, s);
             return EMGBRIDGE_REPLY;
         }
-        if (streq(word, "stop")) {
+        if (streq(word, F("stop"))) {
             s->streaming = 0;
-            put_str(t, "OK stop");
+            put_flash(t, F("OK stop"));
             return EMGBRIDGE_REPLY | EMGBRIDGE_STOP;
         }
         if (s->streaming) {
-            put_str(t, "ERR busy stop first");
+            put_flash(t, F("ERR busy stop first"));
             return EMGBRIDGE_REPLY;
         }
         s->streaming = 1;
-        put_str(t, "OK start");
+        put_flash(t, F("OK start"));
         return EMGBRIDGE_REPLY | EMGBRIDGE_START;
     }
-    if (streq(word, "rate") || streq(word, "channels")) {
-        int is_rate = streq(word, "rate");
+    if (streq(word, F("rate")) || streq(word, F("channels"))) {
+        int is_rate = streq(word, F("rate"));
         value = parse_number(arg);
         if (value < 0) {
-            put_str(t, is_rate ? "ERR syntax rate <hz>" : "ERR syntax channels <1-4>");
+            if (is_rate) {
+                put_flash(t, F("ERR syntax rate <hz>"));
+            } else {
+                put_flash(t, F("ERR syntax channels <1-4>"));
+            }
             return EMGBRIDGE_REPLY;
         }
         if (s->streaming) {
-            put_str(t, "ERR busy stop first");
+            put_flash(t, F("ERR busy stop first"));
             return EMGBRIDGE_REPLY;
         }
         if (is_rate) {
             if (value < (int32_t)EMGBRIDGE_MIN_FS || value > (int32_t)EMGBRIDGE_MAX_FS) {
-                put_str(t, "ERR range rate must be 100-8000 Hz");
+                put_flash(t, F("ERR range rate must be 100-8000 Hz"));
             } else if (1000000L % value != 0) {
-                put_str(t, "ERR range rate must divide 1000000");
+                put_flash(t, F("ERR range rate must divide 1000000"));
             } else if ((uint32_t)value * s->n_channels > EMGBRIDGE_MAX_CONVERSIONS) {
-                put_str(t, "ERR range rate x channels must be <= 8000");
+                put_flash(t, F("ERR range rate x channels must be <= 8000"));
             } else {
                 s->fs_hz = (uint16_t)value;
-                put_str(t, "OK rate ");
+                put_flash(t, F("OK rate "));
                 put_u32(t, (uint32_t)value);
             }
         } else {
             if (value < 1 || value > 4) {
-                put_str(t, "ERR range channels must be 1-4");
+                put_flash(t, F("ERR range channels must be 1-4"));
             } else if ((uint32_t)value * s->fs_hz > EMGBRIDGE_MAX_CONVERSIONS) {
-                put_str(t, "ERR range rate x channels must be <= 8000");
+                put_flash(t, F("ERR range rate x channels must be <= 8000"));
             } else {
                 s->n_channels = (uint8_t)value;
-                put_str(t, "OK channels ");
+                put_flash(t, F("OK channels "));
                 put_u32(t, (uint32_t)value);
             }
         }
         return EMGBRIDGE_REPLY;
     }
-    put_str(t, "ERR unknown ");
+    put_flash(t, F("ERR unknown "));
     put_word(t, word);
     return EMGBRIDGE_REPLY;
 }
@@ -246,7 +270,7 @@ uint8_t emgbridge_feed(emgbridge_state *s, uint8_t c, char *reply, size_t cap)
     }
     s->line[s->line_len] = '\0';
     if (s->too_long) {
-        put_str(&t, "ERR toolong");
+        put_flash(&t, F("ERR toolong"));
         action = EMGBRIDGE_REPLY;
     } else {
         action = handle_line(s, s->line, &t);
