@@ -51,6 +51,9 @@ class BdfRecorder:
     sidecar : path-like, dict, False or None
         Where the JSON sidecar goes: None puts it beside the file (``FILE.json``); a dict
         does too and gives its first fields (``board``, ``port``); False writes none.
+    fsync : bool
+        ``os.fsync`` after every record (the crash-safety guarantee). False only flushes:
+        for writing files offline fast (benchmarks, conversions).
 
     Examples
     --------
@@ -68,6 +71,7 @@ class BdfRecorder:
         start: dt.datetime,
         physical_max_uv: float = 187500.0,
         sidecar: str | os.PathLike | dict | bool | None = None,
+        fsync: bool = True,
     ):
         fs = _check_fs(fs)
         if abs(fs - round(fs)) > 1e-9:
@@ -95,6 +99,7 @@ class BdfRecorder:
         self._gaps: list[tuple[float, float]] = []
         self.samples_clipped = 0
         self._closed = False
+        self._fsync = bool(fsync)
 
         fields = {"board": None, "port": None, "packets_lost": 0, "reconnects": 0}
         if sidecar is False:
@@ -226,7 +231,8 @@ class BdfRecorder:
 
     def _sync(self) -> None:
         self._file.flush()
-        os.fsync(self._file.fileno())
+        if self._fsync:
+            os.fsync(self._file.fileno())
 
     def _write_record(self) -> None:
         digital = np.rint(self._buffer / self._gain)
