@@ -187,6 +187,9 @@ static void check_vector(char **f, int nf, emgbridge_state *bridge)
         /* and back */
         int32_t nd = emgframe_cobs_decode(c, nc - 1, a, BUF_CAP);
         CHECK(nd == (int32_t)na, "data: decode length %d", (int)nd);
+        if (nd < 0) {
+            return;
+        }
         int kind = emgframe_parse(a, (size_t)nd, &g, &body, &body_len);
         CHECK(kind == EMGFRAME_TYPE_DATA, "data: parse gave %s", reason_name(kind));
         if (kind == EMGFRAME_TYPE_DATA) {
