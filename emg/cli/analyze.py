@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from ._common import add_command
+import sys
+from pathlib import Path
+
+from ..errors import EmgError, InputError
+from ._common import add_command, print_error, progress
 
 
 def register(subparsers) -> None:
@@ -16,5 +20,64 @@ def register(subparsers) -> None:
     p.add_argument("--annotate", action="store_true", help="also write a BDF+ copy with events and segments")
 
 
+def _unique_stem(path: str, used: set[str]) -> str:
+    stem = Path(path).stem or "recording"
+    candidate, k = stem, 2
+    while candidate in used:
+        candidate = f"{stem}-{k}"
+        k += 1
+    used.add(candidate)
+    return candidate
+
+
+def _summary_line(path: str, result) -> str:
+    parts = []
+    for name in result.info.channel_names:
+        rate, low, high = result.rate_per_hour[name]
+        rate_txt = "n/a (needs 5 min valid)" if rate is None else f"{rate:.1f}/h [{low:.1f}-{high:.1f}]"
+        parts.append(f"{name} {result.fasciculations[name]} ({rate_txt})")
+    return f"{path}: valid {result.valid_s / 60:.1f} min; fasciculations " + ", ".join(parts)
+
+
 def run(args) -> int:
-    raise NotImplementedError("emg analyze")
+    if args.scheduler is not None:
+        print("emg analyze: error: --scheduler is not available yet (a later release adds Dask)", file=sys.stderr)
+        return 2
+    if args.annotate:
+        print("emg analyze: error: --annotate is not available yet (a later release adds BDF+ annotation copies)",
+              file=sys.stderr)
+        return 2
+    from ..pipeline import analyze
+
+    out = Path(args.out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        print(f"emg analyze: error: {out}: cannot create the output folder ({exc.strerror or exc})", file=sys.stderr)
+        return 1
+    mains = "auto" if args.mains == "auto" else int(args.mains)
+    used: set[str] = set()
+    bad = 0
+    for path in args.inputs:
+        try:
+            result = analyze(path, format=args.format, fs=args.fs, mains=mains,
+                             progress=lambda chunks, total, _p=path: progress(chunks, total=total, desc=Path(_p).name))
+            stem = _unique_stem(path, used)
+            result.write(out, stem)
+        except KeyboardInterrupt:
+            raise
+        except Exception as exc:  # noqa: BLE001 - one bad input must not stop the others
+            print_error("analyze", exc if isinstance(exc, EmgError) else InputError(path, _reason(exc)),
+                        debug=args.debug)
+            bad += 1
+            continue
+        print(_summary_line(path, result))
+    if bad:
+        print(f"emg analyze: {bad} of {len(args.inputs)} inputs failed; the others were written to {out}",
+              file=sys.stderr)
+    return 1 if bad else 0
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -1,0 +1,427 @@
+"""Event labels: ``fasciculation``, ``ecg`` or ``artifact``; doublets and multiplets counted once.
+
+The rules are few, fixed and documented here; thresholds are keyword arguments of
+:class:`EventClassifier`. They were set on simulator seeds 1000-1019 (see
+``benchmarks/eval_detector.py``, which evaluates on other seeds) and on physiology, not on
+the evaluation cases.
+
+**Shape families.** Every event is matched, per channel, to a running family of
+near-identical waveforms (normalised correlation ≥ ``family_corr`` 0.85 and peak-to-peak
+within a factor ``family_amp`` 1.6). Heartbeats of one lead form one family; each
+fasciculating motor unit forms its own.
+
+**ECG** (heartbeats are regular, fasciculations are not). An event is a heartbeat when, with
+two other members of its family next to it in time, it makes a regular triple: both
+intervals a whole multiple (1-3, a missed beat allowed) of the same beat period between
+0.333 and 1.5 s (40-180 per minute), equal within ``rhythm_tol`` (12 %). An event
+coinciding (±``coincidence_ms``) with a heartbeat on another channel is a heartbeat too
+when its family already holds heartbeats. Optionally the pipeline subtracts the beat
+template (see :func:`subtract_template`) before fasciculations are searched again inside
+a beat.
+
+**Artifact**: peak-to-peak above ``artifact_uv`` (2500 µV, larger than surface
+fasciculations); inside an artefact segment (movement, electrode pop, saturation: see
+:mod:`emg.segments`); or common mode: on ≥ ``common_fraction`` (75 %) of the other channels
+at once, with at least three channels, and not a heartbeat.
+
+**Echoes**: an event less than ``echo_s`` (150 ms) after a larger one on the same channel
+and smaller than ``echo_ratio`` (40 %) of it is a ring of the filters or a late phase of the
+same potential, not a new discharge (:class:`EchoFilter`, applied before everything else). A
+real second discharge of the same unit (a doublet) has about the same size.
+
+**Excluded**: events inside voluntary, cramp, myokymia, noisy or gap segments are dropped;
+those segments carry them.
+
+**Multiplets**: a fasciculation followed on the same channel by another within
+``multiplet_s`` (10-110 ms) of similar size (factor ``multiplet_amp`` 2) is the same
+discharge group: one row, the first, with ``multiplicity`` 2, 3, ... Events closer than
+``min_separation_ms`` (8 ms) are one discharge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from .types import Events
+
+__all__ = ["EventClassifier", "EchoFilter", "ShapeFamilies", "regular_triple", "subtract_template"]
+
+RR_MIN_S, RR_MAX_S = 60.0 / 180.0, 60.0 / 40.0
+
+
+def regular_triple(d1: float, d2: float, tol: float = 0.12) -> bool:
+    """Whether two successive intervals (s) fit one beat period of 40-180/min.
+
+    Each interval may span 1-3 periods (missed beats); the two period estimates must agree
+    within ``tol`` (relative).
+
+    Examples
+    --------
+    >>> regular_triple(0.8, 0.82), regular_triple(0.8, 1.62), regular_triple(0.8, 0.3)
+    (True, True, False)
+    """
+    for m1 in (1, 2, 3):
+        p1 = d1 / m1
+        if not RR_MIN_S <= p1 <= RR_MAX_S:
+            continue
+        for m2 in (1, 2, 3):
+            if m1 > 1 and m2 > 1:
+                continue  # at least one interval is a single beat
+            p2 = d2 / m2
+            if RR_MIN_S <= p2 <= RR_MAX_S and abs(p1 - p2) <= tol * max(p1, p2):
+                return True
+    return False
+
+
+class ShapeFamilies:
+    """Per-channel on-line grouping of events by waveform (leader clustering, no lag search).
+
+    Parameters
+    ----------
+    n_channels : int
+    min_corr : float
+        Normalised correlation needed to join a family.
+    max_amp_ratio : float
+        Peak-to-peak ratio (either way) allowed to join.
+    max_families : int
+        Per channel; when full, the least recently used family is replaced.
+    """
+
+    def __init__(self, n_channels: int, *, min_corr: float = 0.85, max_amp_ratio: float = 1.6,
+                 max_families: int = 40):
+        self.min_corr = min_corr
+        self.max_amp_ratio = max_amp_ratio
+        self.max_families = max_families
+        self._tpl: list[np.ndarray | None] = [None] * n_channels  # (K, n_wave) unit-norm
+        self._amp: list[np.ndarray] = [np.zeros(0) for _ in range(n_channels)]
+        self._ids: list[np.ndarray] = [np.zeros(0, np.int64) for _ in range(n_channels)]
+        self._used: list[np.ndarray] = [np.zeros(0, np.int64) for _ in range(n_channels)]
+        self._count: list[np.ndarray] = [np.zeros(0, np.int64) for _ in range(n_channels)]
+        self._next_id = 0
+        self._tick = 0
+
+    @staticmethod
+    def _norm(w: np.ndarray) -> np.ndarray:
+        w = np.asarray(w, np.float64) - np.mean(w)
+        n = np.linalg.norm(w)
+        return w / n if n > 0 else w
+
+    def assign(self, channel: int, waveform: np.ndarray, amplitude_uv: float) -> int:
+        """Family id of one event (new families get new ids; ids are unique across channels)."""
+        self._tick += 1
+        w = self._norm(waveform)
+        tpl = self._tpl[channel]
+        if tpl is not None and len(tpl):
+            corr = tpl @ w
+            ratio = amplitude_uv / np.maximum(self._amp[channel], 1e-9)
+            ok = (corr >= self.min_corr) & (ratio <= self.max_amp_ratio) & (ratio >= 1 / self.max_amp_ratio)
+            if ok.any():
+                k = int(np.argmax(np.where(ok, corr, -2)))
+                n = min(self._count[channel][k] + 1, 30)
+                upd = self._norm((1 - 1 / n) * tpl[k] + (1 / n) * w)
+                tpl[k] = upd
+                self._amp[channel][k] = (1 - 1 / n) * self._amp[channel][k] + amplitude_uv / n
+                self._count[channel][k] += 1
+                self._used[channel][k] = self._tick
+                return int(self._ids[channel][k])
+        fid = self._next_id
+        self._next_id += 1
+        if tpl is None or len(tpl) == 0:
+            self._tpl[channel] = w[None, :]
+            self._amp[channel] = np.array([amplitude_uv])
+            self._ids[channel] = np.array([fid])
+            self._used[channel] = np.array([self._tick])
+            self._count[channel] = np.array([1])
+        elif len(tpl) < self.max_families:
+            self._tpl[channel] = np.vstack([tpl, w])
+            self._amp[channel] = np.append(self._amp[channel], amplitude_uv)
+            self._ids[channel] = np.append(self._ids[channel], fid)
+            self._used[channel] = np.append(self._used[channel], self._tick)
+            self._count[channel] = np.append(self._count[channel], 1)
+        else:
+            k = int(np.argmin(self._used[channel]))
+            tpl[k] = w
+            self._amp[channel][k] = amplitude_uv
+            self._ids[channel][k] = fid
+            self._used[channel][k] = self._tick
+            self._count[channel][k] = 1
+        return fid
+
+
+def subtract_template(signal_uv: np.ndarray, beats: np.ndarray, half_n: int) -> np.ndarray:
+    """Subtract the mean beat (±``half_n`` samples around each index in ``beats``) from a 1-D signal.
+
+    Returns a copy; beats too close to the ends are left alone.
+    """
+    x = np.asarray(signal_uv, np.float64).copy()
+    beats = np.asarray(beats, np.int64)
+    inner = beats[(beats >= half_n) & (beats + half_n < len(x))]
+    if len(inner) == 0:
+        return x
+    idx = inner[:, None] + np.arange(-half_n, half_n + 1)[None, :]
+    template = x[idx].mean(axis=0)
+    for i in inner:
+        x[i - half_n : i + half_n + 1] -= template
+    return x
+
+
+class EchoFilter:
+    """Streaming removal of echoes (see the module docstring): small events right after big ones.
+
+    Parameters
+    ----------
+    n_channels : int
+    echo_s : float
+        How long after an event smaller ones may be its echoes (s).
+    echo_ratio : float
+        An echo is smaller than this fraction of the event before it.
+    """
+
+    def __init__(self, n_channels: int, *, echo_s: float = 0.150, echo_ratio: float = 0.4):
+        self.echo_s = echo_s
+        self.echo_ratio = echo_ratio
+        self._last_t = np.full(n_channels, -np.inf)  # time of the last kept big event
+        self._last_amp = np.zeros(n_channels)
+        self.removed = 0
+
+    def __call__(self, events: Events) -> Events:
+        if not len(events):
+            return events
+        keep = np.ones(len(events), bool)
+        t = events.onset_s
+        for i in range(len(events)):
+            c = int(events.channel[i])
+            amp = float(events.amplitude_uv[i])
+            if t[i] - self._last_t[c] <= self.echo_s and amp < self.echo_ratio * self._last_amp[c]:
+                keep[i] = False
+                continue
+            if t[i] - self._last_t[c] > self.echo_s or amp > self._last_amp[c]:
+                self._last_t[c], self._last_amp[c] = t[i], amp
+        self.removed += int(np.count_nonzero(~keep))
+        return events if keep.all() else events.select(keep)
+
+
+class EventClassifier:
+    """Streaming event labeller (rules in the module docstring).
+
+    Feed the detector's events with :meth:`push`, then take the final ones with
+    :meth:`pop`, giving the time up to which the segments are final and a function telling
+    for event times whether they are rest (0), artifact (1) or excluded (2).
+    """
+
+    def __init__(self, fs: float, n_channels: int, *, family_corr: float = 0.85, family_amp: float = 1.6,
+                 rhythm_tol: float = 0.12, coincidence_ms: float = 20.0, artifact_uv: float = 2500.0,
+                 common_fraction: float = 0.75, multiplet_s: tuple[float, float] = (0.010, 0.110),
+                 multiplet_amp: float = 2.0, min_separation_ms: float = 8.0):
+        self.fs = float(fs)
+        self.n_channels = int(n_channels)
+        self.rhythm_tol = rhythm_tol
+        self.coincidence_s = coincidence_ms * 1e-3
+        self.artifact_uv = artifact_uv
+        self.common_fraction = common_fraction
+        self.multiplet_s = multiplet_s
+        self.multiplet_amp = multiplet_amp
+        self.min_sep_s = min_separation_ms * 1e-3
+        self.context_s = 3 * RR_MAX_S + 0.1  # look-ahead and look-back of the rhythm test
+        self.families = ShapeFamilies(n_channels, min_corr=family_corr, max_amp_ratio=family_amp)
+        self._buf: Events | None = None  # events not yet final (plus look-back context)
+        self._fam = np.zeros(0, np.int64)
+        self._done = 0  # rows of _buf already labelled and emitted
+        self._ecg_families: set[int] = set()
+        self._rows: list[Events] = []  # labelled, waiting for multiplet merging
+        self._held: Events | None = None  # group heads that may still grow
+        self._held_last: dict[int, float] = {}
+        self._fam_near: dict[int, tuple[int, int]] = {}
+        self._beats_prev: list[int] = []
+        self.counts = {"fasciculation": 0, "ecg": 0, "artifact": 0, "excluded": 0}
+
+    # -- input --------------------------------------------------------------------------
+    def push(self, events: Events) -> None:
+        """Add detector events (in time order, after the ones already pushed)."""
+        if not len(events):
+            return
+        fam = np.array([self.families.assign(int(c), w, float(a))
+                        for c, w, a in zip(events.channel, events.waveforms, events.amplitude_uv)], np.int64)
+        if self._buf is None or len(self._buf) == 0:
+            self._buf, self._fam = events, fam
+        else:
+            old = self._buf
+            order = np.lexsort((np.concatenate([old.channel, events.channel]),
+                                np.concatenate([old.sample, events.sample])))
+            self._buf = Events.concat([old, events])
+            self._fam = np.concatenate([self._fam, fam])[order]
+
+    # -- output -------------------------------------------------------------------------
+    def pop(self, until_s: float, zone: Callable[[np.ndarray, np.ndarray], np.ndarray],
+            *, final: bool = False) -> Events:
+        """Label and return the events before ``until_s`` whose context is complete.
+
+        Parameters
+        ----------
+        until_s : float
+            Segments (and the detector) are final before this time.
+        zone : callable
+            ``zone(times_s, channels)`` -> int array: 0 rest, 1 artifact, 2 excluded.
+        final : bool
+            End of data: label everything.
+        """
+        if self._buf is None or len(self._buf) == 0:
+            return self._emit_groups(until_s, final)
+        buf = self._buf
+        t = buf.onset_s
+        limit = np.inf if final else until_s - self.context_s
+        limit = min(limit, until_s) if not final else limit
+        new = np.flatnonzero((np.arange(len(buf)) >= self._done) & (t < limit))
+        if len(new):
+            labels = self._label(buf, new, zone)
+            self._collect(buf, new, labels)
+            self._done = int(new[-1]) + 1
+        # forget rows older than the look-back context
+        keep_from = np.searchsorted(t, (limit if np.isfinite(limit) else t[-1] + 1) - self.context_s - 0.5)
+        keep_from = min(int(keep_from), self._done)
+        if keep_from > 0:
+            self._buf = buf.select(np.arange(keep_from, len(buf)))
+            self._fam = self._fam[keep_from:]
+            self._done -= keep_from
+        return self._emit_groups(limit, final)
+
+    def _label(self, buf: Events, rows: np.ndarray, zone) -> np.ndarray:
+        t = buf.onset_s
+        ch = buf.channel
+        labels = np.array(["fasciculation"] * len(rows), dtype=object)
+        zones = zone(t[rows], ch[rows])
+        # ECG by rhythm within the shape family
+        is_ecg = np.array([self._in_rhythm(buf, int(i)) for i in rows], bool)
+        for k, i in enumerate(rows):
+            if is_ecg[k]:
+                self._ecg_families.add(int(self._fam[i]))
+        # ECG by coincidence with a heartbeat elsewhere, in a family that already beats
+        for k, i in enumerate(rows):
+            if is_ecg[k] or int(self._fam[i]) not in self._ecg_families:
+                continue
+            near = np.flatnonzero((np.abs(t - t[i]) <= self.coincidence_s) & (ch != ch[i]))
+            if any(int(self._fam[j]) in self._ecg_families for j in near):
+                is_ecg[k] = True
+        # the rest of a heartbeat's complex: families whose members keep landing next to beats
+        is_ecg |= self._beat_locked(buf, rows, is_ecg)
+        labels[is_ecg] = "ecg"
+        big = buf.amplitude_uv[rows] > self.artifact_uv
+        common = np.zeros(len(rows), bool)
+        if self.n_channels >= 3:
+            need = max(2, int(np.ceil(self.common_fraction * (self.n_channels - 1))))
+            common = buf.coincident[rows] >= need
+        labels[(big | (zones == 1) | common) & ~is_ecg] = "artifact"
+        labels[big & (zones == 1)] = "artifact"
+        labels[zones == 2] = ""  # excluded: inside a bout, noisy or gap segment
+        return labels
+
+    def _beat_locked(self, buf: Events, rows: np.ndarray, is_ecg: np.ndarray) -> np.ndarray:
+        """Events inside a heartbeat's complex (``-40..+90 ms`` of a beat) from beat-locked families."""
+        t = buf.onset_s
+        ch = buf.channel
+        beat_rows = set(int(i) for i, e in zip(rows, is_ecg) if e)
+        # beats just after the batch (their rhythm is decidable from the look-ahead context)
+        last = rows[-1] if len(rows) else -1
+        for j in range(last + 1, len(buf)):
+            if t[j] > t[last] + 0.05:
+                break
+            if self._in_rhythm(buf, j):
+                beat_rows.add(j)
+        for j in self._beats_prev:
+            beat_rows.add(j)
+        beats = {c: np.sort([t[j] for j in beat_rows if ch[j] == c]) for c in range(self.n_channels)}
+        out = np.zeros(len(rows), bool)
+        for k, i in enumerate(rows):
+            if is_ecg[k]:
+                continue
+            b = beats[int(ch[i])]
+            lo = np.searchsorted(b, t[i] - 0.090)
+            near = lo < len(b) and b[lo] <= t[i] + 0.040
+            fid = int(self._fam[i])
+            total, hits = self._fam_near.get(fid, (0, 0))
+            total, hits = total + 1, hits + int(near)
+            self._fam_near[fid] = (total, hits)
+            if near and hits >= 3 and hits >= 0.6 * total:
+                out[k] = True
+        # remember recent beats (row indices shift when the buffer is trimmed: keep times instead)
+        self._beats_prev = []
+        return out
+
+    def _in_rhythm(self, buf: Events, i: int) -> bool:
+        t = buf.onset_s
+        fam = self._fam
+        lo = np.searchsorted(t, t[i] - self.context_s)
+        hi = np.searchsorted(t, t[i] + self.context_s, side="right")
+        idx = np.arange(lo, hi)
+        idx = idx[(fam[idx] == fam[i])]
+        times = t[idx]
+        k = int(np.flatnonzero(idx == i)[0])
+        for a in (k - 2, k - 1, k):
+            if a < 0 or a + 2 >= len(times):
+                continue
+            d1, d2 = times[a + 1] - times[a], times[a + 2] - times[a + 1]
+            if regular_triple(d1, d2, self.rhythm_tol):
+                return True
+        return False
+
+    # -- multiplets ---------------------------------------------------------------------
+    def _collect(self, buf: Events, rows: np.ndarray, labels: np.ndarray) -> None:
+        keep = labels != ""
+        self.counts["excluded"] += int(np.count_nonzero(~keep))
+        if not keep.any():
+            return
+        sel = buf.select(rows[keep]).replace(label=labels[keep].astype(object))
+        self._rows.append(sel)
+
+    def _emit_groups(self, limit: float, final: bool) -> Events:
+        """Merge multiplets among labelled rows; return rows whose group is closed."""
+        rows = getattr(self, "_rows", [])
+        held = getattr(self, "_held", None)
+        if held is not None and len(held):
+            rows = [held, *rows]
+        self._rows, self._held = [], None
+        if not rows:
+            return Events.empty(self.fs)
+        ev = Events.concat(rows, fs=self.fs)
+        held_last = getattr(self, "_held_last", {})
+        held_keys = set() if held is None else {(int(s), int(c)) for s, c in zip(held.sample, held.channel)}
+        t = ev.onset_s
+        keep = np.ones(len(ev), bool)
+        mult = ev.multiplicity.copy()
+        last_of_channel: dict[int, tuple[int, float, float]] = {}
+        for i in range(len(ev)):
+            if ev.label[i] != "fasciculation":
+                continue
+            c = int(ev.channel[i])
+            if (int(ev.sample[i]), c) in held_keys:
+                last_of_channel[c] = (i, held_last.get(c, t[i]), float(ev.amplitude_uv[i]))
+                continue
+            prev = last_of_channel.get(c)
+            if prev is not None:
+                head, t_last, amp_head = prev
+                dt = t[i] - t_last
+                ratio = ev.amplitude_uv[i] / max(amp_head, 1e-9)
+                if dt < self.min_sep_s:
+                    keep[i] = False  # the same discharge seen twice
+                    continue
+                if dt <= self.multiplet_s[1] and 1 / self.multiplet_amp <= ratio <= self.multiplet_amp:
+                    keep[i] = False
+                    mult[head] += 1
+                    last_of_channel[c] = (head, t[i], amp_head)
+                    continue
+            last_of_channel[c] = (i, t[i], float(ev.amplitude_uv[i]))
+        ev = ev.replace(multiplicity=mult)
+        hold = np.zeros(len(ev), bool)
+        if not final:
+            for c, (head, t_last, _) in last_of_channel.items():
+                if t_last > limit - self.multiplet_s[1] - 1e-9:
+                    hold[head] = True
+        out = ev.select(keep & ~hold)
+        if (keep & hold).any():
+            self._held = ev.select(keep & hold)
+            self._held_last = {c: tl for c, (h, tl, _) in last_of_channel.items() if hold[h]}
+        for lab in ("fasciculation", "ecg", "artifact"):
+            self.counts[lab] += int(np.count_nonzero(out.label == lab))
+        return out

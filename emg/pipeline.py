@@ -1,0 +1,269 @@
+"""The stages every path runs: source → Detector → Segmenter + EventClassifier → units → rates.
+
+:class:`Analyzer` chains the stage objects over chunks. The live path (``emg demo``,
+``emg stream``) feeds it chunks as they arrive; the batch path (:func:`analyze`,
+``emg analyze``) feeds it the same way with big chunks, so the two cannot disagree.
+
+>>> from emg.simulate import simulate
+>>> rec, truth = simulate("clean", minutes=1, seed=5)
+>>> result = analyze(rec)                      # doctest: +SKIP
+>>> result.fasciculations, result.rate_per_hour  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .classify import EchoFilter, EventClassifier
+from .rates import HourRate, hourly_rates, invalid_intervals, overall_rate, valid_seconds
+from .segments import Segmenter
+from .types import Chunk, Events, Recording, RecordingInfo, Segment
+from .units import UnitTemplate, UnitTracker
+
+__all__ = ["Analyzer", "AnalysisResult", "analyze", "BATCH_CHUNK_S"]
+
+#: chunk length of the batch path (s): streaming with big chunks
+BATCH_CHUNK_S = 60.0
+
+
+@dataclass
+class AnalysisResult:
+    """Everything one analysis produced (what ``emg analyze`` writes)."""
+
+    input: str
+    info: RecordingInfo
+    events: Events
+    segments: tuple[Segment, ...]
+    rates: list[HourRate]
+    noise_uv: dict[str, float]
+    mains_hz: float | None
+    units: dict[str, list[UnitTemplate]]
+    valid_s_per_channel: dict[str, float]
+    fasciculations: dict[str, int]
+    rate_per_hour: dict[str, tuple[float | None, float | None, float | None]]
+    packets_lost: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def valid_s(self) -> float:
+        """Valid rest seconds, averaged over channels."""
+        v = list(self.valid_s_per_channel.values())
+        return float(np.mean(v)) if v else 0.0
+
+    def segment_seconds(self) -> dict[str, float]:
+        """Seconds per segment label, summed over channels (a segment on all channels counts once per channel)."""
+        n = len(self.info.channel_names)
+        out: dict[str, float] = {}
+        for s in self.segments:
+            out[s.label] = out.get(s.label, 0.0) + (s.end_s - s.start_s) * (n if s.channel is None else 1)
+        return {k: round(v, 1) for k, v in sorted(out.items())}
+
+    def write(self, out_dir: str | os.PathLike, stem: str | None = None) -> dict[str, Path]:
+        """Write the contract's files (and ``<stem>.units.json``) into ``out_dir``."""
+        from .outputs import write_outputs
+
+        if stem is None:
+            stem = Path(self.input).stem if self.input else "recording"
+        return write_outputs(self, out_dir, stem)
+
+
+class Analyzer:
+    """Run the stage objects over consecutive chunks.
+
+    Parameters
+    ----------
+    fs : float
+        Sample rate in Hz.
+    channel_names : sequence of str
+    mains : "auto" | 50 | 60
+        Mains frequency for the detector (and the segmenter's envelope).
+    detector_kw, segmenter_kw, classifier_kw : dict
+        Settings passed to :class:`emg.detect.Detector`, :class:`emg.segments.Segmenter`
+        and :class:`emg.classify.EventClassifier`.
+    """
+
+    def __init__(self, fs: float, channel_names, *, mains="auto", detector_kw: dict | None = None,
+                 segmenter_kw: dict | None = None, classifier_kw: dict | None = None):
+        from .detect import Detector
+
+        self.fs = float(fs)
+        self.channel_names = tuple(channel_names)
+        n = len(self.channel_names)
+        mains = int(mains) if isinstance(mains, str) and mains.isdigit() else mains
+        self.detector = Detector(self.fs, n, mains=mains, **(detector_kw or {}))
+        self._segmenter_kw = dict(segmenter_kw or {})
+        self.segmenter: Segmenter | None = None
+        self.classifier = EventClassifier(self.fs, n, **(classifier_kw or {}))
+        self.units = UnitTracker(self.fs, n)
+        self.echoes = EchoFilter(n)
+        self._held: list[tuple[Chunk, Events]] = []  # chunks waiting for the mains decision
+        self._events: list[Events] = []
+        self._segments: list[Segment] = []
+        self._noise: list[np.ndarray] = []
+        self.samples = 0
+
+    # -- streaming ----------------------------------------------------------------------
+    def process(self, chunk: Chunk) -> tuple[Events, list[Segment]]:
+        """Feed one chunk; return the events and segments that became final."""
+        detected = self.echoes(self.detector.process(chunk))
+        self.samples = chunk.first_sample + chunk.n_samples
+        if np.all(np.isfinite(self.detector.noise_uv)):
+            self._noise.append(self.detector.noise_uv.copy())
+        if self.segmenter is None:
+            self._held.append((chunk, detected))
+            if self.detector._filter is None:  # mains not decided yet (first 2 s)
+                return Events.empty(self.fs), []
+            self._start_segmenter()
+            held, self._held = self._held, []
+            events, segments = [], []
+            for c, d in held:
+                e, s = self._step(c, d)
+                events.append(e)
+                segments += s
+            return Events.concat(events, fs=self.fs), segments
+        return self._step(chunk, detected)
+
+    def finish(self) -> tuple[Events, list[Segment]]:
+        """End of data: flush every stage; return the last events and segments."""
+        tail = self.echoes(self.detector.flush())
+        if self.segmenter is None:
+            self._start_segmenter()
+            held, self._held = self._held, []
+            parts, segs = [], []
+            for c, d in held:
+                e, s = self._step(c, d)
+                parts.append(e)
+                segs += s
+        else:
+            parts, segs = [], []
+        self.classifier.push(tail)
+        last = self.segmenter.process(Chunk(np.zeros((len(self.channel_names), 0), np.float32),
+                                            self.samples, self.fs), tail.onset_s, tail.channel)
+        last += self.segmenter.flush()
+        self._segments += last
+        segs += last
+        out = self.classifier.pop(np.inf, self.segmenter.excluded, final=True)
+        parts.append(self._finish_events(out))
+        return Events.concat(parts, fs=self.fs), segs
+
+    def _start_segmenter(self) -> None:
+        self.segmenter = Segmenter(self.fs, len(self.channel_names), mains_hz=self.detector.mains_hz,
+                                   **self._segmenter_kw)
+
+    def _step(self, chunk: Chunk, detected: Events) -> tuple[Events, list[Segment]]:
+        segs = self.segmenter.process(chunk, detected.onset_s, detected.channel)
+        self._segments += segs
+        self.classifier.push(detected)
+        out = self.classifier.pop(self.segmenter.final_s, self.segmenter.excluded)
+        return self._finish_events(out), segs
+
+    def _finish_events(self, ev: Events) -> Events:
+        if not len(ev):
+            return ev
+        unit = ev.unit.copy()
+        for i in np.flatnonzero(ev.label == "fasciculation"):
+            unit[i] = self.units.assign(int(ev.channel[i]), ev.waveforms[i], float(ev.amplitude_uv[i]),
+                                        float(ev.sample[i] / self.fs))
+        ev = ev.replace(unit=unit)
+        self._events.append(ev)
+        return ev
+
+    # -- results ------------------------------------------------------------------------
+    def result(self, info: RecordingInfo, *, input: str = "", packets_lost: int | None = None) -> AnalysisResult:
+        """Aggregate everything seen so far into an :class:`AnalysisResult` (call after :meth:`finish`)."""
+        names = self.channel_names
+        events = Events.concat(self._events, fs=self.fs) if self._events else Events.empty(self.fs)
+        segments = tuple(sorted(self._segments, key=lambda s: (s.start_s, -1 if s.channel is None else s.channel)))
+        duration_s = info.duration_s
+        rates = hourly_rates(events, segments, info.gaps, start=info.start, duration_s=duration_s,
+                             channel_names=names)
+        valid = {}
+        fasc = {}
+        rate = {}
+        for ch, name in enumerate(names):
+            inv = invalid_intervals(segments, info.gaps, ch)
+            valid[name] = valid_seconds(duration_s, inv)
+            fasc[name] = int(sum(r.fasciculations for r in rates if r.channel == name))
+            rate[name] = overall_rate(fasc[name], valid[name])
+        noise = np.median(np.vstack(self._noise), axis=0) if self._noise else self.detector.noise_uv
+        notes = []
+        if self.fs < 1000:
+            notes.append(f"Sample rate {self.fs:g} Hz: potentials are only a few samples wide; "
+                         "detection works, shape features (duration, phases, units) are coarse.")
+        if min(valid.values(), default=0.0) < 300:
+            notes.append("Less than 5 minutes of valid rest on some channel: no rate given there.")
+        return AnalysisResult(
+            input=input,
+            info=info,
+            events=events,
+            segments=segments,
+            rates=rates,
+            noise_uv={n: float(noise[i]) for i, n in enumerate(names)},
+            mains_hz=self.detector.mains_hz,
+            units={n: self.units.units_of(i) for i, n in enumerate(names)},
+            valid_s_per_channel=valid,
+            fasciculations=fasc,
+            rate_per_hour=rate,
+            packets_lost=info.packets_lost if packets_lost is None else packets_lost,
+            notes=notes,
+        )
+
+
+def run_chunks(chunks: Iterable[Chunk], info: RecordingInfo, *, input: str = "", mains="auto",
+               progress=None, **kwargs) -> AnalysisResult:
+    """Run an :class:`Analyzer` over chunks of a recording described by ``info``."""
+    analyzer = Analyzer(info.fs, info.channel_names, mains=mains, **kwargs)
+    for chunk in (chunks if progress is None else progress(chunks)):
+        analyzer.process(chunk)
+    analyzer.finish()
+    return analyzer.result(info, input=input)
+
+
+def analyze(recording_or_path: Recording | str | os.PathLike, *, format: str = "auto", fs: float | None = None,
+            mains="auto", chunk_s: float = BATCH_CHUNK_S, progress=None, **kwargs) -> AnalysisResult:
+    """Detect, classify and count fasciculations in a recording or a file.
+
+    Parameters
+    ----------
+    recording_or_path : Recording or path
+        A recording in memory, or a file readable by :func:`emg.io.open_reader`.
+    format, fs : str, float
+        Passed to the reader for files (``fs`` only for CSV files without a time column).
+    mains : "auto" | 50 | 60
+        Mains frequency.
+    chunk_s : float
+        Chunk length in seconds (the batch path is the streaming path with big chunks).
+    progress : callable or None
+        Wraps the chunk iterator (e.g. a progress bar).
+
+    Returns
+    -------
+    AnalysisResult
+        Write it with :meth:`AnalysisResult.write`.
+    """
+    if isinstance(recording_or_path, Recording):
+        rec = recording_or_path
+        info = rec.info
+        chunks = rec.iter_chunks(chunk_s)
+        name = rec.path or ""
+    else:
+        from .io import open_reader
+
+        reader = open_reader(recording_or_path, format=format, fs=fs)
+        info = reader.info
+        chunks = reader.iter_chunks(chunk_s)
+        name = str(recording_or_path)
+    if progress is not None:
+        total = int(np.ceil(info.duration_s / chunk_s)) if info.duration_s else None
+        chunks = progress(chunks, total)
+    return run_chunks(chunks, info, input=name, mains=mains, **kwargs)
+
+
+def _utc(start: dt.datetime) -> dt.datetime:  # pragma: no cover - helper for callers
+    return start.astimezone(dt.timezone.utc)

@@ -1,0 +1,604 @@
+"""Excluded intervals: voluntary contraction, cramp, myokymia, artefact, noisy and gap.
+
+The segmenter is a streaming stage. It cuts the signal into 0.1 s windows on a fixed grid
+(so chunk sizes never change the result) and computes per window and channel:
+
+* the 20 Hz high-passed, mains-free signal (per-window FFT with the trend removed; bins below
+  ``hp_hz`` and at the mains harmonics and their aliases are zeroed): its RMS and the
+  fraction of samples above ``active_k`` (3) times the channel's rest noise;
+* the window mean of the raw signal (a 10 Hz low-frequency trace for movement and pops);
+* whether it holds a saturated run (``saturation_min_ms`` of identical samples far from
+  the channel's median) or a gap.
+
+Rest noise is the 20th percentile of window RMS over the trailing ``baseline_s`` (60 s),
+refreshed every second and allowed to grow at most ×1.5 per second.
+
+Rules (thresholds are the keyword arguments of :class:`Segmenter`):
+
+* **activity** (AVID-like: a raised *envelope*, not regularity alone): a window is active
+  when at least ``active_fraction`` (25 %) of its samples exceed 3 × rest noise. A single
+  potential fills ≤ 10 % of a window, so isolated fasciculations, doublets and a lone unit
+  firing regularly at ~6 Hz never make a window active; interference of many units does.
+  A large heartbeat (QRS, then the filter's ring) fills up to three windows, hence runs of
+  ≥ ``min_bout_s`` (0.4 s) of active windows (or two windows, 0.2 s, with ≥ ``dense_fraction``
+  (90 %) of samples above and an RMS ≥ ``dense_k`` (30) × rest noise: a brief strong contraction), padded by ``bout_pad_s`` and merged
+  across pauses ≤ ``merge_s``, are bouts. A bout is labelled by its discharge pattern:
+  ``myokymia`` when it is made of recurring bursts (below), ``cramp`` when it lasts ≥
+  ``cramp_min_s`` (5 s) on one channel only with irregular intervals, else ``voluntary``.
+* **myokymia** (event based, even when the envelope stays low): bursts of ≥ 3 events on
+  one channel ≤ ``burst_isi_s`` (40 ms) apart, recurring ≥ 3 times with ≤ ``burst_gap_s``
+  (0.5 s) between bursts (more than 2 per second).
+* **artifact**: the low-frequency trace leaves its running median (±0.3 s) by more than
+  ``max(lf_min_uv, lf_k × its 90th percentile over 30 s)``, or a saturated run; padded by
+  ``artifact_pad_s`` (saturation by ``saturation_pad_s``: filters ring after a rail). When
+  at least ``common_fraction`` of the channels (and ≥ 2) have an artefact in the same
+  window, it is marked on every channel (common mode).
+* **noisy**: rest noise above ``noisy_uv`` (30 µV RMS) for ≥ ``noisy_min_s`` (2 s).
+* **gap**: samples marked invalid (lost packets), to the sample.
+
+Decisions are final ``latency_s`` after the data arrived (about 1.5 s).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .types import Chunk, Segment
+
+__all__ = ["Segmenter", "find_bursts", "segment_recording"]
+
+# window codes, in priority order (a higher code wins when several apply)
+_REST, _BOUT, _NOISY, _ARTIFACT, _GAP = 0, 1, 2, 3, 4
+_CODE_LABEL = {_NOISY: "noisy", _ARTIFACT: "artifact", _GAP: "gap"}
+
+
+def _dilate(x: np.ndarray, before: int, after: int) -> np.ndarray:
+    """Boolean dilation along the last axis: True spreads ``before`` back and ``after`` forward."""
+    out = x.copy()
+    for k in range(1, after + 1):
+        out[..., k:] |= x[..., :-k]
+    for k in range(1, before + 1):
+        out[..., :-k] |= x[..., k:]
+    return out
+
+
+def _erode(x: np.ndarray, before: int, after: int) -> np.ndarray:
+    return ~_dilate(~x, after, before)
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """(start, stop) index pairs of the True runs of a 1-D boolean array."""
+    d = np.diff(np.concatenate(([False], mask, [False])).astype(np.int8))
+    return list(zip(np.flatnonzero(d == 1).tolist(), np.flatnonzero(d == -1).tolist()))
+
+
+def find_bursts(times_s: np.ndarray, *, burst_isi_s: float = 0.040, burst_gap_s: float = 0.5,
+                min_bursts: int = 3, min_size: int = 3) -> list[tuple[float, float]]:
+    """Myokymic episodes in one channel's event times: recurring bursts of discharges.
+
+    A burst is ≥ ``min_size`` events with successive intervals ≤ ``burst_isi_s``; an episode is
+    ≥ ``min_bursts`` bursts, each starting ≤ ``burst_gap_s`` after the previous one ends.
+
+    Returns
+    -------
+    list of (start_s, end_s)
+        From the first event of the first burst to the last event of the last burst.
+    """
+    t = np.sort(np.asarray(times_s, dtype=np.float64))
+    if len(t) < 2 * min_bursts:
+        return []
+    close = np.diff(t) <= burst_isi_s
+    bursts = [(t[a], t[b]) for a, b in _runs(close) if b - a + 1 >= min_size]  # intervals a..b-1 -> events a..b
+    episodes, current = [], []
+    for lo, hi in bursts:
+        if current and lo - current[-1][1] <= burst_gap_s:
+            current.append((lo, hi))
+        else:
+            if len(current) >= min_bursts:
+                episodes.append((current[0][0], current[-1][1]))
+            current = [(lo, hi)]
+    if len(current) >= min_bursts:
+        episodes.append((current[0][0], current[-1][1]))
+    return episodes
+
+
+@dataclass
+class _OpenRun:
+    code: int
+    start_w: int
+    channels_seen: set = field(default_factory=set)
+
+
+class Segmenter:
+    """Streaming detection of excluded intervals (see the module docstring for the rules).
+
+    Parameters
+    ----------
+    fs : float
+        Sample rate in Hz.
+    n_channels : int
+        Number of channels.
+    mains_hz : float | None
+        Mains frequency (50 or 60); None removes both families (without aliases).
+
+    Notes
+    -----
+    Feed chunks in order with :meth:`process` (with the detector's events of that chunk,
+    used for burst patterns), then call :meth:`flush`. ``committed_s`` tells up to where
+    the labels are final; :meth:`excluded` answers for event times before it.
+    """
+
+    def __init__(
+        self,
+        fs: float,
+        n_channels: int,
+        *,
+        mains_hz: float | None = None,
+        window_s: float = 0.1,
+        hp_hz: float = 20.0,
+        active_k: float = 3.0,
+        active_fraction: float = 0.25,
+        min_bout_s: float = 0.4,
+        bout_pad_s: float = 0.1,
+        merge_s: float = 0.3,
+        cramp_min_s: float = 5.0,
+        dense_fraction: float = 0.9,
+        dense_k: float = 30.0,
+        burst_isi_s: float = 0.040,
+        burst_gap_s: float = 0.5,
+        lf_min_uv: float = 150.0,
+        lf_k: float = 4.0,
+        artifact_pad_s: tuple[float, float] = (0.2, 0.4),
+        saturation_min_ms: float = 4.0,
+        saturation_pad_s: tuple[float, float] = (0.3, 1.0),
+        common_fraction: float = 0.5,
+        noisy_uv: float = 30.0,
+        noisy_min_s: float = 2.0,
+        baseline_s: float = 60.0,
+    ):
+        self.fs = float(fs)
+        self.n_channels = int(n_channels)
+        self.win = max(4, int(round(window_s * self.fs)))
+        self.window_s = self.win / self.fs
+        self.block = max(1, int(round(1.0 / self.window_s)))  # windows per baseline update
+        self.mains_hz = mains_hz
+        self.hp_hz = hp_hz
+        self.active_k, self.active_fraction = active_k, active_fraction
+        w = self.window_s
+        self.min_bout_w = max(1, int(round(min_bout_s / w)))
+        self.bout_pad_w = int(round(bout_pad_s / w))
+        self.merge_w = int(round(merge_s / w))
+        self.cramp_min_s = cramp_min_s
+        self.dense_fraction, self.dense_k = dense_fraction, dense_k
+        self.burst_isi_s, self.burst_gap_s = burst_isi_s, burst_gap_s
+        self.lf_min_uv, self.lf_k = lf_min_uv, lf_k
+        self.art_pad_w = (int(math.ceil(artifact_pad_s[0] / w)), int(math.ceil(artifact_pad_s[1] / w)))
+        self.sat_pad_w = (int(math.ceil(saturation_pad_s[0] / w)), int(math.ceil(saturation_pad_s[1] / w)))
+        self.sat_min = max(3, int(round(saturation_min_ms * 1e-3 * self.fs)))
+        self.common_fraction = common_fraction
+        self.noisy_uv = noisy_uv
+        self.noisy_min_w = int(round(noisy_min_s / w))
+        self.baseline_w = int(round(baseline_s / w))
+        self.lf_half = max(1, int(round(0.3 / w)))
+        # context needed on each side of a window before its code is final
+        self.context_w = max(
+            self.min_bout_w + self.bout_pad_w + self.merge_w,
+            self.lf_half + max(self.art_pad_w + self.sat_pad_w),
+            self.noisy_min_w,
+        ) + 1
+        self._mask = None
+        from scipy.signal import butter
+
+        self._sos = butter(4, hp_hz, btype="highpass", fs=self.fs, output="sos")
+        self._zi = None
+        # streaming state
+        self._carry = np.zeros((self.n_channels, 0), np.float32)
+        self._carry_valid = np.zeros(0, bool)
+        self._n_windows = 0  # windows computed so far
+        self._committed_w = 0  # windows whose code is final
+        self._sigma = np.full(self.n_channels, np.nan)
+        self._hist_rms = np.zeros((self.n_channels, 0))
+        self._hist_lfdev = np.zeros((self.n_channels, 0))
+        # feature buffers from window index self._buf0 on
+        self._buf0 = 0
+        self._rms = np.zeros((self.n_channels, 0))
+        self._frac = np.zeros((self.n_channels, 0))
+        self._mean = np.zeros((self.n_channels, 0))
+        self._sat = np.zeros((self.n_channels, 0), bool)
+        self._gapw = np.zeros(0, bool)
+        self._sigma_w = np.zeros((self.n_channels, 0))
+        self._lfdev = np.zeros((self.n_channels, 0))
+        self._lfbase = np.zeros((self.n_channels, 0))
+        self._events: list[tuple[np.ndarray, np.ndarray]] = []  # (times_s, channels) pending
+        self._ev_t = np.zeros(0)
+        self._ev_c = np.zeros(0, np.int32)
+        self._bev_t = np.zeros(0)  # events kept for labelling bouts still open
+        self._bev_c = np.zeros(0, np.int32)
+        self._open: list[_OpenRun | None] = [None] * self.n_channels
+        self._segments: list[Segment] = []
+        self._excl: list[list[tuple[float, float, int]]] = [[] for _ in range(self.n_channels)]
+        self._gap_open: float | None = None
+        self._samples = 0
+        self.noise_uv = np.full(self.n_channels, np.nan)
+
+    # -- public ---------------------------------------------------------------------------
+    @property
+    def committed_s(self) -> float:
+        """Labels before this time (s from recording start) are final."""
+        return self._committed_w * self.window_s
+
+    def process(self, chunk: Chunk, event_times_s: np.ndarray | None = None,
+                event_channels: np.ndarray | None = None) -> list[Segment]:
+        """Take one chunk (and the detector's events in it); return segments now final."""
+        if chunk.data.shape[0] != self.n_channels:
+            raise ValueError(f"Invalid chunk: expected {self.n_channels} channels, got {chunk.data.shape[0]}.")
+        self._gaps_exact(chunk)
+        self._samples = chunk.first_sample + chunk.n_samples
+        if event_times_s is not None and len(event_times_s):
+            self._ev_t = np.concatenate([self._ev_t, np.asarray(event_times_s, float)])
+            self._ev_c = np.concatenate([self._ev_c, np.asarray(event_channels, np.int32)])
+            self._bev_t = np.concatenate([self._bev_t, np.asarray(event_times_s, float)])
+            self._bev_c = np.concatenate([self._bev_c, np.asarray(event_channels, np.int32)])
+        data = np.concatenate([self._carry, chunk.data], axis=1)
+        valid = np.concatenate([self._carry_valid, chunk.valid])
+        n_blocks = data.shape[1] // (self.win * self.block)
+        used = n_blocks * self.win * self.block
+        if n_blocks:
+            self._features(data[:, :used], valid[:used])
+        self._carry, self._carry_valid = data[:, used:].copy(), valid[used:].copy()
+        return self._decide(final=False)
+
+    def flush(self) -> list[Segment]:
+        """End of data: decide everything left (partial windows at the end included)."""
+        if self._carry.shape[1] >= self.win:
+            n = (self._carry.shape[1] // self.win) * self.win
+            self._features(self._carry[:, :n], self._carry_valid[:n])
+        self._carry = self._carry[:, :0]
+        out = self._decide(final=True)
+        self._myokymia(final=True)
+        out += self._pop_segments()
+        if self._gap_open is not None:
+            out.append(Segment(self._gap_open, self._samples / self.fs, "gap", None))
+            self._gap_open = None
+        return out
+
+    def excluded(self, times_s: np.ndarray, channels: np.ndarray) -> np.ndarray:
+        """For final times: 0 valid rest, 1 artifact, 2 excluded otherwise (bout, noisy, gap)."""
+        out = np.zeros(len(times_s), np.int8)
+        for ch in range(self.n_channels):
+            sel = np.flatnonzero(channels == ch)
+            for lo, hi, code in self._excl[ch]:
+                inside = sel[(times_s[sel] >= lo) & (times_s[sel] < hi)]
+                out[inside] = np.maximum(out[inside], 1 if code == _ARTIFACT else 2)
+            run = self._open[ch]
+            if run is not None and run.code != _REST:
+                inside = sel[times_s[sel] >= run.start_w * self.window_s]
+                out[inside] = np.maximum(out[inside], 1 if run.code == _ARTIFACT else 2)
+        return out
+
+    def forget_before(self, t_s: float) -> None:
+        """Drop exclusion intervals that end before ``t_s`` (memory bound for long streams)."""
+        self._excl = [[iv for iv in lst if iv[1] >= t_s] for lst in self._excl]
+
+    # -- features -------------------------------------------------------------------------
+    def _spectral_mask(self) -> np.ndarray:
+        if self._mask is None:
+            freqs = np.fft.rfftfreq(self.win, 1.0 / self.fs)
+            keep = (freqs > 0) & (freqs <= min(450.0, 0.5 * self.fs))
+            df = self.fs / self.win
+            families = [self.mains_hz] if self.mains_hz else [50.0, 60.0]
+            for base in families:
+                for k in range(1, 8):
+                    f = k * base
+                    if not self.mains_hz and f > 0.5 * self.fs:
+                        continue
+                    f = abs(((f + 0.5 * self.fs) % self.fs) - 0.5 * self.fs)  # alias
+                    keep &= np.abs(freqs - f) > 0.51 * df
+            self._mask = keep
+        return self._mask
+
+    def _features(self, data: np.ndarray, valid: np.ndarray) -> None:
+        import scipy.fft
+        from scipy.signal import sosfilt
+
+        n_ch, n = data.shape
+        nw = n // self.win
+        x = data[:, : nw * self.win].reshape(n_ch, nw, self.win)
+        mean = x.mean(axis=2, dtype=np.float64)
+        # causal high-pass (state carried across chunks), then the mains bins zeroed per window
+        if self._zi is None:
+            from scipy.signal import sosfilt_zi
+
+            self._zi = sosfilt_zi(self._sos)[:, None, :] * data[None, :, :1].astype(np.float64)
+            self._zi = np.repeat(self._zi, 1, axis=1)
+        hp, self._zi = sosfilt(self._sos, data[:, : nw * self.win], axis=1, zi=self._zi)
+        spec = scipy.fft.rfft(hp.reshape(n_ch, nw, self.win), axis=2)
+        spec[..., ~self._spectral_mask()] = 0
+        y = scipy.fft.irfft(spec, n=self.win, axis=2)
+        rms = np.sqrt((y * y).mean(axis=2))
+        # saturation: a run of identical samples far from the window median
+        same = np.diff(x, axis=2) == 0
+        x = x.astype(np.float64)
+        med = np.median(mean, axis=1, keepdims=True)
+        sat = np.zeros((n_ch, nw), bool)
+        if same.any():
+            for c, w in zip(*np.nonzero(same.sum(axis=2) >= self.sat_min - 1)):
+                runs = _runs(same[c, w])
+                if any(b - a >= self.sat_min - 1 for a, b in runs) and abs(mean[c, w] - med[c, 0]) > 1000.0:
+                    sat[c, w] = True
+                elif any(b - a >= self.sat_min - 1 for a, b in runs) and np.ptp(x[c, w]) == 0 and abs(x[c, w, 0]) > 1e4:
+                    sat[c, w] = True
+        gapw = ~valid[: nw * self.win].reshape(nw, self.win).all(axis=1)
+        # rest noise per 1 s block from the trailing history (never from the future)
+        frac = np.zeros((n_ch, nw))
+        sigma_w = np.zeros((n_ch, nw))
+        for b0 in range(0, nw, self.block):
+            b1 = min(nw, b0 + self.block)
+            ok = ~gapw[b0:b1]
+            hist = self._hist_rms
+            if hist.shape[1] >= self.block:
+                sig = np.percentile(hist, 20, axis=1)
+            else:  # start of the recording: the first second itself
+                blk = rms[:, b0:b1][:, ok] if ok.any() else rms[:, b0:b1]
+                sig = np.percentile(blk, 20, axis=1)
+            prev = self._sigma
+            sig = np.where(np.isfinite(prev), np.minimum(sig, 1.5 * prev), sig)
+            sig = np.maximum(sig, 1e-3)
+            self._sigma = sig
+            yb = y[:, b0:b1]
+            frac[:, b0:b1] = (np.abs(yb) > self.active_k * sig[:, None, None]).mean(axis=2)
+            sigma_w[:, b0:b1] = sig[:, None]
+            keep = rms[:, b0:b1][:, ok]
+            hist = np.concatenate([hist, keep], axis=1)
+            self._hist_rms = hist[:, -self.baseline_w :]
+        self.noise_uv = self._sigma.copy()
+        self._rms = np.concatenate([self._rms, rms], axis=1)
+        self._frac = np.concatenate([self._frac, frac], axis=1)
+        self._mean = np.concatenate([self._mean, mean], axis=1)
+        self._sat = np.concatenate([self._sat, sat], axis=1)
+        self._gapw = np.concatenate([self._gapw, gapw])
+        self._sigma_w = np.concatenate([self._sigma_w, sigma_w], axis=1)
+        self._n_windows += nw
+
+    def _gaps_exact(self, chunk: Chunk) -> None:
+        """Gap segments to the sample, from the chunk's valid mask."""
+        v = chunk.valid
+        t0 = chunk.first_sample / self.fs
+        d = np.diff(np.concatenate(([1], v.astype(np.int8), [1])))
+        starts = np.flatnonzero(d == -1)
+        stops = np.flatnonzero(d == 1)
+        for a, b in zip(starts, stops):
+            lo = t0 + a / self.fs
+            if a == 0 and self._gap_open is not None:
+                lo = self._gap_open
+            if b == len(v):
+                self._gap_open = lo
+            else:
+                self._segments.append(Segment(lo, t0 + b / self.fs, "gap", None))
+                self._gap_open = None
+        if len(v) and v[0] and self._gap_open is not None:
+            self._segments.append(Segment(self._gap_open, t0, "gap", None))
+            self._gap_open = None
+
+    # -- decisions ------------------------------------------------------------------------
+    def _lf_deviation(self, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+        """|window mean - its running median (±0.3 s)| and the 90th-percentile baseline."""
+        from scipy.ndimage import median_filter
+
+        m = self._mean[:, lo - self._buf0 : hi - self._buf0]
+        med = median_filter(m, size=(1, 2 * self.lf_half + 1), mode="nearest")
+        return np.abs(m - med), med
+
+    def _decide(self, final: bool) -> list[Segment]:
+        n = self._n_windows
+        C = self.context_w
+        commit_to = n if final else max(self._committed_w, n - 2 * C)
+        if commit_to <= self._committed_w:
+            return self._take_segments()
+        lo = max(self._buf0, self._committed_w - 2 * C)
+        hi = n
+        idx = slice(lo - self._buf0, hi - self._buf0)
+        frac, rms, sat, gapw = self._frac[:, idx], self._rms[:, idx], self._sat[:, idx], self._gapw[idx]
+        sigma = self._sigma_w[:, idx]
+        # activity bouts
+        act = (frac >= self.active_fraction) & ~gapw
+        opened = _dilate(_erode(act, 0, self.min_bout_w - 1), self.min_bout_w - 1, 0)
+        # brief strong contractions: >= 0.2 s filled with activity far above the noise
+        dense = (frac >= self.dense_fraction) & (rms >= self.dense_k * sigma) & ~gapw
+        opened |= _dilate(_erode(dense, 0, 1), 1, 0)
+        bout = _dilate(opened, self.bout_pad_w, self.bout_pad_w)
+        half = (self.merge_w + 1) // 2
+        bout = _erode(_dilate(bout, half, half), half, half)
+        # artefacts: low-frequency excursions (relative to a 90th-percentile baseline) and saturation
+        dev, _ = self._lf_deviation(lo, hi)
+        base = self._lf_baseline(dev, lo)
+        lf = (dev > np.maximum(self.lf_min_uv, self.lf_k * base)) & ~gapw
+        art = _dilate(lf, *self.art_pad_w) | _dilate(sat, *self.sat_pad_w)
+        if self.n_channels >= 2:
+            common = art.sum(axis=0) >= max(2, math.ceil(self.common_fraction * self.n_channels))
+            art |= common[None, :]
+        else:
+            common = np.zeros(art.shape[1], bool)
+        # noisy: rest noise above the limit for long enough
+        loud = sigma > self.noisy_uv
+        noisy = _dilate(_erode(loud, 0, self.noisy_min_w - 1), self.noisy_min_w - 1, 0)
+        # activity touching an artefact is part of it (a movement starts before its LF swing peaks)
+        near = _dilate(art, 1, 1)
+        for ch in range(bout.shape[0]):
+            for a, b in _runs(bout[ch]):
+                if near[ch, a:b].any():
+                    art[ch, a:b] = True
+        code = np.zeros(act.shape, np.int8)
+        code[bout] = _BOUT
+        code[noisy] = _NOISY
+        code[art] = _ARTIFACT
+        code[:, gapw] = _GAP
+        # commit windows [committed, commit_to)
+        c0 = self._committed_w - lo
+        c1 = commit_to - lo
+        self._commit(code[:, c0:c1], common[c0:c1], self._committed_w)
+        self._committed_w = commit_to
+        # keep what later decisions need
+        keep_from = max(0, self._committed_w - 2 * C - 1)
+        keep_from = min([keep_from] + [r.start_w for r in self._open if r is not None])
+        drop = keep_from - self._buf0
+        if drop > 0:
+            for name in ("_rms", "_frac", "_mean", "_sat", "_sigma_w"):
+                setattr(self, name, getattr(self, name)[:, drop:])
+            self._gapw = self._gapw[drop:]
+            self._buf0 = keep_from
+        keep_ev = self._bev_t >= keep_from * self.window_s - 1.0
+        self._bev_t, self._bev_c = self._bev_t[keep_ev], self._bev_c[keep_ev]
+        if final:
+            self._close_all(commit_to)
+        return self._take_segments()
+
+    def _lf_baseline(self, dev: np.ndarray, lo: int) -> np.ndarray:
+        """90th percentile of the LF deviation over the trailing 30 s, per 1 s block."""
+        n = dev.shape[1]
+        out = np.zeros_like(dev)
+        win = int(round(30.0 / self.window_s))
+        hist = self._hist_lfdev
+        # windows already folded into the history are those before self._lf_hist_w
+        start_hist = getattr(self, "_lf_hist_w", 0)
+        for b0 in range(0, n, self.block):
+            b1 = min(n, b0 + self.block)
+            gw = lo + b0  # absolute window index
+            if hist.shape[1] >= self.block:
+                out[:, b0:b1] = np.percentile(hist, 90, axis=1)[:, None]
+            else:
+                out[:, b0:b1] = np.percentile(dev[:, b0:b1], 90, axis=1)[:, None]
+            if gw + (b1 - b0) > start_hist and gw >= start_hist and (b1 - b0) == self.block:
+                hist = np.concatenate([hist, dev[:, b0:b1]], axis=1)[:, -win:]
+                start_hist = gw + (b1 - b0)
+        self._hist_lfdev = hist
+        self._lf_hist_w = start_hist
+        return out
+
+    def _commit(self, code: np.ndarray, common: np.ndarray, w0: int) -> None:
+        w = self.window_s
+        for ch in range(self.n_channels):
+            row = code[ch]
+            cur = self._open[ch]
+            changes = np.flatnonzero(np.diff(row)) + 1
+            bounds = [0, *changes.tolist(), len(row)]
+            for a, b in zip(bounds[:-1], bounds[1:]):
+                value = int(row[a])
+                if cur is not None and cur.code == value:
+                    continue
+                if cur is not None:
+                    self._close(ch, cur, w0 + a)
+                    cur = None
+                if value != _REST:
+                    cur = _OpenRun(value, w0 + a)
+            self._open[ch] = cur
+        del w, common
+
+    def _close(self, ch: int, run: _OpenRun, end_w: int) -> None:
+        lo, hi = run.start_w * self.window_s, end_w * self.window_s
+        self._excl[ch].append((lo, hi, run.code))
+        if run.code == _GAP:
+            return  # gap segments come from the valid mask, to the sample
+        if run.code == _BOUT:
+            label = self._bout_label(ch, lo, hi)
+        else:
+            label = _CODE_LABEL[run.code]
+        self._segments.append(Segment(lo, hi, label, ch))
+
+    def _close_all(self, end_w: int) -> None:
+        for ch in range(self.n_channels):
+            if self._open[ch] is not None:
+                self._close(ch, self._open[ch], end_w)
+                self._open[ch] = None
+
+    def _bout_label(self, ch: int, lo: float, hi: float) -> str:
+        sel = (self._bev_c == ch) & (self._bev_t >= lo) & (self._bev_t < hi)
+        t = np.sort(self._bev_t[sel])
+        if len(t) >= 6:
+            close = np.diff(t) <= self.burst_isi_s
+            bursts = [(a, b) for a, b in _runs(close)]
+            in_bursts = sum(b - a + 1 for a, b in bursts)
+            sizes = [b - a + 1 for a, b in bursts]
+            if (len(bursts) >= 3 and in_bursts >= 0.7 * len(t) and np.median(sizes) <= 10
+                    and self._quiet_fraction(ch, lo, hi) >= 0.3):
+                return "myokymia"
+        if hi - lo >= self.cramp_min_s:
+            others = [s for s in self._segments if s.channel not in (None, ch) and s.label == "voluntary"
+                      and s.start_s < hi and s.end_s > lo]
+            if not others:
+                return "cramp"
+        return "voluntary"
+
+    def _quiet_fraction(self, ch: int, lo: float, hi: float) -> float:
+        a = int(lo / self.window_s) - self._buf0
+        b = int(hi / self.window_s) - self._buf0
+        f = self._frac[ch, max(a, 0) : max(b, 0)]
+        return float(np.mean(f < self.active_fraction)) if len(f) else 0.0
+
+    def _take_segments(self) -> list[Segment]:
+        self._myokymia(final=False)
+        return self._pop_segments()
+
+    def _pop_segments(self) -> list[Segment]:
+        out = sorted(self._segments, key=lambda s: (s.start_s, -1 if s.channel is None else s.channel))
+        self._segments = []
+        return out
+
+    @property
+    def final_s(self) -> float:
+        """Event times before this are final for :meth:`excluded` (myokymia needs more look-ahead)."""
+        return self.committed_s - self.burst_gap_s - 0.3
+
+    def _myokymia(self, final: bool) -> None:
+        """Event-based myokymic episodes that ended before the committed time."""
+        horizon = math.inf if final else self.committed_s - self.burst_gap_s - 0.2
+        if not len(self._ev_t):
+            return
+        keep = np.ones(len(self._ev_t), bool)
+        for ch in range(self.n_channels):
+            sel = np.flatnonzero(self._ev_c == ch)
+            if not len(sel):
+                continue
+            sel = sel[np.argsort(self._ev_t[sel], kind="stable")]
+            t = self._ev_t[sel]
+            episodes = find_bursts(t, burst_isi_s=self.burst_isi_s, burst_gap_s=self.burst_gap_s)
+            ongoing = math.inf
+            for lo, hi in episodes:
+                if hi < horizon:
+                    a, b = max(lo - self.window_s, 0.0), hi + 2 * self.window_s
+                    if not self._inside_bout(ch, lo, hi):
+                        self._excl[ch].append((a, b, _BOUT))
+                        self._segments.append(Segment(a, b, "myokymia", ch))
+                    keep[sel[(t >= lo) & (t <= hi)]] = False
+                else:
+                    ongoing = min(ongoing, lo)
+            old = (t < horizon - 2 * self.burst_gap_s - 0.1) & (t < ongoing)
+            keep[sel[old]] = False
+        self._ev_t, self._ev_c = self._ev_t[keep], self._ev_c[keep]
+
+    def _inside_bout(self, ch: int, lo: float, hi: float) -> bool:
+        """True when an envelope bout already covers most of [lo, hi]."""
+        covered = sum(max(0.0, min(b, hi) - max(a, lo)) for a, b, code in self._excl[ch] if code == _BOUT)
+        return covered >= 0.5 * (hi - lo)
+
+
+def segment_recording(data: np.ndarray, fs: float, *, valid: np.ndarray | None = None,
+                      event_times_s: np.ndarray | None = None, event_channels: np.ndarray | None = None,
+                      chunk_s: float = 60.0, **kwargs) -> list[Segment]:
+    """Segments of a whole array (channels × samples, µV), through the streaming stage."""
+    seg = Segmenter(fs, data.shape[0], **kwargs)
+    out: list[Segment] = []
+    step = max(1, int(round(chunk_s * fs)))
+    valid = np.ones(data.shape[1], bool) if valid is None else valid
+    ev_t = np.zeros(0) if event_times_s is None else np.asarray(event_times_s)
+    ev_c = np.zeros(0, np.int32) if event_channels is None else np.asarray(event_channels)
+    for first in range(0, data.shape[1], step):
+        chunk = Chunk(data[:, first : first + step], first, fs, valid[first : first + step])
+        sel = (ev_t >= first / fs) & (ev_t < (first + step) / fs)
+        out += seg.process(chunk, ev_t[sel], ev_c[sel])
+    out += seg.flush()
+    return out
