@@ -39,24 +39,42 @@ DEFAULT_PHYSICAL_MAX_UV = 187500.0  # Cyton full scale at gain 24: 4.5 V / 24, s
 _BLOCK_BYTES = 32 * 1024 * 1024  # raw bytes decoded at once when reading many records
 
 
-def decode_samples(raw: np.ndarray, bits: int) -> np.ndarray:
-    """Little-endian two's-complement samples from bytes, vectorised.
+def decode_words(buf: np.ndarray, n_words: int, bits: int) -> np.ndarray:
+    """Little-endian two's-complement words from a contiguous byte buffer, vectorised.
 
     Parameters
     ----------
-    raw : ndarray of uint8, shape (..., n * bits // 8)
+    buf : ndarray of uint8, 1-D, contiguous
+        At least ``n_words * bits // 8`` bytes; for 24 bits one byte more (its value is unused).
+    n_words : int
     bits : 16 or 24
 
     Returns
     -------
-    ndarray of int32, shape (..., n)
+    ndarray of int32 (24 bits) or int16 (16 bits), shape (n_words,)
+
+    Notes
+    -----
+    24-bit words are loaded as overlapping 4-byte integers with a 3-byte stride (one strided
+    copy), then shifted left and arithmetically right by 8 bits to sign-extend.
     """
     if bits == 16:
-        return np.ascontiguousarray(raw).view("<i2").astype(np.int32)
-    shape = raw.shape[:-1] + (raw.shape[-1] // 3, 4)
-    wide = np.zeros(shape, dtype=np.uint8)
-    wide[..., 1:] = raw.reshape(raw.shape[:-1] + (-1, 3))
-    return wide.view("<i4")[..., 0] >> 8  # arithmetic shift sign-extends the top byte
+        return np.frombuffer(buf, dtype="<i2", count=n_words)
+    if buf.size < 3 * n_words + 1:
+        raise ValueError("decode_words needs one spare byte after 24-bit data.")
+    packed = np.ndarray((n_words,), dtype="<i4", buffer=buf, offset=0, strides=(3,))
+    words = np.left_shift(packed, 8)
+    np.right_shift(words, 8, out=words)
+    return words
+
+
+def decode_samples(raw: np.ndarray, bits: int) -> np.ndarray:
+    """Samples from bytes of shape (..., n * bits // 8) to int32 of shape (..., n)."""
+    raw = np.asarray(raw, dtype=np.uint8)
+    n = raw.shape[-1] // (bits // 8)
+    buf = np.zeros(raw.size + 1, dtype=np.uint8)
+    buf[: raw.size] = raw.reshape(-1)
+    return decode_words(buf, raw.size // (bits // 8), bits).astype(np.int32).reshape(raw.shape[:-1] + (n,))
 
 
 def encode_samples(digital: np.ndarray, bits: int) -> np.ndarray:
@@ -163,15 +181,6 @@ class EdfReader:
     def n_samples(self) -> int:
         return self.info.n_samples
 
-    def _decode_records(self, raw: np.ndarray, out: np.ndarray) -> None:
-        """Decode records ``raw`` (n_rec, record_bytes) into ``out`` (n_channels, n_rec * spr)."""
-        bits = self.header.bits
-        for row, (lo, hi) in enumerate(self._slices):
-            ints = decode_samples(raw[:, lo:hi], bits).reshape(-1)
-            np.multiply(ints, self._gain[row], out=out[row], casting="unsafe")
-            if self._offset[row] != 0:
-                out[row] += np.float32(self._offset[row])
-
     def read_samples(self, first: int, n: int) -> np.ndarray:
         """Samples ``[first, first + n)`` of every channel as float32 µV, shape (channels, n)."""
         if first < 0 or n < 0 or first + n > self.n_samples:
@@ -182,21 +191,32 @@ class EdfReader:
         out = np.empty((len(self._channels), n), dtype=np.float32)
         if n == 0:
             return out
-        rec_bytes = self.header.record_bytes
+        hdr = self.header
+        rec_bytes = hdr.record_bytes
+        bps = hdr.bytes_per_sample
         per_block = max(1, _BLOCK_BYTES // rec_bytes)
         r0, r1 = first // spr, -(-(first + n) // spr)
+        buf = np.empty(min(per_block, r1 - r0) * rec_bytes + 1, dtype=np.uint8)
         with open(self.path, "rb") as fid:
             for b0 in range(r0, r1, per_block):
                 b1 = min(r1, b0 + per_block)
-                fid.seek(self.header.header_bytes + b0 * rec_bytes)
-                raw = np.fromfile(fid, dtype=np.uint8, count=(b1 - b0) * rec_bytes)
-                if raw.size < (b1 - b0) * rec_bytes:
+                n_bytes = (b1 - b0) * rec_bytes
+                fid.seek(hdr.header_bytes + b0 * rec_bytes)
+                if fid.readinto(memoryview(buf)[:n_bytes]) < n_bytes:
                     raise InputError(self.path, "truncated data: the file shrank while it was read")
-                block = np.empty((len(self._channels), (b1 - b0) * spr), dtype=np.float32)
-                self._decode_records(raw.reshape(b1 - b0, rec_bytes), block)
-                lo = max(first, b0 * spr)
-                hi = min(first + n, b1 * spr)
-                out[:, lo - first : hi - first] = block[:, lo - b0 * spr : hi - b0 * spr]
+                words = decode_words(buf, n_bytes // bps, hdr.bits).reshape(b1 - b0, rec_bytes // bps)
+                lo, hi = max(first, b0 * spr), min(first + n, b1 * spr)  # samples this block gives
+                for row, (start_byte, _) in enumerate(self._slices):
+                    col = start_byte // bps
+                    seg = words[:, col : col + spr]
+                    dst = out[row, lo - first : hi - first]
+                    if lo == b0 * spr and hi == b1 * spr:
+                        np.multiply(seg, self._gain[row], out=dst.reshape(b1 - b0, spr), casting="unsafe")
+                    else:
+                        part = seg.reshape(-1)[lo - b0 * spr : hi - b0 * spr]
+                        np.multiply(part, self._gain[row], out=dst, casting="unsafe")
+                    if self._offset[row] != 0:
+                        dst += np.float32(self._offset[row])
         return out
 
     def iter_chunks(self, chunk_s: float = 10.0) -> Iterator[Chunk]:
