@@ -26,6 +26,7 @@ __all__ = [
     "Segment",
     "read",
     "read_info",
+    "open_reader",
     "write_bdf",
 ]
 
@@ -33,6 +34,7 @@ __all__ = [
 _LAZY = {
     "read": "emg.io",
     "read_info": "emg.io",
+    "open_reader": "emg.io",
     "write_bdf": "emg.io",
 }
 
