@@ -62,7 +62,7 @@ def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
     order = ok[np.argsort(p[ok])]
     m = ok.size
     ranked = p[order] * m / np.arange(1, m + 1)
-    q[order] = np.minimum(1.0, np.minimum.accumulate(ranked[::-1])[::-1])
+    q[order] = np.clip(np.minimum.accumulate(ranked[::-1])[::-1], p[order], 1.0)
     return q
 
 
