@@ -250,3 +250,35 @@ def test_recorder_rejects_bad_arguments(tmp_path):
         with pytest.raises(ValueError, match="finite"):
             rec.write(np.full((2, 10), np.nan))
     assert not (tmp_path / "y.json").exists()
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    n_ch=st.integers(1, 4),
+    n=st.integers(1, 2600),
+    fs=st.sampled_from([100.0, 125.0, 250.0, 512.0, 1000.0]),
+    amplitude_uv=st.sampled_from([1.0, 300.0, 1e5, 4e5]),
+    seed=st.integers(0, 2**16),
+)
+def test_round_trip_property(n_ch, n, fs, amplitude_uv, seed):
+    import tempfile
+
+    rng = np.random.default_rng(seed)
+    data = (rng.uniform(-1, 1, (n_ch, n)) * amplitude_uv).astype(np.float32)
+    rec = Recording(data, fs=fs, channel_names=[f"c{i}" for i in range(n_ch)],
+                    start=dt.datetime(2025, 6, 1, 12, tzinfo=dt.timezone.utc))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = f"{tmp}/p.bdf"
+        emg.io.write_bdf(rec, path)
+        back = emg.io.read(path)
+    assert back.n_samples >= n and back.fs == fs
+    physical = np.maximum(187500.0, np.ceil(np.abs(data).max(axis=1)))
+    tol = physical / (2**23 - 1) / 2 + np.abs(data).max(axis=1) * 2**-23
+    assert np.all(np.abs(back.data[:, :n] - data).max(axis=1) <= tol)
+    assert np.all(back.data[:, n:] == 0)
+    padded = back.n_samples - n
+    assert [round(g.duration_s * fs) for g in back.gaps] == ([padded] if padded else [])
