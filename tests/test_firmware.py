@@ -13,10 +13,12 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 FIRMWARE = Path(__file__).resolve().parents[1] / "firmware_bridge"
 ARDUINO_MK = Path("/usr/share/arduino/Arduino.mk")
+SIMAVR_H = Path("/usr/include/simavr/sim_avr.h")
 
 
 def _make(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -65,14 +67,21 @@ def test_c_test_fails_on_a_wrong_vector(host_test, tmp_path):
     assert "data wire differs" in result.stderr and "fs=999" in result.stderr
 
 
-def test_sketch_builds_for_the_uno(tmp_path):
+@pytest.fixture(scope="module")
+def uno_build(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+    """The sketch built for the Uno with arduino-mk: (build directory, make's result)."""
     if shutil.which("avr-gcc") is None or not ARDUINO_MK.exists():
         pytest.skip("avr-gcc or arduino-mk missing: apt-get install gcc-avr avr-libc arduino-core-avr "
                     "arduino-mk (.ci/run installs them)")
-    result = _make(f"OBJDIR={tmp_path}")
+    build = tmp_path_factory.mktemp("uno")
+    return build, _make(f"OBJDIR={build}")
+
+
+def test_sketch_builds_for_the_uno(uno_build):
+    build, result = uno_build
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
-    elf = tmp_path / "firmware_bridge_.elf"
-    hex_file = tmp_path / "firmware_bridge_.hex"
+    elf = build / "firmware_bridge_.elf"
+    hex_file = build / "firmware_bridge_.hex"
     assert hex_file.stat().st_size > 1000 and hex_file.read_text().startswith(":")
     # no warnings from our own code (the Arduino core's are not ours)
     ours = [line for line in result.stderr.splitlines()
@@ -86,3 +95,52 @@ def test_sketch_builds_for_the_uno(tmp_path):
     # the sampling is interrupt-driven: Timer1 compare A (vector 11) and ADC complete (vector 21)
     nm = subprocess.run(["avr-nm", str(elf)], capture_output=True, text=True).stdout
     assert re.search(r" T __vector_11\b", nm) and re.search(r" T __vector_21\b", nm)
+
+
+def test_firmware_image_in_simavr(uno_build, tmp_path):
+    """The real Uno image in simavr: banner, replies, packets, timing and the ADC samples in order."""
+    build, result = uno_build
+    assert result.returncode == 0
+    if not SIMAVR_H.exists():
+        pytest.skip("simavr headers missing: apt-get install simavr libsimavr-dev (.ci/run installs them)")
+    made = _make(f"HOST_BUILD={tmp_path}", "sim")
+    assert made.returncode == 0, made.stdout[-2000:] + made.stderr
+    uart, adc_log = tmp_path / "uart.bin", tmp_path / "adc.txt"
+    script = ["20:id", "40:start", "140:stop", "150:channels 2", "160:rate 4000", "170:start", "230:stop",
+              "240:rate 3000", "250:bogus"]
+    run = subprocess.run([str(tmp_path / "sim_uno"), str(build / "firmware_bridge_.elf"), str(uart), str(adc_log),
+                          *script], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stdout + run.stderr
+
+    from emg.devices.myoware import BridgeCommands, MyowareDecoder
+
+    dec = MyowareDecoder()
+    frames = dec.feed(uart.read_bytes())
+    info = BridgeCommands().info()
+    assert list(dec.replies) == [
+        f"READY {info}", f"OK id {info}", "OK start", "OK stop", "OK channels 2", "OK rate 4000", "OK start",
+        "OK stop", "ERR range rate must divide 1000000", "ERR unknown bogus",
+    ]
+    assert dec.frames_rejected == 0 and dec.bytes_discarded == 0 and dec.overruns == 0 and dec.late == 0
+    # session 1: 4 channels at 1 kHz for 100 ms; session 2: 2 channels at 4 kHz for 60 ms
+    assert [(f.counter, f.samples_uv.shape[0]) for f in frames] == [(0, 4), (0, 2)]
+    first, second = frames
+    assert 9 <= first.n_packets <= 10 and 23 <= second.n_packets <= 24
+    np.testing.assert_array_equal(np.diff(first.aux[:, 0].astype(np.int64)), 10_000)  # 10 samples x 1000 µs
+    np.testing.assert_array_equal(np.diff(second.aux[:, 0].astype(np.int64)), 2_500)  # 10 samples x 250 µs
+    # each sample is the conversion the simulator fed, in order, none lost or repeated. simavr
+    # converts floor(mV x 1023 / 5000), the datasheet says mV x 1024 / 5000: within 2.5 counts,
+    # while a sample out of place would be 10 counts off (the input steps 50 mV per conversion).
+    log = np.loadtxt(adc_log, dtype=np.int64)
+    uv_per_count = 5000e3 / 1024 / 200
+    for ch in range(4):
+        fed = log[log[:, 0] == ch, 1] * 1024 / 5000
+        got = np.rint(first.samples_uv[ch] / uv_per_count + 512)
+        np.testing.assert_allclose(got, fed[: got.size], atol=2.5)
+        if ch < 2:
+            # session 2 continues after the conversions of session 1 (the ones after its last
+            # complete packet were dropped by stop: fewer than one packet's worth)
+            got2 = np.rint(second.samples_uv[ch] / uv_per_count + 512)
+            rest = fed[got.size :]
+            offsets = [k for k in range(10) if np.allclose(got2, rest[k : k + got2.size], atol=2.5)]
+            assert len(offsets) == 1
