@@ -339,7 +339,7 @@ def decode_tals(raw: bytes) -> list[tuple[float, float, list[str]]]:
     are skipped.
     """
     out = []
-    for tal in raw.split(b"\x00"):
+    for tal in raw.rstrip(b"\x00").split(b"\x00"):
         if not tal or tal[:1] not in (b"+", b"-"):
             continue
         parts = tal.decode("utf-8", errors="replace").split("\x14")
