@@ -60,6 +60,17 @@ static char reply[EMGBRIDGE_REPLY_CAP];
 
 #define BARRIER() __asm__ __volatile__("" ::: "memory")
 
+#if defined(ARDUINO_ARCH_ESP32)
+/* on the ESP32 the sampling code runs in loop() while the tick interrupt also sets flags */
+static portMUX_TYPE flag_mux = portMUX_INITIALIZER_UNLOCKED;
+#define FLAGS_LOCK() portENTER_CRITICAL(&flag_mux)
+#define FLAGS_UNLOCK() portEXIT_CRITICAL(&flag_mux)
+#else
+/* on the Uno the sampling code runs inside interrupts already */
+#define FLAGS_LOCK()
+#define FLAGS_UNLOCK()
+#endif
+
 /* Start a packet at its first sample's tick (sampling context). */
 static inline void begin_block(uint32_t t_us)
 {
@@ -80,7 +91,9 @@ static inline void end_sample(void)
     uint8_t next = (uint8_t)((head + 1) % N_BLOCKS);
     if (next == tail) {
         /* ring full: drop this packet (its seq is used up) and flag the next one */
+        FLAGS_LOCK();
         pending_status |= EMGFRAME_STATUS_OVERRUN;
+        FLAGS_UNLOCK();
     } else {
         BARRIER();
         head = next;
@@ -155,10 +168,8 @@ static void hw_stop(void)
     TIMSK1 = 0;
     SREG = sreg;
     while (scan_busy) {
-        /* let a running scan finish (at most 4 x 104 us) so it does not write a new block */
-        if (!(ADCSRA & _BV(ADSC))) {
-            scan_busy = 0;
-        }
+        /* the ADC interrupt finishes a running scan (at most 4 x 104 us) and clears the flag;
+           waiting for it keeps a late conversion from writing into the next session */
     }
 }
 
@@ -171,20 +182,19 @@ static hw_timer_t *timer = NULL;
 static volatile uint32_t tick_time[TICK_QUEUE];
 static volatile uint8_t tick_head = 0;
 static uint8_t tick_tail = 0;
-static portMUX_TYPE tick_mux = portMUX_INITIALIZER_UNLOCKED;
 
 static void IRAM_ATTR on_tick(void)
 {
     uint32_t now = (uint32_t)micros();
-    portENTER_CRITICAL_ISR(&tick_mux);
     uint8_t next = (uint8_t)((tick_head + 1) % TICK_QUEUE);
     if (next == tick_tail) {
+        portENTER_CRITICAL_ISR(&flag_mux);
         pending_status |= EMGFRAME_STATUS_LATE; /* loop() fell behind: this tick is missed */
+        portEXIT_CRITICAL_ISR(&flag_mux);
     } else {
         tick_time[tick_head] = now;
         tick_head = next;
     }
-    portEXIT_CRITICAL_ISR(&tick_mux);
 }
 
 static void hw_setup(void)
@@ -234,9 +244,9 @@ static void poll_samples(void)
         uint32_t t = tick_time[tick_tail];
         tick_tail = (uint8_t)((tick_tail + 1) % TICK_QUEUE);
         if (sample_index == 0) {
-            portENTER_CRITICAL(&tick_mux);
+            FLAGS_LOCK();
             begin_block(t);
-            portEXIT_CRITICAL(&tick_mux);
+            FLAGS_UNLOCK();
         }
         for (uint8_t ch = 0; ch < n_channels; ch++) {
             blocks[head].samples[sample_index * n_channels + ch] = (uint16_t)analogRead(ESP32_PINS[ch]);
