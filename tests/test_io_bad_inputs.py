@@ -16,7 +16,7 @@ from emg.errors import InputError
 HERE = Path(__file__).resolve().parent
 CORPUS = HERE / "bad_inputs"
 sys.path.insert(0, str(CORPUS))
-from make_corpus import CASES, build  # noqa: E402
+from make_corpus import CASES, build
 
 GOOD = HERE.parent / "datasets" / "openbci_gui" / "OpenBCI_GUI-v6-blinks-jawClench-alpha.txt"
 GOOD_PLUX = HERE.parent / "datasets" / "plux" / "emg_bursts.h5"

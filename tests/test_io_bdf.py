@@ -103,7 +103,7 @@ def test_mne_reference_on_a_file_with_odd_ranges_and_units(tmp_path):
             for sig in signals:
                 dig = rng.integers(sig.digital_min, sig.digital_max + 1, sig.samples_per_record)
                 fid.write(encode_samples(dig[None].astype(np.int32), 24).tobytes())
-    raw, data_uv = _mne_uv(path)
+    _, data_uv = _mne_uv(path)
     ours = emg.io.read(path)
     assert ours.fs == 400.0 and ours.channel_names == ("A", "B")  # the slower signal is left out
     np.testing.assert_allclose(ours.data, data_uv[:2], rtol=1e-6, atol=1e-3)
@@ -252,8 +252,8 @@ def test_recorder_rejects_bad_arguments(tmp_path):
     assert not (tmp_path / "y.json").exists()
 
 
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 
 @settings(max_examples=25, deadline=None)

@@ -17,7 +17,7 @@ from ..errors import InputError
 from ..types import Chunk, Recording, RecordingInfo
 from .detect import FORMATS, detect_format
 
-__all__ = ["read", "read_info", "open_reader", "write_bdf", "detect_format", "FORMATS", "BdfRecorder"]
+__all__ = ["FORMATS", "BdfRecorder", "detect_format", "open_reader", "read", "read_info", "write_bdf"]
 
 
 def _check_format(path, format: str) -> str:

@@ -12,7 +12,7 @@ import numpy as np
 from ..errors import InputError
 from ..types import Gap
 
-__all__ = ["load_table", "fill_counter_losses", "start_from_unix", "start_from_mtime", "check_finite"]
+__all__ = ["check_finite", "fill_counter_losses", "load_table", "start_from_mtime", "start_from_unix"]
 
 _NUMPY_ROW = re.compile(r"at row (\d+), column (\d+)")
 _COLUMNS_CHANGED = re.compile(r"number of columns changed from \d+ to (?P<n>\d+) at row (?P<row>\d+)")

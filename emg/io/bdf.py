@@ -33,7 +33,7 @@ from .edf_header import (
 )
 from .recorder import BdfRecorder
 
-__all__ = ["EdfReader", "read_edf", "write_bdf", "write_edf", "BdfRecorder", "DEFAULT_PHYSICAL_MAX_UV"]
+__all__ = ["DEFAULT_PHYSICAL_MAX_UV", "BdfRecorder", "EdfReader", "read_edf", "write_bdf", "write_edf"]
 
 DEFAULT_PHYSICAL_MAX_UV = 187500.0  # Cyton full scale at gain 24: 4.5 V / 24, so one count is one LSB
 _BLOCK_BYTES = 32 * 1024 * 1024  # raw bytes decoded at once when reading many records

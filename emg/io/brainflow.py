@@ -23,7 +23,7 @@ from ..errors import InputError
 from ..types import Recording
 from ._common import check_finite, fill_counter_losses, load_table, start_from_unix
 
-__all__ = ["read_brainflow", "LAYOUTS"]
+__all__ = ["LAYOUTS", "read_brainflow"]
 
 # number of columns -> (name, EXG columns, timestamp column, nominal rate Hz)
 LAYOUTS = {
@@ -65,7 +65,7 @@ def read_brainflow(path: str | os.PathLike, *, fs: float | None = None) -> Recor
         raise InputError(
             path, f"BrainFlow file with {n_cols} columns: allowed are 24 (Cyton) and 32 (Cyton+Daisy)"
         )
-    board, exg, time_col, nominal = LAYOUTS[n_cols]
+    _, exg, time_col, nominal = LAYOUTS[n_cols]
     times = table[:, time_col]
     names = [f"ch{i}" for i in range(1, len(exg) + 1)]
     data = table[:, exg].T

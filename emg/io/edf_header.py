@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from ..errors import InputError
 
-__all__ = ["EdfHeader", "SignalHeader", "parse_header", "build_header", "encode_tal", "decode_tals"]
+__all__ = ["EdfHeader", "SignalHeader", "build_header", "decode_tals", "encode_tal", "parse_header"]
 
 BDF_MAGIC = b"\xffBIOSEMI"
 EDF_MAGIC = b"0       "

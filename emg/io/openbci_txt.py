@@ -24,9 +24,15 @@ import numpy as np
 
 from ..errors import InputError
 from ..types import Recording
-from ._common import check_finite, fill_counter_losses, load_table, start_from_mtime, start_from_unix
+from ._common import (
+    check_finite,
+    fill_counter_losses,
+    load_table,
+    start_from_mtime,
+    start_from_unix,
+)
 
-__all__ = ["read_openbci_txt", "parse_openbci_header"]
+__all__ = ["parse_openbci_header", "read_openbci_txt"]
 
 _CHANNEL = re.compile(r"^(?:EXG|EEG) Channel (\d+)$", re.IGNORECASE)
 

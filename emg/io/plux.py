@@ -22,7 +22,7 @@ from ..errors import InputError
 from ..types import Recording, RecordingInfo
 from ._common import fill_counter_losses
 
-__all__ = ["read_plux", "read_plux_info", "is_plux"]
+__all__ = ["is_plux", "read_plux", "read_plux_info"]
 
 _VCC_V = 3.0
 _GAIN = 1000.0

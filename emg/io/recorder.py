@@ -218,7 +218,7 @@ class BdfRecorder:
             self._closed = True
         self._write_sidecar()
 
-    def __enter__(self) -> "BdfRecorder":
+    def __enter__(self) -> BdfRecorder:
         return self
 
     def __exit__(self, *exc) -> None:

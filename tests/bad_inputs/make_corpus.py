@@ -81,18 +81,18 @@ def build() -> dict[str, bytes]:
         start += width * n_signals
     files["zero_channels.bdf"] = bytes(only_ann)
     files["sample_rate_zero.txt"] = (
-        "%OpenBCI Raw EXG Data\n%Number of channels = 2\n%Sample Rate = 0 Hz\n"
-        "%Board = OpenBCI_GUI$BoardCytonSerial\nSample Index, EXG Channel 0, EXG Channel 1, Timestamp\n"
-        "0, 1.0, 2.0, 1700000000.0\n1, 1.5, 2.5, 1700000000.004\n"
-    ).encode()
+        b"%OpenBCI Raw EXG Data\n%Number of channels = 2\n%Sample Rate = 0 Hz\n"
+        b"%Board = OpenBCI_GUI$BoardCytonSerial\nSample Index, EXG Channel 0, EXG Channel 1, Timestamp\n"
+        b"0, 1.0, 2.0, 1700000000.0\n1, 1.5, 2.5, 1700000000.004\n"
+    )
     files["zero_channels.csv"] = b"time_ms\n0\n1\n2\n"
     files["text_in_numeric.csv"] = b"time_ms,emg\n0,512\n1,515\n2,12x\n3,511\n"
     files["nan.csv"] = b"time_ms,emg\n0,512\n1,nan\n2,511\n"
     files["nan_openbci.txt"] = (
-        "%OpenBCI Raw EXG Data\n%Number of channels = 2\n%Sample Rate = 250 Hz\n"
-        "%Board = OpenBCI_GUI$BoardCytonSerial\nSample Index, EXG Channel 0, EXG Channel 1, Timestamp\n"
-        "0, 1.0, 2.0, 1700000000.0\n1, 1.5, NaN, 1700000000.004\n"
-    ).encode()
+        b"%OpenBCI Raw EXG Data\n%Number of channels = 2\n%Sample Rate = 250 Hz\n"
+        b"%Board = OpenBCI_GUI$BoardCytonSerial\nSample Index, EXG Channel 0, EXG Channel 1, Timestamp\n"
+        b"0, 1.0, 2.0, 1700000000.0\n1, 1.5, NaN, 1700000000.004\n"
+    )
     files["duplicate_timestamps.csv"] = b"time_ms,emg\n0,512\n1,515\n2,510\n2,511\n3,509\n"
     files["backwards_timestamps.csv"] = b"time_ms,emg\n0,512\n5,515\n3,510\n6,511\n"
     files["brainflow_wrong_columns.tsv"] = ("\t".join(["1.0"] * 24) + "\n" + "\t".join(["1.0"] * 20) + "\n").encode()
