@@ -95,3 +95,28 @@ def test_failed_convert_leaves_no_file(tmp_path, capsys, monkeypatch):
     assert f"{out}: cannot write: No space left on device" in capsys.readouterr().err
     code = main(["convert", str(OPENBCI), str(tmp_path / "no" / "such" / "dir.bdf")])
     assert code == 1 and "does not exist" in capsys.readouterr().err
+
+
+def test_large_bdf_converts_chunk_by_chunk(tmp_path, monkeypatch, capsys):
+    import emg.io.bdf as bdf
+
+    rng = np.random.default_rng(5)
+    rec = Recording(rng.normal(0, 100, (3, 12500)), fs=500, channel_names=["a", "b", "c"],
+                    start=dt.datetime(2026, 2, 1, 3, tzinfo=dt.timezone.utc), gaps=[(3.0, 1.0)],
+                    annotations=[Annotation(7.5, 0.0, f"m{k}") for k in range(40)])
+    src = tmp_path / "src.bdf"
+    emg.io.write_bdf(rec, src)
+    monkeypatch.setattr(bdf, "STREAM_CONVERT_BYTES", 1000)  # treat this file as "large"
+    chunks = []
+    original = bdf.EdfReader.iter_chunks
+    monkeypatch.setattr(bdf.EdfReader, "iter_chunks", lambda self, chunk_s=10.0: chunks.append(chunk_s)
+                        or original(self, chunk_s))
+    assert main(["convert", str(src), str(tmp_path / "out.bdf")]) == 0
+    assert chunks == [60.0]
+    back = emg.io.read(tmp_path / "out.bdf")
+    src_back = emg.io.read(src)
+    assert back.n_samples == 12500 and back.start == rec.start
+    np.testing.assert_array_equal(back.data, src_back.data)
+    assert back.gaps == src_back.gaps
+    assert sorted(a.description for a in back.annotations) == sorted(f"m{k}" for k in range(40))
+    assert "wrote" in capsys.readouterr().out

@@ -91,7 +91,8 @@ def run_info(args) -> int:
 
 
 def run_convert(args) -> int:
-    from ..io import read, write_bdf
+    from .. import io as emg_io
+    from ..io.bdf import can_stream, write_bdf_streaming
 
     out = Path(args.output)
     if out.exists() and out.is_dir():
@@ -99,11 +100,16 @@ def run_convert(args) -> int:
     folder = out.parent if str(out.parent) else Path(".")
     if not folder.is_dir():
         raise InputError(out, f"output folder {str(folder)!r} does not exist")
-    recording = read(args.input, format=args.format, fs=args.fs, scale_uv=args.scale_uv)
+    reader = emg_io.open_reader(args.input, format=args.format, fs=args.fs, scale_uv=args.scale_uv)
+    stream = can_stream(reader)  # a large BDF/EDF goes chunk by chunk, in bounded memory
+    recording = None if stream else reader.read()
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=folder)
     os.close(fd)
     try:
-        write_bdf(recording, tmp)
+        if stream:
+            write_bdf_streaming(reader, tmp)
+        else:
+            emg_io.write_bdf(recording, tmp)
         os.replace(tmp, out)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
@@ -111,8 +117,9 @@ def run_convert(args) -> int:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    info = reader.info if stream else recording.info
     print(
-        f"wrote {out}: {recording.n_channels} channels, {recording.fs:g} Hz, {recording.duration_s:.3f} s, "
-        f"{len(recording.gaps)} gaps, {len(recording.annotations)} annotations"
+        f"wrote {out}: {info.n_channels} channels, {info.fs:g} Hz, {info.duration_s:.3f} s, "
+        f"{len(info.gaps)} gaps, {len(info.annotations)} annotations"
     )
     return 0

@@ -388,3 +388,37 @@ def write_edf(recording: Recording, path: str | os.PathLike) -> None:
     16 bits keep only about 4.5 significant digits over the range: use BDF for EMG.
     """
     _write_edf_family(recording, path, 16)
+
+
+STREAM_CONVERT_BYTES = 256 * 1024 * 1024  # float32 data larger than this is converted chunk by chunk
+
+
+def can_stream(reader) -> bool:
+    """True when ``reader`` is an :class:`EdfReader` big enough to be converted chunk by chunk."""
+    if not isinstance(reader, EdfReader):
+        return False
+    info = reader.info
+    return abs(info.fs - round(info.fs)) < 1e-9 and info.n_samples * info.n_channels * 4 > STREAM_CONVERT_BYTES
+
+
+def write_bdf_streaming(reader: EdfReader, path: str | os.PathLike, *, chunk_s: float = 60.0) -> None:
+    """Copy a large EDF/BDF file to BDF+ in bounded memory (1-second records, not fsync'd).
+
+    The range is the wider of ±187500 µV and the source's physical range; gaps and annotations
+    are kept; a tail shorter than one second is padded and marked ``gap``.
+    """
+    info = reader.info
+    hdr = reader.header
+    span_uv = max(
+        max(abs(hdr.signals[i].physical_min), abs(hdr.signals[i].physical_max)) * hdr.signals[i].to_uv
+        for i in reader._channels
+    )
+    physical = max(DEFAULT_PHYSICAL_MAX_UV, float(math.ceil(span_uv)))
+    with BdfRecorder(path, fs=info.fs, channel_names=info.channel_names, start=info.start,
+                     physical_max_uv=physical, sidecar=False, fsync=False) as rec:
+        for gap in info.gaps:
+            rec.add_gap(gap.start_s, gap.duration_s)
+        for ann in info.annotations:
+            rec.annotate(ann.onset_s, ann.duration_s, ann.description)
+        for chunk in reader.iter_chunks(chunk_s):
+            rec.write(chunk.data)
