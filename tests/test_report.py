@@ -67,7 +67,7 @@ def _poisson_ci(n: int, hours: float) -> tuple[float, float, float]:
     return n / hours, lo / hours, chi2.ppf(0.975, 2 * n + 2) / 2 / hours
 
 
-def write_simulated_folder(folder: Path, *, stem: str = "calf", seed: int = 3, units_json: bool = False) -> dict:
+def write_simulated_folder(folder: Path, *, stem: str = "calf", seed: int = 3) -> dict:
     """Simulate a short 2-channel recording, write it as BDF and its analysis files from the truth.
 
     Returns what the report should show (per-channel counts, valid seconds, ...).
@@ -137,13 +137,20 @@ def write_simulated_folder(folder: Path, *, stem: str = "calf", seed: int = 3, u
         "packets_lost": 0, "software": {"name": "emg", "version": "test"},
     }
     (folder / f"{stem}.summary.json").write_text(json.dumps(summary), encoding="utf-8")
-    if units_json:
-        t = np.linspace(-1, 1, 41)
-        units = {"fs": rec.fs, "channels": {n: [{"unit": int(u), "count": 5 + int(u), "amplitude_uv": 100.0,
-                                                 "waveform_uv": list(np.round(100 * (k + 1) * -t * np.exp(-8 * t**2), 2))}
-                                                for k, u in enumerate(expected["units"][n])] for n in names}}
-        (folder / f"{stem}.units.json").write_text(json.dumps(units), encoding="utf-8")
     return expected
+
+
+def write_units_json(path: Path, events_csv: Path, *, fs: float) -> None:
+    """A ``units.json`` in the layout emg.outputs writes: one made-up template per unit in the events."""
+    with open(events_csv, encoding="utf-8") as fh:
+        rows = [r for r in csv.DictReader(fh) if r["label"] == "fasciculation" and r["unit"]]
+    t = np.linspace(-1, 1, 41)
+    channels: dict[str, list] = {}
+    for ch, unit in sorted({(r["channel"], r["unit"]) for r in rows}):
+        n = sum(r["channel"] == ch and r["unit"] == unit for r in rows)
+        channels.setdefault(ch, []).append({"unit": int(unit), "count": n, "amplitude_uv": 100.0,
+                                            "waveform_uv": list(np.round(-100 * (int(unit) + 1) * t * np.exp(-8 * t**2), 2))})
+    path.write_text(json.dumps({"fs": fs, "channels": channels}), encoding="utf-8")
 
 
 def write_weeks_folder(folder: Path, *, days: int = 21, seed: int = 0) -> Path:
@@ -201,3 +208,407 @@ def sim_folder(tmp_path_factory) -> tuple[Path, dict]:
     folder = tmp_path_factory.mktemp("analysed")
     expected = write_simulated_folder(folder)
     return folder, expected
+
+
+@pytest.fixture(scope="module")
+def weeks(tmp_path_factory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("weeks")
+    diary = write_weeks_folder(root / "out")
+    return root / "out", diary
+
+
+@pytest.fixture(scope="module")
+def sim_report(sim_folder) -> tuple[str, Path]:
+    from emg.report import write_report
+
+    folder, _ = sim_folder
+    outcome = write_report(folder)
+    assert outcome.path == folder / "report.html"
+    assert outcome.errors == []
+    return outcome.path.read_text(encoding="utf-8"), outcome.path
+
+
+# ---------------------------------------------------------------------------------------------
+# numbers
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("count, hours", [(0, 1.0), (1, 0.5), (10, 2.0), (300, 3.3), (4713, 215.8)])
+def test_exact_poisson_ci_matches_chi2(count, hours):
+    from emg.report.summarize import exact_poisson_ci
+
+    rate, lo, hi = exact_poisson_ci(count, hours)
+    e_rate, e_lo, e_hi = _poisson_ci(count, hours)
+    assert rate == pytest.approx(e_rate, rel=1e-12)
+    assert lo == pytest.approx(e_lo, rel=1e-9, abs=1e-12)
+    assert hi == pytest.approx(e_hi, rel=1e-9)
+    assert lo <= rate <= hi
+
+
+def test_exact_poisson_ci_no_exposure_is_nan():
+    from emg.report.summarize import exact_poisson_ci
+
+    assert all(math.isnan(x) for x in exact_poisson_ci(3, 0.0))
+
+
+def test_load_folder_reads_contract_files(sim_folder):
+    from emg.report.load import load_folder
+
+    folder, expected = sim_folder
+    analyses, errors = load_folder(folder)
+    assert errors == [] and [a.stem for a in analyses] == ["calf"]
+    a = analyses[0]
+    assert a.summary.channels == expected["names"]
+    assert a.summary.start == START and a.summary.fs == 1000.0
+    assert a.input_path() == expected["bdf"]
+    fasc = a.events.label == "fasciculation"
+    for name in expected["names"]:
+        assert int(np.count_nonzero(fasc & (a.events.channel == name))) == expected["fasciculations"][name]
+    assert len(a.rates) == 2 * len(expected["names"])  # two clock hours per channel
+    assert a.units is None
+
+
+def test_load_folder_errors_name_the_file(tmp_path):
+    from emg.report.load import load_folder
+
+    with pytest.raises(InputError, match="not a folder"):
+        load_folder(tmp_path / "missing")
+    with pytest.raises(InputError, match=r"holds no analysis outputs \(no \*\.summary\.json\)"):
+        load_folder(tmp_path)
+    write_simulated_folder(tmp_path / "ok", stem="a")
+    for name in ("b.summary.json", "b.events.csv", "b.segments.csv", "b.rates.csv"):
+        shutil.copy(tmp_path / "ok" / ("a" + name[1:]), tmp_path / "ok" / name)
+    (tmp_path / "ok" / "b.rates.csv").write_text("hour_start,channel\n2026-01-01T00:00:00+00:00,EMG1\n")
+    analyses, errors = load_folder(tmp_path / "ok")
+    assert [a.stem for a in analyses] == ["a"]
+    assert len(errors) == 1
+    assert str(errors[0]).startswith(str(tmp_path / "ok" / "b.rates.csv") + ": missing column(s) fasciculations")
+    (tmp_path / "ok" / "b.rates.csv").write_text(
+        "hour_start,channel,fasciculations,valid_s,rate_per_hour\n2026-01-01T00:00:00+00:00,EMG1,x,1,\n")
+    _, errors = load_folder(tmp_path / "ok")
+    assert "line 2: column 'fasciculations' must be a number, got 'x'" in str(errors[0])
+    (tmp_path / "ok" / "b.rates.csv").write_text(
+        "hour_start,channel,fasciculations,valid_s,rate_per_hour\n2026-01-01T00:00:00,EMG1,1,1,\n")
+    _, errors = load_folder(tmp_path / "ok")
+    assert "must carry a UTC offset" in str(errors[0])
+
+
+def test_channel_rates_and_quality(sim_folder):
+    from emg.report.load import load_folder
+    from emg.report.summarize import channel_quality, channel_rates
+
+    folder, expected = sim_folder
+    a = load_folder(folder)[0][0]
+    for r in channel_rates(a.rates, a.summary.channels):
+        assert r.fasciculations == expected["fasciculations"][r.channel]
+        assert r.valid_s == pytest.approx(expected["valid_s"][r.channel], abs=0.2)  # CSV keeps 0.1 s
+        e = _poisson_ci(r.fasciculations, r.valid_s / 3600)
+        assert (r.rate_per_hour, r.ci_low, r.ci_high) == pytest.approx(e, rel=1e-9)
+        assert (r.hours, r.hours_with_rate) == (2, 1)  # the second hour has under 5 min
+    q = {c.channel: c for c in channel_quality(a)}
+    assert [q[n].noisy for n in expected["names"]] == [False, True]  # 3.2 and 14.5 µV
+    for c in q.values():
+        assert (c.gaps, c.gap_s) == (1, pytest.approx(8.0))
+        assert c.recorded_s == pytest.approx(MINUTES * 60)
+        assert c.valid_fraction == pytest.approx(expected["valid_s"][c.channel] / (MINUTES * 60), abs=1e-3)
+
+
+def test_union_length_counts_overlaps_once():
+    from emg.report.summarize import union_length_s
+
+    assert union_length_s(np.array([0.0, 1.0, 5.0]), np.array([2.0, 3.0, 6.0])) == pytest.approx(4.0)
+    assert union_length_s(np.array([]), np.array([])) == 0.0
+
+
+def test_unit_rows_count_each_unit(sim_folder):
+    from emg.report.load import load_folder
+    from emg.report.summarize import unit_rows
+
+    folder, expected = sim_folder
+    a = load_folder(folder)[0][0]
+    rows = unit_rows([a])
+    for name in expected["names"]:
+        mine = [r for r in rows if r.channel == name]
+        assert [r.unit for r in mine] == sorted(expected["units"][name], key=int)
+        assert sum(r.count for r in mine) == expected["fasciculations"][name]
+        for r in mine:
+            assert r.rate_per_hour == pytest.approx(r.count / (a.valid_s(name) / 3600))
+
+
+def test_pick_examples_spread_over_amplitudes():
+    from emg.report.summarize import pick_examples
+
+    amp = np.arange(1.0, 101.0)
+    label = np.array(["fasciculation"] * 100, dtype=object)
+    label[::10] = "ecg"
+    picks = pick_examples(amp, label, n_per_label=5)
+    assert set(picks) == {"fasciculation", "ecg"}
+    f = amp[picks["fasciculation"]]
+    assert len(f) == 5 and np.all(np.diff(f) > 0)
+    assert f.min() > amp[label == "fasciculation"].min() and f.max() < amp[label == "fasciculation"].max()
+    assert len(pick_examples(np.array([5.0, 7.0]), np.array(["artifact"] * 2, dtype=object))["artifact"]) == 2
+
+
+def test_cut_snippets_keep_peak_and_amplitude(tmp_path):
+    from emg.io import write_bdf
+    from emg.report.snippets import cut_snippets, open_source
+    from emg.simulate import simulate
+
+    rec, truth = simulate("clean", minutes=2, channels=1, seed=5, start=START)
+    write_bdf(rec, tmp_path / "clean.bdf")
+    ev = truth.events[truth.events["kind"] == "fasciculation"]
+    t = ev["time_s"]
+    isolated = np.array([np.all(np.abs(np.delete(t, i) - t[i]) > 0.05) for i in range(len(t))])
+    ev = ev[isolated]
+    assert len(ev) >= 5
+    sn = cut_snippets(open_source(tmp_path / "clean.bdf"), ev["time_s"], ["EMG1"] * len(ev), mains_hz=truth.mains_hz)
+    assert sn.waveforms_uv.shape == (len(ev), 51) and sn.pre == 25
+    # band-pass 20-450 Hz keeps most of a MUAP: 80-105 % of the planted peak-to-peak
+    ratio = np.ptp(sn.waveforms_uv, axis=1) / ev["amplitude_uv"]
+    assert np.all((ratio > 0.8) & (ratio < 1.05)), ratio
+    # the largest deflection stays near time 0 (a high-pass can make a neighbouring phase larger)
+    assert np.all(np.abs(np.argmax(np.abs(sn.waveforms_uv), axis=1) - sn.pre) <= 8)
+    with pytest.raises(ValueError, match="Invalid value for 'channel': allowed are 'EMG1', got 'EMG9'"):
+        cut_snippets(open_source(tmp_path / "clean.bdf"), [1.0], ["EMG9"])
+
+
+# ---------------------------------------------------------------------------------------------
+# figures
+# ---------------------------------------------------------------------------------------------
+
+
+def _is_png(data: bytes) -> tuple[int, int]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    return width, height
+
+
+def test_rate_plot_draws_each_hour(sim_folder):
+    from matplotlib.figure import Figure
+
+    from emg.report.load import load_folder
+    from emg.report.plots import rate_plot, to_png
+
+    folder, expected = sim_folder
+    a = load_folder(folder)[0][0]
+    fig = rate_plot(a.rates, a.summary.channels)
+    assert isinstance(fig, Figure)
+    axes = fig.get_axes()
+    assert len(axes) == len(expected["names"]) + 1
+    for ax, name in zip(axes, expected["names"]):
+        m = (a.rates.channel == name) & np.isfinite(a.rates.rate_per_hour)
+        drawn = [line for line in ax.get_lines() if line.get_marker() == "o"]
+        assert len(drawn) == 1
+        assert np.allclose(drawn[0].get_ydata(), a.rates.rate_per_hour[m])
+    bars = [p.get_height() for p in axes[-1].patches]
+    assert sorted(bars) == pytest.approx(sorted(a.rates.valid_s / 60.0))
+    w, h = _is_png(to_png(fig))
+    assert w > 800 and h > 300
+
+
+def test_forest_plot_greys_out_insufficient_factors():
+    from emg.report.plots import forest_plot
+
+    fig = forest_plot(["caffeine", "sleep", "cold"], [1.3, 0.9, math.nan], [1.1, 0.7, math.nan],
+                      [1.6, 1.2, math.nan], ["associated", "no evidence", "insufficient data"],
+                      ["per 100 mg", "per hour short", ""])
+    ax = fig.get_axes()[0]
+    assert ax.get_xscale() == "log"
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels == ["caffeine\nper 100 mg", "sleep\nper hour short"]
+    assert any("Insufficient data (no estimate): cold" in t.get_text() for t in fig.texts)
+    lo, hi = ax.get_xlim()
+    assert lo < 0.7 and hi > 1.6 and lo * hi == pytest.approx(1.0)  # symmetric around 1 on the log axis
+    empty = forest_plot(["cold"], [math.nan], [math.nan], [math.nan], ["insufficient data"])
+    assert "No factor has enough" in empty.get_axes()[0].texts[0].get_text()
+
+
+def test_acf_plot_band_is_white_noise_limit():
+    from emg.report.plots import acf_plot
+
+    fig = acf_plot(np.arange(1, 25), np.linspace(0.3, 0.0, 24), n_hours=400)
+    ax = fig.get_axes()[0]
+    band = ax.patches[0]
+    assert band.get_y() == pytest.approx(-1.96 / 20.0, rel=1e-6)
+    assert band.get_y() + band.get_height() == pytest.approx(1.96 / 20.0, rel=1e-6)
+    stems = ax.collections[0].get_segments()
+    assert [s[1][1] for s in stems] == pytest.approx(np.linspace(0.3, 0.0, 24)[:len(stems)])
+
+
+def test_trigger_figures_from_a_real_trigger_result(weeks, tmp_path):
+    from emg.report.plots import save_trigger_plots
+    from emg.report.triggers_section import run_triggers
+
+    folder, diary = weeks
+    result = run_triggers([folder / "weeks.rates.csv"], diary)
+    assert {f.factor for f in result.factors} == {"caffeine", "strength_training"}
+    paths = save_trigger_plots(result, tmp_path / "plots")
+    assert [p.name for p in paths] == ["triggers_forest.png", "triggers_fitted.png", "triggers_sensitivity.png",
+                                       "triggers_acf.png"]
+    for p in paths:
+        w, h = _is_png(p.read_bytes())
+        assert w > 500 and h > 200
+
+
+def test_importing_the_report_does_not_load_matplotlib():
+    code = "import sys, emg.report, emg.report.plots; print('matplotlib' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+# ---------------------------------------------------------------------------------------------
+# the page
+# ---------------------------------------------------------------------------------------------
+
+
+def _images(page: str) -> list[str]:
+    return re.findall(r"<img\b[^>]*>", page)
+
+
+def _assert_self_contained(page: str) -> int:
+    """Every image embedded as PNG, no external resource of any kind; returns the image count."""
+    imgs = _images(page)
+    for tag in imgs:
+        m = re.search(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', tag)
+        assert m, tag[:80]
+        _is_png(base64.b64decode(m.group(1)))
+        assert re.search(r'alt="[^"]{20,}"', tag), "every image needs a real alt text"
+    for attr in re.findall(r'\b(?:src|href|action|poster)\s*=\s*"([^"]*)"', page):
+        assert attr.startswith(("data:image/png;base64,", "#")), attr[:80]
+    assert not re.search(r"url\(|@import|<link\b|<iframe\b|<script\b[^>]*\bsrc=", page)
+    return len(imgs)
+
+
+def test_report_page_shows_the_analysis(sim_folder, sim_report):
+    page, _ = sim_report
+    _, expected = sim_folder
+    n_images = _assert_self_contained(page)
+    assert n_images == 4  # rate, timeline, waveform gallery, unit templates
+    for anchor in ("rate", "quality", "waveforms", "units", "doctor-title"):
+        assert f'id="{anchor}"' in page
+    for name in expected["names"]:
+        n = expected["fasciculations"][name]
+        rate, lo, hi = _poisson_ci(n, round(expected["valid_s"][name], 1) / 3600)
+        d = 1 if rate < 100 else 0  # one decimal below 100 per hour
+        assert f"{rate:.{d}f} <small>per hour</small>" in page.replace("\u202f", "")
+        assert f"95 % interval {lo:.{d}f} to {hi:.{d}f}" in page.replace("\u202f", "")
+        assert f"{n} fasciculations in 9 min of valid rest" in page
+    assert "14.5 ⚠" in page and "3.2 ⚠" not in page  # the noisy channel is flagged
+    assert "See a doctor when" in page and "more than two weeks" in page and "muscle wasting" in page
+    assert "spreads to more places" in page and "not a diagnosis" in page
+    assert not re.search(r"\bALS\b|risk", page)
+    assert 'id="triggers"' not in page  # no diary given
+
+
+def test_report_degrades_without_the_recording(sim_folder, tmp_path):
+    from emg.report import write_report
+
+    folder, _ = sim_folder
+    for p in folder.glob("calf.*"):
+        if p.suffix != ".bdf":
+            shutil.copy(p, tmp_path / p.name)
+    summary = json.loads((tmp_path / "calf.summary.json").read_text())
+    summary["input"] = "/nowhere/calf.bdf"
+    (tmp_path / "calf.summary.json").write_text(json.dumps(summary))
+    outcome = write_report(tmp_path, output=tmp_path / "r.html")
+    page = outcome.path.read_text(encoding="utf-8")
+    assert outcome.errors == []
+    assert "the recording &#x27;/nowhere/calf.bdf&#x27; was not found, so its waveforms are not shown" in page
+    assert "neither unit templates (units.json) nor the recording are available" in page
+    assert _assert_self_contained(page) == 2  # rate and timeline only
+    # unit templates written by the analysis are used without the recording
+    write_units_json(tmp_path / "calf.units.json", folder / "calf.events.csv", fs=1000.0)
+    page = write_report(tmp_path, output=tmp_path / "r.html").path.read_text(encoding="utf-8")
+    assert _assert_self_contained(page) == 3
+    assert "Typical waveform of each putative motor unit" in page
+    assert "neither unit templates" not in page
+
+
+def test_report_with_diary_adds_the_trigger_section(weeks, tmp_path):
+    from emg.report import write_report
+
+    folder, diary = weeks
+    outcome = write_report(folder, diary=diary, output=tmp_path / "r.html")
+    page = outcome.path.read_text(encoding="utf-8")
+    assert outcome.errors == []
+    assert _assert_self_contained(page) == 2 + 4  # rate, timeline + four trigger figures
+    assert 'id="triggers"' in page and "caffeine" in page and "strength_training" in page
+    assert "Not logged in the diary" in page and "sleep" in page
+    assert "Sampled at 250 Hz" in page  # the low-rate warning
+    assert re.search(r'<span class="tag (no-evidence|associated)">', page)
+
+
+# ---------------------------------------------------------------------------------------------
+# command line
+# ---------------------------------------------------------------------------------------------
+
+
+def test_cli_report(weeks, tmp_path, capsys):
+    from emg.cli import main
+
+    wfolder, _ = weeks
+    folder = tmp_path / "out"
+    shutil.copytree(wfolder, folder)
+    assert main(["report", str(folder)]) == 0
+    out = capsys.readouterr()
+    assert out.out.strip() == f"wrote {folder / 'report.html'} (1 recording)" and out.err == ""
+    assert (folder / "report.html").read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    assert not list(folder.glob("*.part"))
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["report", str(empty)]) == 1
+    err = capsys.readouterr().err
+    assert err == (f"emg report: error: {empty}: holds no analysis outputs (no *.summary.json); "
+                   "run 'emg analyze INPUT --out DIR' first\n")
+
+    bad_diary = tmp_path / "diary.csv"
+    bad_diary.write_text("start,factor,value,unit\nnot-a-time,caffeine,100,mg\n")
+    assert main(["report", str(folder), "--diary", str(bad_diary), "-o", str(tmp_path / "y.html")]) == 1
+    captured = capsys.readouterr()
+    err = captured.err.splitlines()
+    assert len(err) == 1 and err[0].startswith(f"emg report: error: {bad_diary}: line 2")
+    assert captured.out.strip() == f"wrote {tmp_path / 'y.html'} (1 recording)"  # the rest was still done
+    page = (tmp_path / "y.html").read_text(encoding="utf-8")
+    assert "The trigger analysis could not be run" in page
+
+
+# ---------------------------------------------------------------------------------------------
+# a real browser
+# ---------------------------------------------------------------------------------------------
+
+_CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                   "--disable-dev-shm-usage"]
+
+
+def _chromium(args: list[str], profile: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([CHROMIUM, *_CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (installed by .ci/run: APT_PACKAGES)")
+def test_report_in_headless_chromium(sim_report, tmp_path):
+    from PIL import Image
+
+    page, path = sim_report
+    n_images = len(_images(page))
+    url = path.resolve().as_uri()
+    dom = _chromium(["--virtual-time-budget=10000", "--dump-dom", url], tmp_path / "profile")
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    m = re.search(r'<html[^>]*\bdata-images-loaded="(\d+)"', dom.stdout)
+    assert m, "the page's load check did not run: " + dom.stdout[:300]
+    assert int(m.group(1)) == n_images == 4
+    assert re.search(r'<html[^>]*\bdata-images-broken="0"', dom.stdout)
+
+    shot = tmp_path / "report.png"
+    run = _chromium([f"--screenshot={shot}", "--window-size=1280,4000", "--hide-scrollbars", url],
+                    tmp_path / "profile")
+    assert run.returncode == 0 and shot.is_file(), run.stderr[-2000:]
+    img = np.asarray(Image.open(shot).convert("L"), dtype=float)
+    assert img.shape == (4000, 1280)
+    content = img[:, 100:1180]  # inside the page column
+    assert content.std() > 20  # not a blank page
+    dark = content < 128  # text and plot lines
+    rows_with_ink = np.count_nonzero(dark.any(axis=1))
+    assert rows_with_ink > 1500  # text and figures down most of the page, not just a header

@@ -106,8 +106,8 @@ def _rate_section(analyses: Sequence[Analysis], rates: RateTable) -> str:
             "below, the minutes of valid rest in each hour.",
             "Each dot is one clock hour: fasciculations divided by the hours of valid rest in it. The bar "
             "through it is the 95 % interval: with few minutes of rest the interval is wide and the dot means "
-            "little. Hours with under 5 minutes of valid rest have no rate (grey cross). The bottom panel shows "
-            "how much of each hour could be used.",
+            "little. Hours with under 5 minutes of valid rest get no rate (grey background). Over many days a "
+            "black line gives each day's rate. The bottom panel shows how much of each hour could be used.",
         )
     )
     lead = ("Fasciculations counted per hour of <strong>valid rest</strong>: time when the muscle was at rest "

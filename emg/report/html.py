@@ -124,9 +124,10 @@ caption { text-align: left; font-size: .88rem; color: var(--muted); padding-bott
 th, td { padding: 5px 10px; border-bottom: 1px solid var(--line); text-align: left; vertical-align: top; }
 th { background: var(--soft); font-weight: 600; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.num { white-space: nowrap; }
 tbody tr:nth-child(even) { background: #fafbfc; }
 tr.flag td { background: var(--warnbg); }
-.tag { display: inline-block; padding: 0 7px; border-radius: 9px; font-size: .8rem; font-weight: 600;
+.tag { display: inline-block; white-space: nowrap; padding: 0 7px; border-radius: 9px; font-size: .8rem; font-weight: 600;
        border: 1px solid currentColor; }
 .tag.associated { color: #a23b00; } .tag.no-evidence { color: #0b5d8c; } .tag.insufficient-data { color: #666; }
 .note { background: var(--warnbg); color: var(--warn); border-radius: 6px; padding: 8px 12px; font-size: .92rem; }

@@ -41,6 +41,7 @@ __all__ = [
     "rate_plot",
     "save_trigger_plots",
     "sensitivity_plot",
+    "setting_label",
     "to_png",
     "trigger_figures",
     "unit_template_plot",
@@ -134,6 +135,17 @@ def _note(ax, text: str) -> None:
 # --------------------------------------------------------------------------------------------
 
 
+def _runs(starts: np.ndarray, step: dt.timedelta) -> list[tuple[dt.datetime, dt.datetime]]:
+    """Merge hour starts into (begin, end) runs of consecutive hours."""
+    out: list[list[dt.datetime]] = []
+    for s in sorted(starts):
+        if out and s <= out[-1][1]:
+            out[-1][1] = s + step
+        else:
+            out.append([s, s + step])
+    return [(a, b) for a, b in out]
+
+
 @_styled
 def rate_plot(rates: "RateTable", channels: Sequence[str] | None = None, *, min_valid_s: float = 300.0) -> "Figure":
     """Fasciculations per hour of valid rest over time, with 95 % intervals, and the valid time.
@@ -172,21 +184,33 @@ def rate_plot(rates: "RateTable", channels: Sequence[str] | None = None, *, min_
         r = rates.rate_per_hour[m]
         lo = np.where(np.isfinite(rates.ci_low[m]), rates.ci_low[m], r)
         hi = np.where(np.isfinite(rates.ci_high[m]), rates.ci_high[m], r)
+        dense = len(starts) > 96  # weeks of hours: thin bars, and the daily rate on top
         if ok.any():
             ax.errorbar(
-                list(centres[ok]), r[ok], yerr=[r[ok] - lo[ok], hi[ok] - r[ok]], fmt="o", ms=4.5, color=colour,
-                ecolor=colour, elinewidth=1.2, capsize=2.5, alpha=0.95, label="rate, 95 % interval",
+                list(centres[ok]), r[ok], yerr=[r[ok] - lo[ok], hi[ok] - r[ok]], fmt="o", ms=2.5 if dense else 4.5,
+                color=colour, ecolor=colour, elinewidth=0.7 if dense else 1.2, capsize=0 if dense else 2.5,
+                alpha=0.55 if dense else 0.95, label="hourly rate, 95 % interval",
             )
             top = float(np.nanmax(hi[ok]))
         else:
             top = 1.0
+        for a, b in _runs(starts[~ok], hour):
+            ax.axvspan(a, b, color="#e9e9e9", lw=0, zorder=0)
         if (~ok).any():
-            ax.plot(list(centres[~ok]), np.zeros(int((~ok).sum())), "x", color="#666666", ms=7, mew=1.6,
-                    clip_on=False, zorder=5, label=f"under {min_valid_s / 60:.0f} min valid rest: no rate")
+            ax.fill_between([], [], color="#e9e9e9", label=f"no rate (under {min_valid_s / 60:.0f} min valid rest)")
+        if dense:
+            from .summarize import daily_rates
+
+            days, d_rate, d_lo, d_hi = daily_rates(rates, name, min_valid_s=min_valid_s)
+            edges = [d + dt.timedelta(days=1) for d in days]
+            good = np.isfinite(d_rate)
+            for k in np.flatnonzero(good):
+                ax.plot([days[k], edges[k]], [d_rate[k]] * 2, color="black", lw=2.2, solid_capstyle="butt",
+                        label="daily rate" if k == np.flatnonzero(good)[0] else None)
         ax.set_ylim(0, max(top * 1.1, 1.0))
         ax.set_ylabel("per hour")
         ax.set_title(f"{name}: fasciculations per hour of valid rest", color="#222222")
-        ax.legend(loc="upper right", ncols=2)
+        ax.legend(loc="lower right", bbox_to_anchor=(1.0, 0.98), ncols=3, fontsize=8.5)
     ax = axes[-1]
     for i, name in enumerate(names):
         m = rates.channel == name
@@ -264,7 +288,7 @@ def quality_timeline(analysis: "Analysis", *, max_events: int = 20000) -> "Figur
 def waveform_gallery(
     snippets: "Snippets", labels: Sequence[str], titles: Sequence[str], *, columns: int = 5
 ) -> "Figure":
-    """Example waveforms, one row per event label, each row on its own µV scale.
+    """Example waveforms, one row per event label side by side, each row on its own µV scale.
 
     Parameters
     ----------
@@ -279,31 +303,34 @@ def waveform_gallery(
     """
     labels = np.asarray(labels, dtype=object)
     present = [name for name in EVENT_LABELS if np.any(labels == name)]
-    fig = _figure(10.0, 0.4 + 1.95 * max(len(present), 1))
+    fig = _figure(10.0, 0.3 + 1.9 * max(len(present), 1))
     if not present:
         _note(fig.add_subplot(), "No events to show.")
         return fig
-    axes = np.atleast_2d(fig.subplots(len(present), columns, squeeze=False))
+    # one axes per label, the examples side by side on it (far cheaper to draw than a grid)
+    axes = fig.subplots(len(present), 1, squeeze=False)[:, 0]
     t = snippets.times_ms
-    for r, name in enumerate(present):
+    width = float(t[-1] - t[0])
+    step = width * 1.25
+    for ax, name in zip(axes, present):
         rows = np.flatnonzero(labels == name)[:columns]
-        lim = float(np.max(np.abs(snippets.waveforms_uv[rows]))) * 1.1 or 1.0
-        for c in range(columns):
-            ax = axes[r, c]
-            if c >= rows.size:
-                ax.set_axis_off()
-                continue
-            i = rows[c]
-            ax.axvline(0, color="#cccccc", lw=0.8)
-            ax.plot(t, snippets.waveforms_uv[i], color=LABEL_COLOURS.get(name, "black"), lw=1.4)
-            ax.set_ylim(-lim, lim)
-            ax.set_title(titles[i], fontsize=8.5, fontweight="normal", color="#333333")
-            if c == 0:
-                ax.set_ylabel(f"{_LABEL_NAMES.get(name, name)}\nµV", fontsize=9.5)
-            else:
-                ax.tick_params(labelleft=False)
-            if r == len(present) - 1:
-                ax.set_xlabel("ms from peak")
+        lim = float(np.max(np.abs(snippets.waveforms_uv[rows]))) * 1.15 or 1.0
+        colour = LABEL_COLOURS.get(name, "black")
+        for k, i in enumerate(rows):
+            x0 = k * step
+            ax.axvline(x0, color="#d5d5d5", lw=0.8, zorder=0)
+            ax.plot(t + x0, snippets.waveforms_uv[i], color=colour, lw=1.4)
+            ax.text(x0, lim * 1.02, titles[i], ha="center", va="bottom", fontsize=8, color="#333333")
+        ax.set_ylim(-lim, lim * 1.25)
+        ax.set_xlim(t[0] - 0.1 * width, (columns - 1) * step + t[-1] + 0.1 * width)
+        ax.set_ylabel(f"{_LABEL_NAMES.get(name, name)}\nµV", fontsize=9.5)
+        ax.set_xticks([])
+        ax.grid(axis="x", visible=False)
+        ax.spines["bottom"].set_visible(False)
+        # a 10 ms scale bar under the first example
+        ax.plot([t[0], t[0] + 10.0], [-lim * 0.92] * 2, color="black", lw=2, solid_capstyle="butt")
+        ax.text(t[0] + 5.0, -lim * 0.88, "10 ms", ha="center", va="bottom", fontsize=8)
+    axes[-1].set_xlabel("each trace: ms around the event's largest deflection (grey line)")
     return fig
 
 
@@ -564,7 +591,8 @@ _SETTING_NAMES = {"half_life_h": "half-life", "window_h": "window", "target_h": 
                   "hours": "hours"}
 
 
-def _setting_label(setting: str, value: float, is_default: bool) -> str:
+def setting_label(setting: str, value: float, is_default: bool) -> str:
+    """A kernel setting in words: ``half-life 5 h (default)``."""
     name = _SETTING_NAMES.get(setting, setting.replace("_", " "))
     unit = " h" if setting.endswith("_h") or setting == "hours" else ""
     return f"{name} {value:g}{unit}" + (" (default)" if is_default else "")
@@ -592,7 +620,7 @@ def trigger_figures(result: Any) -> dict[str, "Figure"]:
     rows = list(result.sensitivity)
     if rows:
         figs["sensitivity"] = sensitivity_plot(
-            [r.factor for r in rows], [_setting_label(r.setting, r.value, r.is_default) for r in rows],
+            [r.factor for r in rows], [setting_label(r.setting, r.value, r.is_default) for r in rows],
             [r.rate_ratio for r in rows], [r.ci_low for r in rows], [r.ci_high for r in rows],
         )
     acf = np.asarray(result.residual_acf, dtype=float)

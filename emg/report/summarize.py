@@ -6,6 +6,7 @@ channel, motor-unit counts, and the choice of example events for the waveform ga
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ __all__ = [
     "ChannelQuality",
     "UnitRow",
     "channel_rates",
+    "daily_rates",
     "channel_quality",
     "exact_poisson_ci",
     "pick_examples",
@@ -109,6 +111,33 @@ def channel_rates(rates: RateTable, channels: Sequence[str] | None = None) -> li
             )
         )
     return out
+
+
+def daily_rates(rates: RateTable, channel: str, *, min_valid_s: float = MIN_VALID_S):
+    """Rate per local calendar day (by each hour's own offset) on one channel.
+
+    Returns
+    -------
+    days : list of datetime.datetime
+        Local midnight of each day with rows, in order.
+    rate, low, high : ndarray
+        Fasciculations per hour of valid rest over the day and its exact Poisson 95 % interval;
+        NaN when the day has less than ``min_valid_s`` of valid rest.
+    """
+    m = rates.channel == channel
+    totals: dict[dt.datetime, list[float]] = {}
+    for start, n, valid in zip(rates.hour_start[m], rates.fasciculations[m], rates.valid_s[m]):
+        day = start.replace(hour=0, minute=0, second=0, microsecond=0)
+        acc = totals.setdefault(day, [0.0, 0.0])
+        acc[0] += n
+        acc[1] += valid
+    days = sorted(totals)
+    out = np.full((3, len(days)), np.nan)
+    for i, day in enumerate(days):
+        n, valid = totals[day]
+        if valid >= min_valid_s:
+            out[:, i] = exact_poisson_ci(int(n), valid / 3600.0)
+    return days, out[0], out[1], out[2]
 
 
 def union_length_s(starts: np.ndarray, ends: np.ndarray) -> float:

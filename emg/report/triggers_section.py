@@ -43,7 +43,7 @@ def _rr(f: Any) -> str:
 
 def render_result(result: Any) -> str:
     """HTML body of the trigger section for a ``TriggerResult``."""
-    from .plots import to_png, trigger_figures
+    from .plots import setting_label, to_png, trigger_figures
 
     factors = list(result.factors)
     rows = []
@@ -85,10 +85,10 @@ def render_result(result: Any) -> str:
         alt, caption = captions[key]
         body += H.figure(to_png(fig), alt, caption)
     if result.sensitivity:
-        srows = [[H.esc(r.factor), H.esc(r.setting.replace("_", " ")), f"{r.value:g}" + (" (default)" if r.is_default else ""),
+        srows = [[H.esc(r.factor), H.esc(setting_label(r.setting, r.value, r.is_default)),
                   "–" if not math.isfinite(r.rate_ratio) else f"{r.rate_ratio:.2f} ({r.ci_low:.2f}–{r.ci_high:.2f})",
                   _p(r.p_value)] for r in result.sensitivity]
-        body += H.table(["Factor", "Setting", "Value", "Rate ratio (95 % interval)", "p"], srows, numeric=(2, 3, 4),
+        body += H.table(["Factor", "Kernel setting", "Rate ratio (95 % interval)", "p"], srows, numeric=(2, 3),
                         caption="Sensitivity of each estimate to the kernel settings (the others at their defaults).")
     for note in getattr(result, "notes", ()):
         body += f'<p class="note">{H.esc(note)}</p>'
