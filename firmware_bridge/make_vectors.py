@@ -15,7 +15,12 @@ from pathlib import Path
 import numpy as np
 
 from emg.devices.myoware import (
-    BridgeCommands, build_data_packet, build_text_packet, cobs_encode, crc16, to_wire,
+    BridgeCommands,
+    build_data_packet,
+    build_text_packet,
+    cobs_encode,
+    crc16,
+    to_wire,
 )
 
 OUT = Path(__file__).with_name("test_vectors.txt")
@@ -42,9 +47,19 @@ def lines() -> list[str]:
 
     a = bytes(range(1, 255))
     cobs_cases = [
-        b"\x00", b"\x00\x00", b"\x00\x11\x00", b"\x11\x22\x00\x33", b"\x11\x22\x33\x44",
-        b"\x11\x00\x00\x00", a, b"\x00" + a, bytes(range(1, 256)), bytes(range(2, 256)) + b"\x00",
-        bytes(range(3, 256)) + b"\x00\x01", b"", a + b"\x00" + a + a,
+        b"\x00",
+        b"\x00\x00",
+        b"\x00\x11\x00",
+        b"\x11\x22\x00\x33",
+        b"\x11\x22\x33\x44",
+        b"\x11\x00\x00\x00",
+        a,
+        b"\x00" + a,
+        bytes(range(1, 256)),
+        bytes(range(2, 256)) + b"\x00",
+        bytes(range(3, 256)) + b"\x00\x01",
+        b"",
+        a + b"\x00" + a + a,
     ]
     out += [f"cobs\t{_hex(r)}\t{_hex(cobs_encode(r))}" for r in cobs_cases]
 
@@ -57,20 +72,37 @@ def lines() -> list[str]:
         (2, 10, 10, 2, 5000, 300, 123_456_789, np.zeros((2, 10), int)),  # zero bytes everywhere
         (1, 10, 12, 3, 3300, 7, 4_000_000, rng.integers(0, 4096, (1, 10))),
         (3, 10, 10, 0, 5000, 256, 65_536, np.full((3, 10), 1023)),
-        (4, 50, 10, 0, 5000, 4242, 987_654_321, rng.integers(0, 1024, (4, 50))),  # 416 bytes: 2 COBS blocks
+        (
+            4,
+            50,
+            10,
+            0,
+            5000,
+            4242,
+            987_654_321,
+            rng.integers(0, 1024, (4, 50)),
+        ),  # 416 bytes: 2 COBS blocks
         (4, 50, 16, 0, 65535, 1, 1, rng.integers(0, 65536, (4, 50))),
     ]
     for n_ch, n, bits, status, vref, seq, t_us, counts in data_cases:
         counts = np.asarray(counts, dtype=np.uint16)
         assert counts.shape == (n_ch, n)
-        wire = to_wire(build_data_packet(counts, seq=seq, t_us=t_us, adc_bits=bits, vref_mv=vref, status=status))
+        wire = to_wire(
+            build_data_packet(
+                counts, seq=seq, t_us=t_us, adc_bits=bits, vref_mv=vref, status=status
+            )
+        )
         flat = ",".join(str(int(v)) for v in counts.T.ravel())
-        out.append(f"data\t{n_ch}\t{n}\t{bits}\t{status}\t{vref}\t{seq}\t{t_us}\t{flat}\t{wire.hex()}")
+        out.append(
+            f"data\t{n_ch}\t{n}\t{bits}\t{status}\t{vref}\t{seq}\t{t_us}\t{flat}\t{wire.hex()}"
+        )
 
     texts = ["OK stop", "READY " + BridgeCommands().info(), "x" * 200, "ERR unknown ?"]
     out += [f"text\t{t}\t{to_wire(build_text_packet(t)).hex()}" for t in texts]
 
-    good = build_data_packet(np.full((4, 10), 512, np.uint16), seq=5, t_us=5000, adc_bits=10, vref_mv=5000)
+    good = build_data_packet(
+        np.full((4, 10), 512, np.uint16), seq=5, t_us=5000, adc_bits=10, vref_mv=5000
+    )
 
     def resign(body: bytes) -> bytes:
         return body + crc16(body).to_bytes(2, "big")
@@ -84,9 +116,15 @@ def lines() -> list[str]:
         (cobs_encode(resign(body[:2] + b"\x05" + body[3:])) + b"\x00", "field"),  # 5 channels
         (cobs_encode(resign(body[:3] + b"\x00" + body[4:])) + b"\x00", "field"),  # 0 samples
         (cobs_encode(resign(body[:4] + b"\x11" + body[5:])) + b"\x00", "field"),  # 17 bits
-        (cobs_encode(resign(body[:5] + b"\x04" + body[6:])) + b"\x00", "field"),  # reserved status bit
+        (
+            cobs_encode(resign(body[:5] + b"\x04" + body[6:])) + b"\x00",
+            "field",
+        ),  # reserved status bit
         (cobs_encode(resign(body[:-2])) + b"\x00", "length"),  # one sample short
-        (cobs_encode(resign(body[:14] + b"\x00\x04" + body[16:])) + b"\x00", "field"),  # 1024 >= 2**10
+        (
+            cobs_encode(resign(body[:14] + b"\x00\x04" + body[16:])) + b"\x00",
+            "field",
+        ),  # 1024 >= 2**10
         (cobs_encode(resign(b"\x01\x01\x04")) + b"\x00", "length"),  # header cut short
         (cobs_encode(b"\x01\x02") + b"\x00", "length"),
         (cobs_encode(resign(b"\x01\x02")) + b"\x00", "length"),  # empty text
@@ -99,13 +137,50 @@ def lines() -> list[str]:
 
     transcripts = {
         "atmega328p": [
-            b"id", b"rate 2000", b"channels 4", b"rate 2500", b"rate 3000", b"rate 99", b"rate 8001",
-            b"rate 0", b"rate", b"rate 1e3", b"rate -100", b"rate 100000", b"rate 01000", b"rate 1000 2",
-            b"channels 0", b"channels 5", b"channels four", b"channels 1", b"rate 8000", b"channels 2",
-            b"rate 1000", b"channels 4", b"", b"   ", b"  id  ", b"id now", b"ID", b"hello\x01world",
-            b"a" * 31, b"b" * 32, b"start", b"start", b"rate 500", b"channels 2", b"id", b"stop",
-            b"stop", b"start extra", b"rate 500", b"start", b"stop", b"\tid",
-            b"abcdefghijklmnopqrstuvwxyz", b"\xc3\xa9t\xc3\xa9",
+            b"id",
+            b"rate 2000",
+            b"channels 4",
+            b"rate 2500",
+            b"rate 3000",
+            b"rate 99",
+            b"rate 8001",
+            b"rate 0",
+            b"rate",
+            b"rate 1e3",
+            b"rate -100",
+            b"rate 100000",
+            b"rate 01000",
+            b"rate 1000 2",
+            b"channels 0",
+            b"channels 5",
+            b"channels four",
+            b"channels 1",
+            b"rate 8000",
+            b"channels 2",
+            b"rate 1000",
+            b"channels 4",
+            b"",
+            b"   ",
+            b"  id  ",
+            b"id now",
+            b"ID",
+            b"hello\x01world",
+            b"a" * 31,
+            b"b" * 32,
+            b"start",
+            b"start",
+            b"rate 500",
+            b"channels 2",
+            b"id",
+            b"stop",
+            b"stop",
+            b"start extra",
+            b"rate 500",
+            b"start",
+            b"stop",
+            b"\tid",
+            b"abcdefghijklmnopqrstuvwxyz",
+            b"\xc3\xa9t\xc3\xa9",
         ],
         "esp32": [b"id", b"rate 4000", b"channels 2", b"id", b"start", b"stop"],
     }

@@ -22,7 +22,13 @@ SIMAVR_H = Path("/usr/include/simavr/sim_avr.h")
 
 
 def _make(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run(["make", "-C", str(FIRMWARE), *args], capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        ["make", "-C", str(FIRMWARE), *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=timeout,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +39,10 @@ def host_test(tmp_path_factory) -> Path:
     build = tmp_path_factory.mktemp("host")
     probe = subprocess.run(
         ["gcc", "-fsanitize=address,undefined", "-x", "c", "-", "-o", str(build / "probe")],
-        input="int main(void){return 0;}", capture_output=True, text=True,
+        input="int main(void){return 0;}",
+        capture_output=True,
+        text=True,
+        check=False,
     )
     sanitize = [] if probe.returncode == 0 else ["HOST_SANITIZE="]
     result = _make(f"HOST_BUILD={build}", *sanitize, f"{build}/test_emgframe")
@@ -42,8 +51,13 @@ def host_test(tmp_path_factory) -> Path:
 
 
 def test_c_code_agrees_with_the_shared_vectors(host_test):
-    result = subprocess.run([str(host_test), str(FIRMWARE / "test_vectors.txt"), "1000000"],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [str(host_test), str(FIRMWARE / "test_vectors.txt"), "1000000"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     checks, failures = map(int, re.search(r"(\d+) checks, (\d+) failures", result.stdout).groups())
     assert failures == 0 and checks > 4000
@@ -55,13 +69,17 @@ def test_c_test_fails_on_a_wrong_vector(host_test, tmp_path):
     lines = (FIRMWARE / "test_vectors.txt").read_text().splitlines()
     i = next(k for k, line in enumerate(lines) if line.startswith("data\t"))
     fields = lines[i].split("\t")
-    fields[-1] = fields[-1][:-4] + ("01" if fields[-1][-4:-2] != "01" else "02") + fields[-1][-2:]  # a CRC byte
+    fields[-1] = (
+        fields[-1][:-4] + ("01" if fields[-1][-4:-2] != "01" else "02") + fields[-1][-2:]
+    )  # a CRC byte
     lines[i] = "\t".join(fields)
     j = next(k for k, line in enumerate(lines) if line.startswith("cmd\t"))
     lines[j] = lines[j].replace("fs=1000", "fs=999")
     bad = tmp_path / "vectors.txt"
     bad.write_text("\n".join(lines) + "\n")
-    result = subprocess.run([str(host_test), str(bad), "1000"], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [str(host_test), str(bad), "1000"], capture_output=True, text=True, check=False, timeout=60
+    )
     assert result.returncode == 1
     assert int(re.search(r"(\d+) failures", result.stdout).group(1)) >= 2
     assert "data wire differs" in result.stderr and "fs=999" in result.stderr
@@ -71,8 +89,10 @@ def test_c_test_fails_on_a_wrong_vector(host_test, tmp_path):
 def uno_build(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
     """The sketch built for the Uno with arduino-mk: (build directory, make's result)."""
     if shutil.which("avr-gcc") is None or not ARDUINO_MK.exists():
-        pytest.skip("avr-gcc or arduino-mk missing: apt-get install gcc-avr avr-libc arduino-core-avr "
-                    "arduino-mk (.ci/run installs them)")
+        pytest.skip(
+            "avr-gcc or arduino-mk missing: apt-get install gcc-avr avr-libc arduino-core-avr "
+            "arduino-mk (.ci/run installs them)"
+        )
     build = tmp_path_factory.mktemp("uno")
     return build, _make(f"OBJDIR={build}")
 
@@ -84,16 +104,24 @@ def test_sketch_builds_for_the_uno(uno_build):
     hex_file = build / "firmware_bridge_.hex"
     assert hex_file.stat().st_size > 1000 and hex_file.read_text().startswith(":")
     # no warnings from our own code (the Arduino core's are not ours)
-    ours = [line for line in result.stderr.splitlines()
-            if re.match(r"(firmware_bridge\.ino|src/emg\w+\.c):\d+", line) and "warning" in line]
+    ours = [
+        line
+        for line in result.stderr.splitlines()
+        if re.match(r"(firmware_bridge\.ino|src/emg\w+\.c):\d+", line) and "warning" in line
+    ]
     assert ours == []
-    size = subprocess.run(["avr-size", "-C", "--mcu=atmega328p", str(elf)], capture_output=True, text=True)
+    size = subprocess.run(
+        ["avr-size", "-C", "--mcu=atmega328p", str(elf)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     program = int(re.search(r"Program:\s+(\d+) bytes", size.stdout).group(1))
     data = int(re.search(r"Data:\s+(\d+) bytes", size.stdout).group(1))
     assert program < 32256  # flash minus the Optiboot bootloader
     assert data < 1536, f"static RAM {data} B leaves under 512 B of the Uno's 2 KB for the stack"
     # the sampling is interrupt-driven: Timer1 compare A (vector 11) and ADC complete (vector 21)
-    nm = subprocess.run(["avr-nm", str(elf)], capture_output=True, text=True).stdout
+    nm = subprocess.run(["avr-nm", str(elf)], capture_output=True, text=True, check=False).stdout
     assert re.search(r" T __vector_11\b", nm) and re.search(r" T __vector_21\b", nm)
 
 
@@ -102,14 +130,36 @@ def test_firmware_image_in_simavr(uno_build, tmp_path):
     build, result = uno_build
     assert result.returncode == 0
     if not SIMAVR_H.exists():
-        pytest.skip("simavr headers missing: apt-get install simavr libsimavr-dev (.ci/run installs them)")
+        pytest.skip(
+            "simavr headers missing: apt-get install simavr libsimavr-dev (.ci/run installs them)"
+        )
     made = _make(f"HOST_BUILD={tmp_path}", "sim")
     assert made.returncode == 0, made.stdout[-2000:] + made.stderr
     uart, adc_log = tmp_path / "uart.bin", tmp_path / "adc.txt"
-    script = ["20:id", "40:start", "140:stop", "150:channels 2", "160:rate 4000", "170:start", "230:stop",
-              "240:rate 3000", "250:bogus"]
-    run = subprocess.run([str(tmp_path / "sim_uno"), str(build / "firmware_bridge_.elf"), str(uart), str(adc_log),
-                          *script], capture_output=True, text=True, timeout=120)
+    script = [
+        "20:id",
+        "40:start",
+        "140:stop",
+        "150:channels 2",
+        "160:rate 4000",
+        "170:start",
+        "230:stop",
+        "240:rate 3000",
+        "250:bogus",
+    ]
+    run = subprocess.run(
+        [
+            str(tmp_path / "sim_uno"),
+            str(build / "firmware_bridge_.elf"),
+            str(uart),
+            str(adc_log),
+            *script,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert run.returncode == 0, run.stdout + run.stderr
 
     from emg.devices.myoware import BridgeCommands, MyowareDecoder
@@ -118,16 +168,33 @@ def test_firmware_image_in_simavr(uno_build, tmp_path):
     frames = dec.feed(uart.read_bytes())
     info = BridgeCommands().info()
     assert list(dec.replies) == [
-        f"READY {info}", f"OK id {info}", "OK start", "OK stop", "OK channels 2", "OK rate 4000", "OK start",
-        "OK stop", "ERR range rate must divide 1000000", "ERR unknown bogus",
+        f"READY {info}",
+        f"OK id {info}",
+        "OK start",
+        "OK stop",
+        "OK channels 2",
+        "OK rate 4000",
+        "OK start",
+        "OK stop",
+        "ERR range rate must divide 1000000",
+        "ERR unknown bogus",
     ]
-    assert dec.frames_rejected == 0 and dec.bytes_discarded == 0 and dec.overruns == 0 and dec.late == 0
+    assert (
+        dec.frames_rejected == 0
+        and dec.bytes_discarded == 0
+        and dec.overruns == 0
+        and dec.late == 0
+    )
     # session 1: 4 channels at 1 kHz for 100 ms; session 2: 2 channels at 4 kHz for 60 ms
     assert [(f.counter, f.samples_uv.shape[0]) for f in frames] == [(0, 4), (0, 2)]
     first, second = frames
     assert 9 <= first.n_packets <= 10 and 23 <= second.n_packets <= 24
-    np.testing.assert_array_equal(np.diff(first.aux[:, 0].astype(np.int64)), 10_000)  # 10 samples x 1000 µs
-    np.testing.assert_array_equal(np.diff(second.aux[:, 0].astype(np.int64)), 2_500)  # 10 samples x 250 µs
+    np.testing.assert_array_equal(
+        np.diff(first.aux[:, 0].astype(np.int64)), 10_000
+    )  # 10 samples x 1000 µs
+    np.testing.assert_array_equal(
+        np.diff(second.aux[:, 0].astype(np.int64)), 2_500
+    )  # 10 samples x 250 µs
     # each sample is the conversion the simulator fed, in order, none lost or repeated. simavr
     # converts floor(mV x 1023 / 5000), the datasheet says mV x 1024 / 5000: within 2.5 counts,
     # while a sample out of place would be 10 counts off (the input steps 50 mV per conversion).
@@ -154,9 +221,25 @@ def test_esp32_branch_compiles_against_the_core_api(core_major):
     if compiler is None:
         pytest.skip("no C++ compiler (g++ or avr-g++; .ci/run installs gcc-avr)")
     result = subprocess.run(
-        [compiler, "-std=gnu++11", "-Wall", "-Wextra", "-Werror", "-fsyntax-only", "-DARDUINO_ARCH_ESP32",
-         f"-DESP_ARDUINO_VERSION_MAJOR={core_major}", f"-I{FIRMWARE / 'tests' / 'esp32_stub'}",
-         "-include", "Arduino.h", "-x", "c++", str(FIRMWARE / "firmware_bridge.ino")],
-        capture_output=True, text=True, timeout=60,
+        [
+            compiler,
+            "-std=gnu++11",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-fsyntax-only",
+            "-DARDUINO_ARCH_ESP32",
+            f"-DESP_ARDUINO_VERSION_MAJOR={core_major}",
+            f"-I{FIRMWARE / 'tests' / 'esp32_stub'}",
+            "-include",
+            "Arduino.h",
+            "-x",
+            "c++",
+            str(FIRMWARE / "firmware_bridge.ino"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert result.returncode == 0, result.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from pathlib import Path
 
@@ -13,8 +14,19 @@ from hypothesis import strategies as st
 from emg.devices import Decoder, DeviceModel, board_spec
 from emg.devices.cyton import CytonDevice
 from emg.devices.myoware import (
-    BridgeCommands, MyowareDecoder, MyowareDevice, PacketError, build_data_packet, build_text_packet,
-    cobs_decode, cobs_encode, crc16, handshake, parse_packet, to_wire, uv_per_count,
+    BridgeCommands,
+    MyowareDecoder,
+    MyowareDevice,
+    PacketError,
+    build_data_packet,
+    build_text_packet,
+    cobs_decode,
+    cobs_encode,
+    crc16,
+    handshake,
+    parse_packet,
+    to_wire,
+    uv_per_count,
 )
 from emg.errors import DeviceError
 
@@ -23,7 +35,11 @@ UV_PER_COUNT_UNO = 5000e3 / 1024 / 200  # 24.414 µV
 
 
 def _vectors(kind: str) -> list[list[str]]:
-    rows = [line.split("\t") for line in VECTORS.read_text().splitlines() if line and not line.startswith("#")]
+    rows = [
+        line.split("\t")
+        for line in VECTORS.read_text().splitlines()
+        if line and not line.startswith("#")
+    ]
     return [row[1:] for row in rows if row[0] == kind]
 
 
@@ -47,7 +63,11 @@ def _stream(n_packets: int, seed: int = 0, n_channels: int = 4) -> tuple[bytes, 
     counts = rng.integers(0, 1024, (n_channels, 10 * n_packets)).astype(np.uint16)
     counts[:, ::7] = 0  # zero bytes inside payloads exercise COBS
     wire = b"".join(
-        to_wire(build_data_packet(counts[:, 10 * k : 10 * k + 10], seq=k, t_us=10_000 * k, adc_bits=10, vref_mv=5000))
+        to_wire(
+            build_data_packet(
+                counts[:, 10 * k : 10 * k + 10], seq=k, t_us=10_000 * k, adc_bits=10, vref_mv=5000
+            )
+        )
         for k in range(n_packets)
     )
     return wire, counts
@@ -82,12 +102,25 @@ def test_data_vectors_encode_and_decode():
     for n_ch, n, bits, status, vref, seq, t_us, flat, wire_hex in rows:
         n_ch, n = int(n_ch), int(n)
         counts = np.array([int(v) for v in flat.split(",")], dtype=np.uint16).reshape(n, n_ch).T
-        wire = to_wire(build_data_packet(counts, seq=int(seq), t_us=int(t_us), adc_bits=int(bits),
-                                         vref_mv=int(vref), status=int(status)))
+        wire = to_wire(
+            build_data_packet(
+                counts,
+                seq=int(seq),
+                t_us=int(t_us),
+                adc_bits=int(bits),
+                vref_mv=int(vref),
+                status=int(status),
+            )
+        )
         assert wire.hex() == wire_hex
         packet = parse_packet(cobs_decode(wire[:-1]))
         assert (packet.seq, packet.t_us, packet.status, packet.adc_bits, packet.vref_mv) == (
-            int(seq), int(t_us), int(status), int(bits), int(vref))
+            int(seq),
+            int(t_us),
+            int(status),
+            int(bits),
+            int(vref),
+        )
         np.testing.assert_array_equal(packet.counts, counts)
 
 
@@ -111,7 +144,9 @@ def test_bad_vectors_rejected_for_the_stated_reason():
             parse_packet(packet)
         assert info.value.reason == reason
         dec = MyowareDecoder()
-        assert dec.feed(wire) == [] and dec.frames_rejected == 1 and dec.bytes_discarded == len(wire)
+        assert (
+            dec.feed(wire) == [] and dec.frames_rejected == 1 and dec.bytes_discarded == len(wire)
+        )
         assert dec.rejected_by_reason == {reason: 1}
 
 
@@ -133,7 +168,9 @@ def test_vectors_file_is_up_to_date():
     import runpy
 
     mod = runpy.run_path(str(VECTORS.parent / "make_vectors.py"))
-    assert "\n".join(mod["lines"]()) + "\n" == VECTORS.read_text(), "run python firmware_bridge/make_vectors.py"
+    assert "\n".join(mod["lines"]()) + "\n" == VECTORS.read_text(), (
+        "run python firmware_bridge/make_vectors.py"
+    )
 
 
 # -- framing properties ----------------------------------------------------------------------
@@ -170,7 +207,9 @@ def test_random_bytes_between_valid_packets():
     wire, counts = _stream(50, seed=2)
     rng = np.random.default_rng(3)
     pieces = wire.split(b"\x00")[:-1]
-    mixed = b"".join(rng.integers(0, 256, 30, dtype=np.uint8).tobytes() + b"\x00" + p + b"\x00" for p in pieces)
+    mixed = b"".join(
+        rng.integers(0, 256, 30, dtype=np.uint8).tobytes() + b"\x00" + p + b"\x00" for p in pieces
+    )
     dec = MyowareDecoder()
     frames = dec.feed(mixed)
     np.testing.assert_array_equal(_all_counts(frames), counts)
@@ -203,7 +242,7 @@ def test_any_split_of_the_stream_gives_the_same_samples(cuts):
     dec = MyowareDecoder()
     frames = []
     edges = sorted({min(c, len(wire)) for c in cuts} | {0, len(wire)})
-    for a, b in zip(edges[:-1], edges[1:]):
+    for a, b in itertools.pairwise(edges):
         frames += dec.feed(wire[a:b])
     np.testing.assert_array_equal(_all_counts(frames), counts)
     assert dec.frames_rejected == 0 and dec.bytes_discarded == 0
@@ -240,15 +279,25 @@ def test_frames_fields_units_and_gaps():
     counts = np.array([[512, 513, 511, 0, 1023, 512, 512, 512, 512, 512]] * 2, dtype=np.uint16)
     wire = b"".join(
         to_wire(build_data_packet(counts, seq=s, t_us=t, adc_bits=10, vref_mv=5000, status=st_))
-        for s, t, st_ in [(65534, 2**32 - 15_000, 0), (65535, 2**32 - 5_000, 0), (0, 5_000, 0),
-                          (2, 20_000, 1)]  # seq wraps, t_us wraps; seq 1 was dropped on the device
+        for s, t, st_ in [
+            (65534, 2**32 - 15_000, 0),
+            (65535, 2**32 - 5_000, 0),
+            (0, 5_000, 0),
+            (2, 20_000, 1),
+        ]  # seq wraps, t_us wraps; seq 1 was dropped on the device
     )
     dec = MyowareDecoder()
     frames = dec.feed(wire)
     assert [(f.counter, f.n_packets) for f in frames] == [(65534, 3), (2, 1)]
     f = frames[0]
-    assert f.counter_modulo == 65536 and f.samples_uv.dtype == np.float32 and f.samples_uv.shape == (2, 30)
-    np.testing.assert_allclose(f.samples_uv[0, :5], [0.0, 24.414, -24.414, -12500.0, 12475.586], atol=1e-3)
+    assert (
+        f.counter_modulo == 65536
+        and f.samples_uv.dtype == np.float32
+        and f.samples_uv.shape == (2, 30)
+    )
+    np.testing.assert_allclose(
+        f.samples_uv[0, :5], [0.0, 24.414, -24.414, -12500.0, 12475.586], atol=1e-3
+    )
     assert f.board_time_ms == (2**32 - 15_000) // 1000
     np.testing.assert_array_equal(f.aux[:, 0], [2**32 - 15_000, 2**32 - 5_000, 5_000])
     np.testing.assert_array_equal(frames[1].aux, [[20_000, 1]])
@@ -290,8 +339,13 @@ class PipeLink:
 
 def test_protocols_and_board_spec():
     spec = board_spec("myoware")
-    assert (spec.fs, spec.n_channels, spec.baudrate, spec.samples_per_packet, spec.counter_modulo) == (
-        1000.0, 4, 500_000, 10, 65536)
+    assert (
+        spec.fs,
+        spec.n_channels,
+        spec.baudrate,
+        spec.samples_per_packet,
+        spec.counter_modulo,
+    ) == (1000.0, 4, 500_000, 10, 65536)
     assert isinstance(spec.make_decoder(), Decoder)
     assert isinstance(spec.make_device(), DeviceModel)
     assert spec.stop_command == b"stop\n"
@@ -313,7 +367,9 @@ def test_handshake_round_trip_through_the_device_model():
     assert dec.feed(bytes(link.pending)) == [] and list(dec.replies) == ["OK start"]
     frames = dec.feed(b"".join(dev.encode(np.zeros((4, 20)))))
     assert frames[0].counter == 0 and frames[0].n_packets == 2
-    np.testing.assert_array_equal(frames[0].aux[:, 0], [12_500_000, 12_510_000])  # micros() at start, +10 ms
+    np.testing.assert_array_equal(
+        frames[0].aux[:, 0], [12_500_000, 12_510_000]
+    )  # micros() at start, +10 ms
 
 
 def test_handshake_errors_name_the_port():
@@ -330,7 +386,9 @@ def test_handshake_errors_name_the_port():
         def write(self, data):
             self.pending += bytes(range(1, 200)) + b"\x00"
 
-    with pytest.raises(DeviceError, match=r"bytes arrived in 0.5 s but no valid MyoWare bridge packet"):
+    with pytest.raises(
+        DeviceError, match=r"bytes arrived in 0.5 s but no valid MyoWare bridge packet"
+    ):
         handshake(Garbage(None), "/dev/x", timeout_s=0.5)
 
     class Cyton(PipeLink):  # a Cyton answers text, never a framed reply
@@ -341,8 +399,13 @@ def test_handshake_errors_name_the_port():
 
     class Refusing(PipeLink):
         def write(self, data):
-            self.pending += to_wire(build_text_packet(
-                "OK id board=myoware fw=1.0.0 proto=1" if data == b"id\n" else "ERR range rate must be 100-8000 Hz"))
+            self.pending += to_wire(
+                build_text_packet(
+                    "OK id board=myoware fw=1.0.0 proto=1"
+                    if data == b"id\n"
+                    else "ERR range rate must be 100-8000 Hz"
+                )
+            )
 
     with pytest.raises(DeviceError, match=r"refused 'rate 1000': ERR range"):
         handshake(Refusing(None), "/dev/x", timeout_s=0.5)
@@ -360,7 +423,9 @@ def test_device_model_behaves_like_the_firmware():
     dev = MyowareDevice(clock=lambda: t[0])
     dec = MyowareDecoder()
     dec.feed(dev.boot())
-    assert dec.replies.pop().startswith("READY board=myoware fw=1.0.0 proto=1 mcu=atmega328p fs=1000 channels=4")
+    assert dec.replies.pop().startswith(
+        "READY board=myoware fw=1.0.0 proto=1 mcu=atmega328p fs=1000 channels=4"
+    )
     dec.feed(dev.on_host_bytes(b"rate 2000\nchannels 2\nstart\nrate 500\n"))
     assert list(dec.replies) == ["OK rate 2000", "OK channels 2", "OK start", "ERR busy stop first"]
     assert dev.fs == 2000.0 and dev.n_channels == 2 and dev.streaming
@@ -392,10 +457,12 @@ def test_emulator_to_live_source_end_to_end():
     n = 60_000
     ramp = np.tile((np.arange(n) % 1000 - 500) * UV_PER_COUNT_UNO, (4, 1))  # exact counts 12..1011
     ramp[1] *= -1
-    with Emulator("myoware", signal=ramp, seconds=10.0) as emu:
-        with LiveSource("myoware", emu.port, seconds=1.0) as src:
-            chunks = list(src)
-            stats = src.stats
+    with (
+        Emulator("myoware", signal=ramp, seconds=10.0) as emu,
+        LiveSource("myoware", emu.port, seconds=1.0) as src,
+    ):
+        chunks = list(src)
+        stats = src.stats
     data = np.concatenate([c.data for c in chunks], axis=1)
     assert data.shape == (4, 1000)
     counts = np.rint(data / UV_PER_COUNT_UNO).astype(int)

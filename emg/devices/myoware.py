@@ -30,10 +30,26 @@ from ..errors import DeviceError
 from . import BoardSpec, CommandLink, Frame
 
 __all__ = [
-    "MyowareDecoder", "MyowareDevice", "BridgeCommands", "DataPacket", "PacketError", "BOARD_SPECS",
-    "crc16", "cobs_encode", "cobs_decode", "build_data_packet", "build_text_packet", "to_wire",
-    "parse_packet", "uv_per_count", "handshake",
-    "VERSION", "BAUDRATE", "SAMPLES_PER_PACKET", "GAIN", "SEQ_MODULO",
+    "BAUDRATE",
+    "BOARD_SPECS",
+    "GAIN",
+    "SAMPLES_PER_PACKET",
+    "SEQ_MODULO",
+    "VERSION",
+    "BridgeCommands",
+    "DataPacket",
+    "MyowareDecoder",
+    "MyowareDevice",
+    "PacketError",
+    "build_data_packet",
+    "build_text_packet",
+    "cobs_decode",
+    "cobs_encode",
+    "crc16",
+    "handshake",
+    "parse_packet",
+    "to_wire",
+    "uv_per_count",
 ]
 
 VERSION = 1
@@ -118,8 +134,9 @@ def _finish(body: bytes) -> bytes:
     return body + crc16(body).to_bytes(2, "big")
 
 
-def build_data_packet(counts: np.ndarray, *, seq: int, t_us: int, adc_bits: int, vref_mv: int,
-                      status: int = 0) -> bytes:
+def build_data_packet(
+    counts: np.ndarray, *, seq: int, t_us: int, adc_bits: int, vref_mv: int, status: int = 0
+) -> bytes:
     """A decoded data packet (header, samples, CRC) for ``counts`` uint16 ``[n_channels, n_samples]``."""
     counts = np.asarray(counts)
     n_channels, n_samples = counts.shape
@@ -180,8 +197,14 @@ def parse_packet(packet: bytes) -> DataPacket | str:
     if n < HEADER_SIZE + 2:
         raise PacketError("length")
     n_channels, n_samples, adc_bits, status = packet[2], packet[3], packet[4], packet[5]
-    if not (1 <= n_channels <= MAX_CHANNELS and 1 <= n_samples <= MAX_SAMPLES and 8 <= adc_bits <= 16) \
-            or status & 0xFC:
+    if (
+        not (
+            1 <= n_channels <= MAX_CHANNELS
+            and 1 <= n_samples <= MAX_SAMPLES
+            and 8 <= adc_bits <= 16
+        )
+        or status & 0xFC
+    ):
         raise PacketError("field")
     if n != HEADER_SIZE + 2 * n_channels * n_samples + 2:
         raise PacketError("length")
@@ -189,8 +212,11 @@ def parse_packet(packet: bytes) -> DataPacket | str:
     if int(values.max()) >= 1 << adc_bits:
         raise PacketError("field")
     return DataPacket(
-        seq=int.from_bytes(packet[8:10], "little"), t_us=int.from_bytes(packet[10:14], "little"),
-        status=status, adc_bits=adc_bits, vref_mv=int.from_bytes(packet[6:8], "little"),
+        seq=int.from_bytes(packet[8:10], "little"),
+        t_us=int.from_bytes(packet[10:14], "little"),
+        status=status,
+        adc_bits=adc_bits,
+        vref_mv=int.from_bytes(packet[6:8], "little"),
         counts=values.reshape(n_samples, n_channels).T.astype(np.uint16),
     )
 
@@ -307,22 +333,34 @@ class MyowareDecoder:
             if not run:
                 return
             first = run[0]
-            counts = np.concatenate([p.counts for p in run], axis=1) if len(run) > 1 else first.counts
+            counts = (
+                np.concatenate([p.counts for p in run], axis=1) if len(run) > 1 else first.counts
+            )
             mid = 1 << (first.adc_bits - 1)
             scale = uv_per_count(first.adc_bits, first.vref_mv, self.gain)
             samples = ((counts.astype(np.float64) - mid) * scale).astype(np.float32)
             aux = np.array([[p.t_us, p.status] for p in run], dtype=np.uint32)
-            frames.append(Frame(
-                counter=first.seq, counter_modulo=SEQ_MODULO, samples_uv=samples, n_packets=len(run),
-                board_time_ms=first.t_us // 1000, aux=aux,
-            ))
+            frames.append(
+                Frame(
+                    counter=first.seq,
+                    counter_modulo=SEQ_MODULO,
+                    samples_uv=samples,
+                    n_packets=len(run),
+                    board_time_ms=first.t_us // 1000,
+                    aux=aux,
+                )
+            )
             run.clear()
 
         for p in packets:
             if run:
                 prev = run[-1]
-                same = (p.seq == (prev.seq + 1) % SEQ_MODULO and p.counts.shape == prev.counts.shape
-                        and p.adc_bits == prev.adc_bits and p.vref_mv == prev.vref_mv)
+                same = (
+                    p.seq == (prev.seq + 1) % SEQ_MODULO
+                    and p.counts.shape == prev.counts.shape
+                    and p.adc_bits == prev.adc_bits
+                    and p.vref_mv == prev.vref_mv
+                )
                 if not same:
                     flush()
             run.append(p)
@@ -345,7 +383,9 @@ class BridgeCommands:
 
     def __init__(self, mcu: str = "atmega328p"):
         if mcu not in MCU_ADC:
-            raise ValueError(f"Invalid value for 'mcu': allowed are {', '.join(map(repr, MCU_ADC))}, got {mcu!r}.")
+            raise ValueError(
+                f"Invalid value for 'mcu': allowed are {', '.join(map(repr, MCU_ADC))}, got {mcu!r}."
+            )
         self.mcu = mcu
         self.adc_bits, self.vref_mv = MCU_ADC[mcu]
         self.fs_hz = DEFAULT_FS
@@ -355,9 +395,11 @@ class BridgeCommands:
         self._too_long = False
 
     def info(self) -> str:
-        return (f"board=myoware fw={FIRMWARE} proto={VERSION} mcu={self.mcu} fs={self.fs_hz} "
-                f"channels={self.n_channels} spf={SAMPLES_PER_PACKET} bits={self.adc_bits} "
-                f"vref_mv={self.vref_mv} gain={GAIN} baud={BAUDRATE}")
+        return (
+            f"board=myoware fw={FIRMWARE} proto={VERSION} mcu={self.mcu} fs={self.fs_hz} "
+            f"channels={self.n_channels} spf={SAMPLES_PER_PACKET} bits={self.adc_bits} "
+            f"vref_mv={self.vref_mv} gain={GAIN} baud={BAUDRATE}"
+        )
 
     def banner(self) -> str:
         return f"READY {self.info()}"
@@ -412,7 +454,10 @@ class BridgeCommands:
         if word in (b"rate", b"channels"):
             value = self._number(arg)
             if value < 0:
-                return ACTION_REPLY, "ERR syntax rate <hz>" if word == b"rate" else "ERR syntax channels <1-4>"
+                return (
+                    ACTION_REPLY,
+                    "ERR syntax rate <hz>" if word == b"rate" else "ERR syntax channels <1-4>",
+                )
             if self.streaming:
                 return ACTION_REPLY, "ERR busy stop first"
             if word == b"rate":
@@ -509,7 +554,9 @@ class MyowareDevice:
         """Wire packets for ``samples_uv`` µV ``[n_channels, n]``; a partial packet waits for more."""
         x = np.asarray(samples_uv, dtype=np.float64)
         if x.ndim != 2 or x.shape[0] != self.n_channels:
-            raise ValueError(f"Invalid value for 'samples_uv': must have shape ({self.n_channels}, n), got {x.shape}.")
+            raise ValueError(
+                f"Invalid value for 'samples_uv': must have shape ({self.n_channels}, n), got {x.shape}."
+            )
         bits, vref_mv = self.commands.adc_bits, self.commands.vref_mv
         counts = np.rint(x / self.uv_per_count + (1 << (bits - 1)))
         counts = np.clip(counts, 0, (1 << bits) - 1).astype(np.uint16)
@@ -520,8 +567,13 @@ class MyowareDevice:
         n_full = pending.shape[1] // spf
         for k in range(n_full):
             block = pending[:, k * spf : (k + 1) * spf]
-            packets.append(to_wire(build_data_packet(block, seq=self.seq, t_us=self._t_us,
-                                                     adc_bits=bits, vref_mv=vref_mv)))
+            packets.append(
+                to_wire(
+                    build_data_packet(
+                        block, seq=self.seq, t_us=self._t_us, adc_bits=bits, vref_mv=vref_mv
+                    )
+                )
+            )
             self.seq = (self.seq + 1) % SEQ_MODULO
             self._t_us = (self._t_us + spf * period_us) % 2**32
         self._pending = pending[:, n_full * spf :]
@@ -562,8 +614,14 @@ def parse_info(text: str) -> dict[str, str]:
     return dict(item.split("=", 1) for item in text.split() if "=" in item)
 
 
-def handshake(link: CommandLink, port: str, *, fs: int = DEFAULT_FS, n_channels: int = DEFAULT_CHANNELS,
-              timeout_s: float = 4.0) -> str:
+def handshake(
+    link: CommandLink,
+    port: str,
+    *,
+    fs: int = DEFAULT_FS,
+    n_channels: int = DEFAULT_CHANNELS,
+    timeout_s: float = 4.0,
+) -> str:
     """Stop, identify (``id`` repeated until ``OK id`` or ``timeout_s``), set rate and channels, start.
 
     Raises
@@ -582,11 +640,17 @@ def handshake(link: CommandLink, port: str, *, fs: int = DEFAULT_FS, n_channels:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             if stats["bytes"] and not stats["packets"]:
-                raise DeviceError(port, f"{stats['bytes']} bytes arrived in {timeout_s:g} s but no valid "
-                                        "MyoWare bridge packet: wrong board or baud rate (needs 500000)?")
+                raise DeviceError(
+                    port,
+                    f"{stats['bytes']} bytes arrived in {timeout_s:g} s but no valid "
+                    "MyoWare bridge packet: wrong board or baud rate (needs 500000)?",
+                )
             if reply is not None:
                 raise DeviceError(port, f"the MyoWare bridge did not identify itself: {reply}")
-            raise DeviceError(port, f"no MyoWare bridge reply within {timeout_s:g} s: wrong board, port or baud rate?")
+            raise DeviceError(
+                port,
+                f"no MyoWare bridge reply within {timeout_s:g} s: wrong board, port or baud rate?",
+            )
         link.write(b"id\n")
         reply = _await_reply(link, min(0.6, remaining), stats)
     info = parse_info(reply)
@@ -599,8 +663,14 @@ def handshake(link: CommandLink, port: str, *, fs: int = DEFAULT_FS, n_channels:
 
 
 # Arduino Uno (genuine, Genuino, clones' 16U2), CH340 and CP210x USB-serial bridges.
-_USB_IDS = ((0x2341, 0x0043), (0x2341, 0x0001), (0x2341, 0x0243), (0x2A03, 0x0043),
-            (0x1A86, 0x7523), (0x10C4, 0xEA60))
+_USB_IDS = (
+    (0x2341, 0x0043),
+    (0x2341, 0x0001),
+    (0x2341, 0x0243),
+    (0x2A03, 0x0043),
+    (0x1A86, 0x7523),
+    (0x10C4, 0xEA60),
+)
 
 BOARD_SPECS = {
     "myoware": BoardSpec(
