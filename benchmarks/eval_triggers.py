@@ -38,7 +38,7 @@ def _daily_amounts(diary, factor, days):
     n = {int(d): 0 for d in days}
     for e in diary.entries_for(factor):
         if factor == "sleep":  # the night that ends on that day
-            d = int(math.floor((e.end_s + e.utc_offset_s) / 86400.0))
+            d = math.floor((e.end_s + e.utc_offset_s) / 86400.0)
         else:
             d = e.local_day
         if d in out:
@@ -58,10 +58,8 @@ def one_seed(seed: int) -> dict:
     from statsmodels.discrete.discrete_model import Poisson
 
     from emg.triggers.kernels import load_kernels
-    from emg.triggers.model import design_base
+    from emg.triggers.model import analyse, design_base
     from emg.triggers.synth import NULL_FACTORS, simulate_weeks
-
-    from emg.triggers.model import analyse
 
     level = seed % 3
     sim = simulate_weeks(seed, caffeine_rr=LEVELS["caffeine"][level],
@@ -136,7 +134,7 @@ def main(argv=None) -> int:
                     if m == "ours":
                         fpr_q.append(q < 0.05)
                 else:
-                    if isinstance(covered, bool) or isinstance(covered, np.bool_):
+                    if isinstance(covered, (bool, np.bool_)):
                         cover[(m, row["factor"])].append(bool(covered))
                     key = (m, row["factor"], row["truth"])
                     power[key].append((p < 0.05) if math.isfinite(p) else False)

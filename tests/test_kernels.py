@@ -10,8 +10,16 @@ import pytest
 
 from emg.errors import InputError
 from emg.triggers.diary import DiaryEntry
-from emg.triggers.kernels import (DEFAULT_KERNELS, GENERIC_KERNEL, Kernel, exposed_days, exposure,
-                                  kernel_for, load_kernels, sensitivity_settings)
+from emg.triggers.kernels import (
+    DEFAULT_KERNELS,
+    GENERIC_KERNEL,
+    Kernel,
+    exposed_days,
+    exposure,
+    kernel_for,
+    load_kernels,
+    sensitivity_settings,
+)
 
 H = 3600.0
 T0 = 1772406000.0  # 2026-03-02T00:00+01:00 (a local midnight in Europe/Berlin)

@@ -11,8 +11,14 @@ import pytest
 from emg.triggers.diary import parse_diary_rows
 from emg.triggers.hourly import HourlyCounts
 from emg.triggers.kernels import load_kernels
-from emg.triggers.model import (MIN_DAYS, _Grid, analyse, benjamini_hochberg, design_base,
-                                nb_fit_fixed_alpha)
+from emg.triggers.model import (
+    MIN_DAYS,
+    _Grid,
+    analyse,
+    benjamini_hochberg,
+    design_base,
+    nb_fit_fixed_alpha,
+)
 from emg.triggers.synth import NULL_FACTORS, PLANTED, simulate_weeks
 
 KERNELS = load_kernels(None)
@@ -71,7 +77,7 @@ def test_grid_over_a_dst_change_keeps_hours_distinct():
 
 
 def test_strong_effect_is_found_and_null_factors_mostly_not(strong):
-    sim, res = strong
+    _sim, res = strong
     caf = res.factor("caffeine")
     assert caf.verdict == "associated" and caf.q_value < 0.05
     assert caf.ci_low < 1.6 < caf.ci_high
@@ -85,7 +91,7 @@ def test_strong_effect_is_found_and_null_factors_mostly_not(strong):
 
 
 def test_result_tables_are_consistent(strong):
-    sim, res = strong
+    _sim, res = strong
     for f in res.factors:
         assert f.exposed_days + f.unexposed_days == res.n_days
         if f.verdict != "insufficient data":
@@ -103,7 +109,7 @@ def test_result_tables_are_consistent(strong):
     assert res.residual_acf[0] == pytest.approx(1.0) and res.residual_acf.size == 73
     caf_rows = [r for r in res.sensitivity if r.factor == "caffeine"]
     assert [r.value for r in caf_rows] == [3.0, 5.0, 7.0]
-    default = [r for r in caf_rows if r.is_default][0]
+    default = next(r for r in caf_rows if r.is_default)
     assert default.rate_ratio == pytest.approx(res.factor("caffeine").rate_ratio)
 
 

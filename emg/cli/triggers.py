@@ -25,7 +25,7 @@ def run(args) -> int:
     from ..triggers.hourly import read_rates
     from ..triggers.kernels import load_kernels
     from ..triggers.model import analyse
-    from ..triggers.output import (summary_text, write_sensitivity_csv, write_triggers_csv)
+    from ..triggers.output import summary_text, write_sensitivity_csv, write_triggers_csv
 
     diary = read_diary(args.diary, body_mass_kg=args.body_mass_kg)
     kernels = load_kernels(args.kernels)

@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..errors import InputError
 
-__all__ = ["KNOWN_FACTORS", "DiaryEntry", "Diary", "read_diary", "parse_diary_rows", "parse_time"]
+__all__ = ["KNOWN_FACTORS", "Diary", "DiaryEntry", "parse_diary_rows", "parse_time", "read_diary"]
 
 _MASS = {"mg": 1.0, "g": 1000.0, "mcg": 1e-3, "ug": 1e-3, "µg": 1e-3, "μg": 1e-3}
 _MINUTES = {"min": 1.0, "mins": 1.0, "minute": 1.0, "minutes": 1.0, "h": 60.0, "hr": 60.0,
@@ -104,7 +104,7 @@ class DiaryEntry:
     @property
     def local_day(self) -> int:
         """Local calendar day number (days since 1970-01-01 on the local clock)."""
-        return int(math.floor((self.start_s + self.utc_offset_s) / 86400.0))
+        return math.floor((self.start_s + self.utc_offset_s) / 86400.0)
 
 
 @dataclass(frozen=True)
@@ -139,7 +139,7 @@ class Diary:
     def local_days(self) -> tuple[int, int]:
         """First and last local day covered by the diary (inclusive)."""
         return (min(e.local_day for e in self.entries),
-                max(int(math.floor((e.end_s + e.utc_offset_s) / 86400.0)) for e in self.entries))
+                max(math.floor((e.end_s + e.utc_offset_s) / 86400.0) for e in self.entries))
 
 
 def parse_time(text: str, tz: str | None = None) -> tuple[float, int]:

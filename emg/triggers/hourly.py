@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import InputError
 
-__all__ = ["HourlyCounts", "read_rates", "RATES_COLUMNS"]
+__all__ = ["RATES_COLUMNS", "HourlyCounts", "read_rates"]
 
 RATES_COLUMNS = ("hour_start", "channel", "fasciculations", "valid_s", "rate_per_hour",
                  "ci_low", "ci_high")

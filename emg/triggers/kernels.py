@@ -42,10 +42,19 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from .diary import KNOWN_FACTORS, DiaryEntry
+from .diary import DiaryEntry
 
-__all__ = ["Kernel", "KINDS", "DEFAULT_KERNELS", "GENERIC_KERNEL", "load_kernels",
-           "kernel_for", "exposure", "exposed_days", "sensitivity_settings"]
+__all__ = [
+    "DEFAULT_KERNELS",
+    "GENERIC_KERNEL",
+    "KINDS",
+    "Kernel",
+    "exposed_days",
+    "exposure",
+    "kernel_for",
+    "load_kernels",
+    "sensitivity_settings",
+]
 
 KINDS = ("decay", "linear", "sleep_deficit", "carry", "window_overlap", "window_sum", "daily",
          "indicator")
@@ -300,12 +309,12 @@ def exposed_days(kernel: Kernel, entries, days: np.ndarray) -> set[int]:
 
     For sleep, the days after a night shorter than the target.
     """
-    wanted = set(int(d) for d in np.unique(days))
+    wanted = {int(d) for d in np.unique(days)}
     out = set()
     for e in entries:
         if kernel.kind == "sleep_deficit":
             if e.value is not None and e.value < kernel.target_h:
-                out.add(int(math.floor((e.end_s + e.utc_offset_s) / 86400.0)))
+                out.add(math.floor((e.end_s + e.utc_offset_s) / 86400.0))
         elif e.value is None or e.value > 0:
             out.add(e.local_day)
     return out & wanted

@@ -8,8 +8,14 @@ from pathlib import Path
 
 from .result import TriggerResult
 
-__all__ = ["TRIGGERS_COLUMNS", "SENSITIVITY_COLUMNS", "write_triggers_csv",
-           "write_sensitivity_csv", "summary_text", "DISCLAIMER"]
+__all__ = [
+    "DISCLAIMER",
+    "SENSITIVITY_COLUMNS",
+    "TRIGGERS_COLUMNS",
+    "summary_text",
+    "write_sensitivity_csv",
+    "write_triggers_csv",
+]
 
 TRIGGERS_COLUMNS = ("factor", "contrast", "rate_ratio", "ci_low", "ci_high", "p_value",
                     "q_value", "exposed_days", "unexposed_days", "verdict")
@@ -49,8 +55,8 @@ def write_sensitivity_csv(result: TriggerResult, path: str | Path) -> None:
 
 def summary_text(result: TriggerResult) -> str:
     """The sentences, what was not logged, the notes and the disclaimer, as plain text."""
-    lines = [f"{len(result.hourly.time)} hours over {result.n_days} days; p-values from "
-             f"{result.n_shifts} whole-day shifts of each factor.", ""]
+    lines = [(f"{len(result.hourly.time)} hours over {result.n_days} days; p-values from "
+             f"{result.n_shifts} whole-day shifts of each factor."), ""]
     lines += [f.sentence for f in result.factors]
     if result.not_logged:
         lines += ["", "Not logged (unknown, not zero): " + ", ".join(result.not_logged) + "."]

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["FactorResult", "HourlyFit", "SensitivityRow", "TriggerResult", "VERDICTS"]
+__all__ = ["VERDICTS", "FactorResult", "HourlyFit", "SensitivityRow", "TriggerResult"]
 
 VERDICTS = ("associated", "no evidence", "insufficient data")
 

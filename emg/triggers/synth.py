@@ -29,8 +29,14 @@ from .diary import Diary, parse_diary_rows
 from .hourly import HourlyCounts
 from .kernels import DEFAULT_KERNELS, exposure
 
-__all__ = ["SimulatedWeeks", "simulate_weeks", "write_rates_csv", "write_diary_csv",
-           "PLANTED", "NULL_FACTORS"]
+__all__ = [
+    "NULL_FACTORS",
+    "PLANTED",
+    "SimulatedWeeks",
+    "simulate_weeks",
+    "write_diary_csv",
+    "write_rates_csv",
+]
 
 PLANTED = ("caffeine", "strength_training")
 NULL_FACTORS = ("sleep", "stress", "magnesium", "sitting", "alcohol")
