@@ -11,7 +11,8 @@ The segmenter is a streaming stage. It cuts the signal into 0.1 s windows on a f
   the channel's median) or a gap.
 
 Rest noise is the 20th percentile of window RMS over the trailing ``baseline_s`` (60 s),
-refreshed every second and allowed to grow at most ×1.5 per second.
+refreshed every second, allowed to grow at most ×1.5 per second and never above the median
+window RMS of the current second.
 
 Rules (thresholds are the keyword arguments of :class:`Segmenter`):
 
@@ -195,6 +196,7 @@ class Segmenter:
 
         self._sos = butter(4, hp_hz, btype="highpass", fs=self.fs, output="sos")
         self._zi = None
+        self._last_valid: np.ndarray | None = None
         # streaming state
         self._carry = np.zeros((self.n_channels, 0), np.float32)
         self._carry_valid = np.zeros(0, bool)
@@ -306,6 +308,14 @@ class Segmenter:
         from scipy.signal import sosfilt
 
         n_ch, n = data.shape
+        if not valid.all():  # gap samples hold the last valid value: no step into the filters
+            idx = np.where(valid, np.arange(n), -1)
+            idx = np.maximum.accumulate(idx)
+            first = self._last_valid if self._last_valid is not None else np.zeros(n_ch, np.float32)
+            held = np.where(idx[None, :] >= 0, data[:, np.clip(idx, 0, None)], first[:, None])
+            data = held.astype(np.float32)
+        if valid.any():
+            self._last_valid = data[:, np.flatnonzero(valid)[-1]].copy()
         nw = n // self.win
         x = data[:, : nw * self.win].reshape(n_ch, nw, self.win)
         mean = x.mean(axis=2, dtype=np.float64)
@@ -338,7 +348,7 @@ class Segmenter:
         sigma_w = np.zeros((n_ch, nw))
         for b0 in range(0, nw, self.block):
             b1 = min(nw, b0 + self.block)
-            ok = ~gapw[b0:b1]
+            ok = ~gapw[b0:b1] & ~sat[:, b0:b1].any(axis=0) & (rms[:, b0:b1].min(axis=0) > 0)
             hist = self._hist_rms
             if hist.shape[1] >= self.block:
                 sig = np.percentile(hist, 20, axis=1)
@@ -347,6 +357,8 @@ class Segmenter:
                 sig = np.percentile(blk, 20, axis=1)
             prev = self._sigma
             sig = np.where(np.isfinite(prev), np.minimum(sig, 1.5 * prev), sig)
+            if ok.any():  # the noise may drop at once (a loose contact settles)
+                sig = np.minimum(sig, np.median(rms[:, b0:b1][:, ok], axis=1))
             sig = np.maximum(sig, 1e-3)
             self._sigma = sig
             yb = y[:, b0:b1]
@@ -371,6 +383,9 @@ class Segmenter:
         d = np.diff(np.concatenate(([1], v.astype(np.int8), [1])))
         starts = np.flatnonzero(d == -1)
         stops = np.flatnonzero(d == 1)
+        if len(v) and v[0] and self._gap_open is not None:
+            self._segments.append(Segment(self._gap_open, t0, "gap", None))
+            self._gap_open = None
         for a, b in zip(starts, stops):
             lo = t0 + a / self.fs
             if a == 0 and self._gap_open is not None:
@@ -380,9 +395,6 @@ class Segmenter:
             else:
                 self._segments.append(Segment(lo, t0 + b / self.fs, "gap", None))
                 self._gap_open = None
-        if len(v) and v[0] and self._gap_open is not None:
-            self._segments.append(Segment(self._gap_open, t0, "gap", None))
-            self._gap_open = None
 
     # -- decisions ------------------------------------------------------------------------
     def _lf_deviation(self, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
@@ -406,10 +418,10 @@ class Segmenter:
         sigma = self._sigma_w[:, idx]
         # activity bouts
         act = (frac >= self.active_fraction) & ~gapw
-        opened = _dilate(_erode(act, 0, self.min_bout_w - 1), self.min_bout_w - 1, 0)
+        opened = _dilate(_erode(act, 0, self.min_bout_w - 1), 0, self.min_bout_w - 1)
         # brief strong contractions: >= 0.2 s filled with activity far above the noise
         dense = (frac >= self.dense_fraction) & (rms >= self.dense_k * sigma) & ~gapw
-        opened |= _dilate(_erode(dense, 0, 1), 1, 0)
+        opened |= _dilate(_erode(dense, 0, 1), 0, 1)
         bout = _dilate(opened, self.bout_pad_w, self.bout_pad_w)
         half = (self.merge_w + 1) // 2
         bout = _erode(_dilate(bout, half, half), half, half)
@@ -425,7 +437,7 @@ class Segmenter:
             common = np.zeros(art.shape[1], bool)
         # noisy: rest noise above the limit for long enough
         loud = sigma > self.noisy_uv
-        noisy = _dilate(_erode(loud, 0, self.noisy_min_w - 1), self.noisy_min_w - 1, 0)
+        noisy = _dilate(_erode(loud, 0, self.noisy_min_w - 1), 0, self.noisy_min_w - 1)
         # activity touching an artefact is part of it (a movement starts before its LF swing peaks)
         near = _dilate(art, 1, 1)
         for ch in range(bout.shape[0]):
@@ -601,4 +613,4 @@ def segment_recording(data: np.ndarray, fs: float, *, valid: np.ndarray | None =
         sel = (ev_t >= first / fs) & (ev_t < (first + step) / fs)
         out += seg.process(chunk, ev_t[sel], ev_c[sel])
     out += seg.flush()
-    return out
+    return sorted(out, key=lambda s: (s.start_s, -1 if s.channel is None else s.channel))

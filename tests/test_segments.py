@@ -1,0 +1,134 @@
+import numpy as np
+import pytest
+from scipy import signal
+
+from emg.segments import Segmenter, find_bursts, segment_recording
+
+FS = 1000.0
+
+
+def base(seconds=90.0, seed=0, noise_uv=3.0):
+    rng = np.random.default_rng(seed)
+    n = int(seconds * FS)
+    return rng.normal(0, noise_uv, n) + 5000.0, rng
+
+
+def interference(rng, n, rms_uv):
+    sos = signal.butter(4, [20, 250], btype="bandpass", fs=FS, output="sos")
+    x = signal.sosfilt(sos, rng.normal(0, 1, n))
+    return rms_uv * x / x.std()
+
+
+def spike(amp_uv):
+    t = np.arange(-5, 6) / FS
+    w = np.sin(2 * np.pi * t / 0.010) * np.exp(-(t / 0.004) ** 2)
+    return amp_uv * w / np.ptp(w)
+
+
+def add_at(x, t_s, w):
+    i = int(t_s * FS)
+    x[i : i + len(w)] += w
+
+
+def build():
+    x, rng = base()
+    x[int(20 * FS) : int(23 * FS)] += interference(rng, int(3 * FS), 60.0)  # voluntary bout
+    for t in np.arange(30.0, 40.0, 1 / 6.0):  # one unit firing very regularly at 6 Hz, isolated
+        add_at(x, t, spike(300.0))
+    x[int(50 * FS) : int(51 * FS)] = 187500.0  # saturation
+    x[int(70 * FS) : int(78 * FS)] += interference(rng, int(8 * FS), 80.0)  # long, one channel: cramp
+    valid = np.ones(len(x), bool)
+    valid[int(60 * FS) : int(61 * FS)] = False
+    x[~valid] = 0.0
+    return x[None, :].astype(np.float32), valid
+
+
+def overlapping(segments, lo, hi):
+    return [s for s in segments if s.start_s < hi and s.end_s > lo]
+
+
+@pytest.fixture(scope="module")
+def segments():
+    data, valid = build()
+    return segment_recording(data, FS, valid=valid, mains_hz=50.0)
+
+
+def test_voluntary_bout_is_found_to_a_window(segments):
+    (bout,) = overlapping(segments, 19.0, 24.0)
+    assert bout.label == "voluntary"
+    assert bout.start_s == pytest.approx(20.0, abs=0.25) and bout.end_s == pytest.approx(23.0, abs=0.25)
+
+
+def test_regular_single_discharges_are_not_thrown_away(segments):
+    # a regularity rule alone would call this voluntary; the envelope stays at rest
+    assert overlapping(segments, 29.5, 40.5) == []
+
+
+def test_saturation_is_an_artifact_padded_for_filter_ringing(segments):
+    (art,) = overlapping(segments, 49.0, 52.5)
+    assert art.label == "artifact"
+    assert art.start_s <= 50.0 and art.end_s >= 51.0 and art.end_s - art.start_s < 3.0
+
+
+def test_gap_is_exact(segments):
+    gaps = [s for s in segments if s.label == "gap"]
+    assert [(g.start_s, g.end_s) for g in gaps] == [(60.0, 61.0)]
+
+
+def test_long_single_channel_bout_is_a_cramp(segments):
+    (cramp,) = overlapping(segments, 69.0, 79.0)
+    assert cramp.label == "cramp" and cramp.end_s - cramp.start_s == pytest.approx(8.0, abs=0.5)
+
+
+def test_nothing_else_is_excluded(segments):
+    assert len(segments) == 4
+
+
+def test_chunk_size_does_not_change_the_segments(segments):
+    data, valid = build()
+    small = segment_recording(data, FS, valid=valid, mains_hz=50.0, chunk_s=0.37)
+    assert [(round(s.start_s, 6), round(s.end_s, 6), s.label) for s in small] == [
+        (round(s.start_s, 6), round(s.end_s, 6), s.label) for s in segments
+    ]
+
+
+def test_noisy_contact_is_marked_and_excluded():
+    x, rng = base(200.0, seed=2)
+    x[int(10 * FS) : int(150 * FS)] += rng.normal(0, 60.0, int(140 * FS))  # a loose electrode
+    segs = segment_recording(x[None, :].astype(np.float32), FS, mains_hz=50.0)
+    # at first a sudden rise looks like activity; once it lasts, it is the noise level: noisy
+    noisy = sum(s.end_s - s.start_s for s in segs if s.label == "noisy")
+    excluded = sum(s.end_s - s.start_s for s in segs)
+    assert noisy > 60.0
+    assert excluded == pytest.approx(140.0, abs=3.0)
+
+
+def test_common_mode_artifact_marks_every_channel():
+    rows = []
+    for seed in range(3):
+        x, _ = base(30.0, seed=seed)
+        t = np.arange(int(0.8 * FS)) / FS
+        x[int(12 * FS) : int(12.8 * FS)] += 2000.0 * np.sin(2 * np.pi * 1.5 * t) * np.sin(np.pi * t / 0.8) ** 2
+        rows.append(x)
+    data = np.vstack(rows).astype(np.float32)
+    data[2, int(12 * FS) : int(12.8 * FS)] -= data[2, int(12 * FS) : int(12.8 * FS)] - 5000.0  # not on ch 2
+    segs = segment_recording(data, FS, mains_hz=50.0)
+    arts = [s for s in segs if s.label == "artifact"]
+    assert {s.channel for s in arts} == {0, 1, 2}  # two of three channels: common mode
+    assert all(s.start_s <= 12.3 and s.end_s >= 12.5 for s in arts)
+
+
+def test_find_bursts_needs_recurring_groups():
+    burst = np.array([0.0, 0.015, 0.03, 0.045])
+    episode = np.concatenate([burst + k * 0.25 for k in range(6)]) + 10.0
+    doublets = np.array([1.0, 1.035, 5.0, 5.03, 9.0, 9.02])
+    assert find_bursts(np.concatenate([doublets, episode])) == [(pytest.approx(10.0), pytest.approx(11.295))]
+    assert find_bursts(doublets) == []
+
+
+def test_rejects_wrong_channel_count():
+    seg = Segmenter(FS, 2)
+    from emg.types import Chunk
+
+    with pytest.raises(ValueError, match="expected 2 channels, got 1"):
+        seg.process(Chunk(np.zeros((1, 100), np.float32), 0, FS))
