@@ -184,3 +184,12 @@ def test_detect_format_from_content_not_extension(tmp_path):
     assert emg.io.detect_format(gui_named_csv) == "openbci"
     with pytest.raises(ValueError, match="Invalid value for 'format': allowed are 'auto', 'bdf'"):
         emg.io.read(gui_named_csv, format="gdf")
+
+
+def test_counter_with_another_period_is_not_taken_for_losses(tmp_path):
+    # a board numbering samples 0..200 (not the Cyton's 0..255) must not produce false gaps
+    rows = np.ones((8, 1000))
+    path = tmp_path / "other.txt"
+    _gui_v6(path, 8, 250, rows, np.arange(1000) % 201)
+    rec = emg.io.read(path)
+    assert rec.n_samples == 1000 and rec.gaps == () and rec.packets_lost == 0

@@ -97,6 +97,9 @@ def fill_counter_losses(
     """
     if counter.size < 2:
         return data, [], 0
+    top = float(np.max(counter))
+    if np.min(counter) < 0 or top >= modulus or (counter.size > 2 * modulus and top != modulus - 1):
+        return data, [], 0  # not a counter with this period (e.g. another board's numbering)
     diffs = np.mod(np.diff(counter.astype(np.int64)), modulus)
     values, counts = np.unique(diffs, return_counts=True)
     step = int(values[np.argmax(counts)])
