@@ -420,7 +420,7 @@ def test_handshake_errors_name_the_port():
 
 def test_device_model_behaves_like_the_firmware():
     t = [100.0]
-    dev = MyowareDevice(clock=lambda: t[0])
+    dev = MyowareDevice(clock=lambda: t[0], highpass_hz=None)
     dec = MyowareDecoder()
     dec.feed(dev.boot())
     assert dec.replies.pop().startswith(
@@ -458,7 +458,9 @@ def test_emulator_to_live_source_end_to_end():
     ramp = np.tile((np.arange(n) % 1000 - 500) * UV_PER_COUNT_UNO, (4, 1))  # exact counts 12..1011
     ramp[1] *= -1
     with (
-        Emulator("myoware", signal=ramp, seconds=10.0) as emu,
+        Emulator(
+            "myoware", signal=ramp, seconds=10.0, device=MyowareDevice(highpass_hz=None)
+        ) as emu,
         LiveSource("myoware", emu.port, seconds=1.0) as src,
     ):
         chunks = list(src)
@@ -471,3 +473,37 @@ def test_emulator_to_live_source_end_to_end():
     assert (steps == 1).all()
     np.testing.assert_array_equal(counts[1], -counts[0])
     assert stats.packets_lost == 0
+
+
+def test_device_model_high_pass_removes_electrode_offsets():
+    fs = 1000.0
+    t = np.arange(4000) / fs
+    x = np.vstack(
+        [
+            20_000.0 + 200 * np.sin(2 * np.pi * 150 * t),  # a 20 mV offset would sit on the rail
+            -50_000.0 + 0 * t,
+            200 * np.sin(2 * np.pi * 2 * t),  # far below the band
+            200 * np.sin(2 * np.pi * 150 * t),
+        ]
+    )
+
+    def run(step: int) -> np.ndarray:
+        dev = MyowareDevice(clock=lambda: 0.0)
+        dev.on_host_bytes(b"start\n")
+        dec = MyowareDecoder()
+        frames = []
+        for i in range(0, x.shape[1], step):
+            frames += dec.feed(b"".join(dev.encode(x[:, i : i + step])))
+        return np.concatenate([f.samples_uv for f in frames], axis=1)
+
+    y = run(10)
+    np.testing.assert_array_equal(y, run(4000))  # the filter state carries across calls
+    rms = y[:, 500:].std(axis=1)
+    assert abs(y[:, 500:].mean(axis=1)).max() < 15.0  # µV: offsets gone, no rail
+    assert rms[1] == 0.0
+    assert rms[2] < 0.15 * 200 / np.sqrt(
+        2
+    )  # 2 Hz: first order at 20 Hz passes ~10 %, plus quantisation
+    np.testing.assert_allclose(
+        rms[[0, 3]], 200 / np.sqrt(2) * 0.991, rtol=0.03
+    )  # |H(150 Hz)| = 0.991

@@ -490,6 +490,11 @@ class MyowareDevice:
     clock : callable
         Monotonic seconds; the device's ``micros()`` counts from when it was created. Tests
         pass a fixed clock for reproducible time stamps.
+    highpass_hz : float or None
+        Corner of a first-order high-pass applied to the electrode signal before the ADC, for
+        the sensor's AC-coupled RAW output (its band starts near 20 Hz, est.): electrode DC
+        offsets in a simulated signal would otherwise push the output into the ADC's rails.
+        None feeds the signal through unchanged (tests that check exact counts).
 
     Notes
     -----
@@ -504,8 +509,16 @@ class MyowareDevice:
     baudrate = BAUDRATE
     samples_per_packet = SAMPLES_PER_PACKET
 
-    def __init__(self, *, mcu: str = "atmega328p", clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        *,
+        mcu: str = "atmega328p",
+        clock: Callable[[], float] = time.monotonic,
+        highpass_hz: float | None = 20.0,
+    ):
         self.commands = BridgeCommands(mcu)
+        self.highpass_hz = highpass_hz
+        self._hp_state: tuple[float, np.ndarray, np.ndarray] | None = None  # fs, last x, last y
         self._clock = clock
         self._boot_s = clock()
         self.seq = 0
@@ -550,6 +563,30 @@ class MyowareDevice:
                 self._pending = np.zeros((self.n_channels, 0), dtype=np.uint16)
         return bytes(out)
 
+    def _highpass(self, x: np.ndarray) -> np.ndarray:
+        """First-order high-pass (bilinear), state carried across calls; starts settled on x[:, 0]."""
+        from scipy.signal import lfilter
+
+        fs = self.fs
+        k = np.tan(np.pi * self.highpass_hz / fs)
+        b = np.array([1.0, -1.0]) / (1.0 + k)
+        a = np.array([1.0, (k - 1.0) / (1.0 + k)])
+        if (
+            self._hp_state is None
+            or self._hp_state[0] != fs
+            or self._hp_state[1].shape != (x.shape[0],)
+        ):
+            x_prev, y_prev = (
+                x[:, 0].copy(),
+                np.zeros(x.shape[0]),
+            )  # as if x[:, 0] had always been there
+        else:
+            x_prev, y_prev = self._hp_state[1], self._hp_state[2]
+        zi = (b[1] * x_prev - a[1] * y_prev)[:, None]  # direct form II transposed state
+        y, _ = lfilter(b, a, x, axis=1, zi=zi)
+        self._hp_state = (fs, x[:, -1].copy(), y[:, -1].copy())
+        return y
+
     def encode(self, samples_uv: np.ndarray) -> list[bytes]:
         """Wire packets for ``samples_uv`` µV ``[n_channels, n]``; a partial packet waits for more."""
         x = np.asarray(samples_uv, dtype=np.float64)
@@ -557,6 +594,8 @@ class MyowareDevice:
             raise ValueError(
                 f"Invalid value for 'samples_uv': must have shape ({self.n_channels}, n), got {x.shape}."
             )
+        if self.highpass_hz is not None and x.shape[1]:
+            x = self._highpass(x)
         bits, vref_mv = self.commands.adc_bits, self.commands.vref_mv
         counts = np.rint(x / self.uv_per_count + (1 << (bits - 1)))
         counts = np.clip(counts, 0, (1 << bits) - 1).astype(np.uint16)
