@@ -171,3 +171,13 @@ def test_no_planted_effect_gives_calibrated_p_values():
     assert ps.size >= 30
     assert np.mean(ps < 0.05) <= 0.15 and 0.35 < np.median(ps) < 0.7
     assert set(PLANTED) <= {"caffeine", "strength_training"}
+
+
+def test_too_few_fasciculations_is_a_clear_error():
+    from emg.errors import EmgError
+
+    hours = _flat_hours(20)
+    silent = HourlyCounts.from_arrays(hours.hour_start_s, hours.utc_offset_s,
+                                      np.zeros(len(hours), int), hours.valid_s)
+    with pytest.raises(EmgError, match=r"^only 0 fasciculations in 480 analysed hours: too few"):
+        analyse(silent, _tiny_diary(6), KERNELS, max_shifts=5)

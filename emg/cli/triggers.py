@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import EmgError
-from ._common import add_command, print_error
+from ._common import add_command, print_error, progress
 
 
 def register(subparsers) -> None:
@@ -40,7 +40,12 @@ def run(args) -> int:
     if not good:
         raise EmgError("no usable rates file")
     hours = read_rates(good, channel=args.channel)
-    result = analyse(hours, diary, kernels)
+    try:
+        result = analyse(hours, diary, kernels, progress=progress)
+    except EmgError as exc:
+        if str(exc).startswith(str(diary.path)):
+            raise
+        raise EmgError(f"{', '.join(map(str, good))}: {exc}") from None
 
     out = Path(args.out)
     try:

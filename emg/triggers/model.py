@@ -48,9 +48,15 @@ __all__ = [
 ]
 
 MIN_DAYS = 5
+MIN_EVENTS = 20
 Q_LEVEL = 0.05
 HAC_MAXLAGS = 24
 ACF_MAX_LAG_H = 72
+
+
+def _exp(x: float) -> float:
+    """exp without OverflowError (a diverging estimate becomes inf, not a crash)."""
+    return float(np.exp(np.clip(x, -700.0, 700.0)))
 
 
 def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
@@ -226,7 +232,8 @@ def _fit_nb(y, X, valid_h):
 
 
 def analyse(hours: HourlyCounts, diary: Diary, kernels: dict[str, Kernel], *,
-            max_shifts: int | None = None, sensitivity: bool = True) -> TriggerResult:
+            max_shifts: int | None = None, sensitivity: bool = True,
+            progress=None) -> TriggerResult:
     """Relate hourly counts to the diary's factors.
 
     Parameters
@@ -241,6 +248,9 @@ def analyse(hours: HourlyCounts, diary: Diary, kernels: dict[str, Kernel], *,
         uses every shift (``D - 1`` for ``D`` days).
     sensitivity : bool
         Also compute the sensitivity table over kernel settings.
+    progress : callable or None
+        ``progress(items, total=, desc=)`` wrapping the loop over factors (a progress bar);
+        None iterates plainly.
 
     Returns
     -------
@@ -290,6 +300,9 @@ def analyse(hours: HourlyCounts, diary: Diary, kernels: dict[str, Kernel], *,
         if min(day_counts[f]) >= MIN_DAYS and np.ptp(x) > 0:
             tested.append(f)
 
+    if y.sum() < MIN_EVENTS or y.size < 48:
+        raise EmgError(f"only {int(y.sum())} fasciculations in {y.size} analysed hours: too few "
+                       f"to relate to the diary (at least {MIN_EVENTS} in 48 hours are needed)")
     X0, _ = design_base(t0, off)
     X = np.column_stack([X0] + [grid_exp[f][idx] for f in tested]) if tested else X0
     params, bse, alpha = _fit_nb(y, X, valid_h)
@@ -299,7 +312,10 @@ def analyse(hours: HourlyCounts, diary: Diary, kernels: dict[str, Kernel], *,
     from scipy import stats
 
     estimates: dict[str, tuple] = {}
-    for j, f in enumerate(tested):
+    steps = enumerate(tested)
+    if progress is not None:
+        steps = progress(steps, total=len(tested), desc="day shifts")
+    for j, f in steps:
         col = X0.shape[1] + j
         null = _shift_betas(y, X, log_exp, alpha, beta, col, grid_exp[f], idx, shifts)
         p, lo, hi, p_rank = _permutation(params[col], null)
@@ -316,11 +332,11 @@ def analyse(hours: HourlyCounts, diary: Diary, kernels: dict[str, Kernel], *,
         if f in estimates:
             b, lo, hi, p, p_rank, hlo, hhi, p_hac = estimates[f]
             verdict = "associated" if qs[f] < Q_LEVEL else "no evidence"
-            rr, rlo, rhi = math.exp(b), math.exp(lo), math.exp(hi)
+            rr, rlo, rhi = _exp(b), _exp(lo), _exp(hi)
             results.append(FactorResult(
                 f, k.contrast(f), rr, rlo, rhi, p, float(qs[f]), n_exp, n_unexp, verdict,
                 sentence(f, k, rr, rlo, rhi, float(qs[f]), verdict, n_exp, n_unexp),
-                p_rank, math.exp(hlo), math.exp(hhi), p_hac))
+                p_rank, _exp(hlo), _exp(hhi), p_hac))
         else:
             nan = float("nan")
             verdict = "insufficient data"
@@ -357,8 +373,8 @@ def _sensitivity(y, X, n_base, log_exp, alpha, beta, tested, diary, kernels, gri
         for value in values:
             if value == getattr(k, name):
                 b, lo, hi, p = estimates[f][:4]
-                rows.append(SensitivityRow(f, name, value, True, math.exp(b), math.exp(lo),
-                                           math.exp(hi), p))
+                rows.append(SensitivityRow(f, name, value, True, _exp(b), _exp(lo),
+                                           _exp(hi), p))
                 continue
             g = exposure(replace(k, **{name: value}), diary.entries_for(f), grid.t_s,
                          grid.offset_s)
@@ -370,8 +386,8 @@ def _sensitivity(y, X, n_base, log_exp, alpha, beta, tested, diary, kernels, gri
             bs = nb_fit_fixed_alpha(y, Xs, log_exp, alpha, beta)
             null = _shift_betas(y, Xs, log_exp, alpha, bs, col, g, idx, shifts)
             p, lo, hi, _ = _permutation(bs[col], null)
-            rows.append(SensitivityRow(f, name, value, False, math.exp(bs[col]), math.exp(lo),
-                                       math.exp(hi), p))
+            rows.append(SensitivityRow(f, name, value, False, _exp(bs[col]), _exp(lo),
+                                       _exp(hi), p))
     return rows
 
 
