@@ -158,3 +158,38 @@ def test_usage_errors_exit_2(capsys):
         main(["triggers", "--help"])
     assert info.value.code == 0
     assert "--kernels" in capsys.readouterr().out
+
+
+RATES_HEADER = "hour_start,channel,fasciculations,valid_s,rate_per_hour,ci_low,ci_high\n"
+
+
+def test_read_rates_sums_channels_and_files_across_a_dst_change(tmp_path):
+    from emg.errors import InputError
+    from emg.triggers.hourly import read_rates
+
+    a = tmp_path / "a.rates.csv"
+    a.write_text(RATES_HEADER
+                 + "2026-03-29T01:00:00+01:00,calf,4,1800.0,8.000,2.180,20.483\n"
+                 + "2026-03-29T01:00:00+01:00,thigh,6,1200.0,,,\n"
+                 + "2026-03-29T03:00:00+02:00,calf,3,3600.0,3.000,0.619,8.767\n"
+                 + "2026-03-29T04:00:00+02:00,calf,0,30.0,,,\n")
+    b = tmp_path / "b.rates.csv"
+    b.write_text(RATES_HEADER + "2026-03-29T03:00:00+02:00,calf,2,600.0,12.000,1.453,43.347\n")
+    hours = read_rates([a, b])
+    # 01:00+01:00 and 03:00+02:00 are consecutive real hours; 04:00 has < 60 s valid: dropped
+    assert hours.hour_start_s[1] - hours.hour_start_s[0] == 3600.0
+    assert hours.counts.tolist() == [10, 5] and hours.valid_s.tolist() == [3000.0, 4200.0]
+    assert hours.utc_offset_s.tolist() == [3600.0, 7200.0]
+    assert hours.channels == ("calf", "thigh")
+    calf = read_rates([a], channel="calf")
+    assert calf.counts.tolist() == [4, 3] and calf.channels == ("calf",)
+    with pytest.raises(InputError, match="given twice"):
+        read_rates([a, a])
+    naive = tmp_path / "n.rates.csv"
+    naive.write_text(RATES_HEADER + "2026-03-29T01:00:00,calf,4,1800,,,\n")
+    with pytest.raises(InputError, match=r"line 2: hour_start '2026-03-29T01:00:00' has no UTC offset"):
+        read_rates([naive])
+    neg = tmp_path / "v.rates.csv"
+    neg.write_text(RATES_HEADER + "2026-03-29T01:00:00Z,calf,4,4000,,,\n")
+    with pytest.raises(InputError, match="line 2: valid_s must be 0-3600 s, got '4000'"):
+        read_rates([neg])
