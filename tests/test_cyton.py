@@ -182,16 +182,27 @@ def test_property_any_bytes_any_board(data, daisy):
 @given(st.data())
 def test_property_valid_stream_with_insertions(data):
     stream, expected = _stream(12, seed=1)
-    cut = data.draw(st.integers(0, len(stream)))
+    at_boundary = data.draw(st.booleans())
+    cut = data.draw(st.integers(0, 12)) * PACKET_SIZE if at_boundary else data.draw(st.integers(0, len(stream)))
     junk = data.draw(st.binary(max_size=80))
     dec = CytonDecoder()
     frames = dec.feed(stream[:cut] + junk + stream[cut:])
     got = _samples(frames)
-    # whatever survives is real data, in order: never a frame made of junk
-    if got.size:
-        cols = [int(np.argmin(np.abs(expected - got[:, [j]]).sum(axis=0))) for j in range(got.shape[1])]
-        np.testing.assert_allclose(got, expected[:, cols], atol=1e-3)
-        assert cols == sorted(cols)
+    for f in frames:
+        assert set(f.aux[:, -1].tolist()) <= FOOTERS
+    if not got.size:
+        return
+    # match each decoded sample to the true one it equals, if any
+    cols = [int(np.argmin(np.abs(expected - got[:, [j]]).sum(axis=0))) for j in range(got.shape[1])]
+    right = [c for j, c in enumerate(cols) if np.allclose(got[:, j], expected[:, c], atol=1e-3)]
+    wrong = got.shape[1] - len(right)
+    assert right == sorted(set(right))  # in order, never duplicated
+    if at_boundary:
+        assert wrong == 0  # junk between packets never becomes data
+    else:
+        # junk inside a payload can put a footer byte where the footer belongs: without a
+        # CRC the Cyton protocol cannot tell, so at most that one packet is wrong
+        assert wrong <= 1
 
 
 @pytest.mark.parametrize("daisy", [False, True])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import sys
+import threading
 import time
 from collections import deque
 
@@ -92,23 +93,30 @@ class _LiveView:
         self.recent: deque[tuple[float, int]] = deque()  # (time s, channel) of recent events
         self.valid_s = 0.0
         self._tail: deque = deque()
+        self._lock = threading.Lock()
         self._tail_n = 0
         self._lines = 0
         self._last = 0.0
         self._started = time.monotonic()
 
-    def update(self, chunk, events) -> None:
+    def add_events(self, chunk, events) -> None:
+        """Called by the detection thread with each chunk's events."""
+        if events is None or not len(events):
+            return
+        with self._lock:
+            for sample, ch in zip(events.sample.tolist(), events.channel.tolist()):
+                self.counts[ch] += 1
+                self.recent.append((sample / chunk.fs, ch))
+
+    def update(self, chunk) -> None:
         import numpy as np
 
         fs = chunk.fs
         self.valid_s += float(np.count_nonzero(chunk.valid)) / fs
-        if events is not None and len(events):
-            for sample, ch in zip(events.sample.tolist(), events.channel.tolist()):
-                self.counts[ch] += 1
-                self.recent.append((sample / fs, ch))
         now_s = (chunk.first_sample + chunk.n_samples) / fs
-        while self.recent and self.recent[0][0] < now_s - 60.0:
-            self.recent.popleft()
+        with self._lock:
+            while self.recent and self.recent[0][0] < now_s - 60.0:
+                self.recent.popleft()
         self._tail.append((chunk.data, chunk.valid))
         self._tail_n += chunk.n_samples
         while self._tail_n - self._tail[0][0].shape[1] >= fs:  # keep about the last second
@@ -150,14 +158,19 @@ class _LiveView:
             lines.append(f"recording {self.record_path}: {size / 1e6:.2f} MB, {elapsed / 60:.1f} min")
         noise_uv = self._noise()
         recent = [0] * self.n_ch
-        for _, ch in self.recent:
-            recent[ch] += 1
+        with self._lock:
+            for _, ch in self.recent:
+                recent[ch] += 1
         hours = self.valid_s / 3600.0
         if self.tty:
             lines.append(f"{'channel':>10} {'noise µV':>9} {'last min':>9} {'rate /h':>9}")
             for ch, name in enumerate(self.source.channel_names):
                 rate = self.counts[ch] / hours if hours > 0 else float("nan")
-                det = "" if self.detector is not None else "   (detector not available)"
+                det = ""
+                if self.detector is None or self.detector.failed:
+                    det = "   (no on-line detection)"
+                elif self.detector.detector is None:
+                    det = "   (detector starting)"
                 lines.append(f"{name:>10} {noise_uv[ch]:9.1f} {recent[ch]:9d} {rate:9.0f}{det}")
         else:
             noise = " ".join(f"{v:.1f}" for v in noise_uv)
@@ -180,16 +193,55 @@ class _LiveView:
         sys.stdout.flush()
 
 
-def _make_detector(fs: float, n_channels: int):
-    try:
-        from ..detect import Detector
-    except ImportError:
-        return None
-    try:
-        return Detector(fs, n_channels, mains="auto")
-    except Exception as exc:  # noqa: BLE001 - streaming must work without detection
-        print(f"emg stream: warning: on-line detection off: {exc}", file=sys.stderr)
-        return None
+class _DetectionWorker:
+    """On-line detection on its own thread, so recording never waits for it (or its JIT warm-up).
+
+    Chunks are queued in order; events go to ``on_events(chunk, events)``. Without
+    ``emg.detect`` (or when it fails) streaming goes on and the view says so.
+    """
+
+    def __init__(self, fs: float, n_channels: int, on_events):
+        import queue
+        import threading
+
+        self.fs, self.n_channels, self.on_events = fs, n_channels, on_events
+        self.detector = None
+        self.failed: str | None = None
+        self._q: queue.Queue = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="emg-detect", daemon=True)
+        self._thread.start()
+
+    def submit(self, chunk) -> None:
+        self._q.put(chunk)
+
+    def stop(self, timeout_s: float = 1.0) -> None:
+        self._q.put(None)
+        self._thread.join(timeout_s)
+
+    @property
+    def noise_uv(self):
+        return getattr(self.detector, "noise_uv", None) if self.detector is not None else None
+
+    def _run(self) -> None:
+        try:
+            from ..detect import Detector
+
+            self.detector = Detector(self.fs, self.n_channels, mains="auto")
+        except Exception as exc:  # noqa: BLE001 - streaming must work without detection
+            self.failed = f"{type(exc).__name__}: {exc}"
+            print(f"emg stream: warning: on-line detection off: {self.failed}", file=sys.stderr)
+            return
+        while True:
+            chunk = self._q.get()
+            if chunk is None:
+                return
+            try:
+                self.on_events(chunk, self.detector.process(chunk))
+            except Exception as exc:  # noqa: BLE001 - keep recording if detection fails
+                self.failed = f"{type(exc).__name__}: {exc}"
+                print(f"emg stream: warning: on-line detection stopped: {self.failed}", file=sys.stderr)
+                self.detector = None
+                return
 
 
 def _lsl_outlet(source):
@@ -221,10 +273,11 @@ def run_stream(args) -> int:
     outlet = _lsl_outlet(source) if args.lsl else None
     old = _on_signals(source.stop)
     recorder = None
-    detector = _make_detector(source.fs, source.n_channels)
-    view = _LiveView(source, detector, args.record)
+    worker = None
     try:
         source.open()
+        view = _LiveView(source, None, args.record)
+        worker = view.detector = _DetectionWorker(source.fs, source.n_channels, view.add_events)
         for chunk in source:
             if recorder is None and args.record:
                 from ..io.recorder import BdfRecorder
@@ -239,14 +292,8 @@ def run_stream(args) -> int:
                                         reconnects=source.stats.reconnects)
             if outlet is not None:
                 outlet.push_chunk(chunk.data.T.copy())
-            events = None
-            if detector is not None:
-                try:
-                    events = detector.process(chunk)
-                except Exception as exc:  # noqa: BLE001 - keep recording if detection fails
-                    print(f"emg stream: warning: on-line detection stopped: {exc}", file=sys.stderr)
-                    detector = view.detector = None
-            view.update(chunk, events)
+            worker.submit(chunk)
+            view.update(chunk)
             view.show()
     finally:
         _restore(old)
@@ -254,6 +301,8 @@ def run_stream(args) -> int:
         if recorder is not None:
             recorder.update_sidecar(packets_lost=source.stats.packets_lost, reconnects=source.stats.reconnects)
             recorder.close()
+        if worker is not None:
+            worker.stop()
     view.show(force=True)
     st = source.stats
     print(f"emg stream: {st.samples / source.fs:.1f} s, {st.packets_lost} packets lost, "

@@ -105,6 +105,8 @@ class Emulator:
         Seed of the signal and of the garbage bytes.
     signal : ndarray or None
         µV ``[n_channels, n]`` to loop instead of the simulated signal (tests use a ramp).
+    loop_s : float
+        Length of the simulated signal, looped (s).
     tick_s : float
         How often the thread wakes to write what is due (bigger: burstier, like the FTDI
         latency timer's 16 ms).
@@ -116,7 +118,7 @@ class Emulator:
 
     def __init__(self, board: str, *, link: str | None = None, seconds: float | None = None,
                  drop_every: int = 0, garbage_every: int = 0, scenario: str = "clean", seed: int = 0,
-                 signal: np.ndarray | None = None, tick_s: float = 0.004,
+                 signal: np.ndarray | None = None, loop_s: float = 30.0, tick_s: float = 0.004,
                  device: DeviceModel | None = None,
                  on_write: Callable[[int, int, float], None] | None = None):
         for name, value in (("drop_every", drop_every), ("garbage_every", garbage_every)):
@@ -132,7 +134,7 @@ class Emulator:
         self.on_write = on_write
         self._rng = np.random.default_rng(seed + 1)
         if signal is None:
-            signal = emulated_signal(board, scenario=scenario, seconds=60.0, seed=seed,
+            signal = emulated_signal(board, scenario=scenario, seconds=loop_s, seed=seed,
                                      fs=self.device.fs, n_channels=self.device.n_channels)
         self.signal = np.asarray(signal, dtype=np.float64)
         if self.signal.ndim != 2 or self.signal.shape[0] != self.device.n_channels:
