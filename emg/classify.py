@@ -11,9 +11,12 @@ within a factor ``family_amp`` 1.6). Heartbeats of one lead form one family; eac
 fasciculating motor unit forms its own.
 
 **ECG** (heartbeats are regular, fasciculations are not). An event is a heartbeat when, with
-two other members of its family next to it in time, it makes a regular triple: both
-intervals a whole multiple (1-3, a missed beat allowed) of the same beat period between
-0.333 and 1.5 s (40-180 per minute), equal within ``rhythm_tol`` (12 %). An event
+three other members of its family next to it in time, it makes a regular run of four: the
+three intervals are one beat period between 0.333 and 1.5 s (40-180 per minute), one of
+them may be two periods (a missed beat), each within ``rhythm_tol`` (10 %) of a period
+(:func:`regular_run`), and its family beats: at least 5 of its members within ±6.2 s are
+in such runs, and they are at least 60 % of them. A motor unit firing at random passes
+this only by a rare chance (tested at 12/min). An event
 coinciding (±``coincidence_ms``) with a heartbeat on another channel is a heartbeat too
 when its family already holds heartbeats. Optionally the pipeline subtracts the beat
 template (see :func:`subtract_template`) before fasciculations are searched again inside
@@ -46,33 +49,38 @@ import numpy as np
 
 from .types import Events
 
-__all__ = ["EventClassifier", "EchoFilter", "ShapeFamilies", "regular_triple", "subtract_template"]
+__all__ = ["EventClassifier", "EchoFilter", "ShapeFamilies", "regular_run", "regular_triple", "subtract_template"]
 
 RR_MIN_S, RR_MAX_S = 60.0 / 180.0, 60.0 / 40.0
 
 
-def regular_triple(d1: float, d2: float, tol: float = 0.12) -> bool:
-    """Whether two successive intervals (s) fit one beat period of 40-180/min.
+def regular_run(intervals_s, tol: float = 0.10) -> bool:
+    """Whether successive intervals (s) fit one beat period of 40-180/min.
 
-    Each interval may span 1-3 periods (missed beats); the two period estimates must agree
-    within ``tol`` (relative).
+    Each interval must be one period, or two (one missed beat) for at most one of them; every
+    interval must match its multiple of the period within ``tol`` of one period. The period is
+    taken from each single interval in turn.
 
     Examples
     --------
-    >>> regular_triple(0.8, 0.82), regular_triple(0.8, 1.62), regular_triple(0.8, 0.3)
+    >>> regular_run([0.8, 0.82, 0.79]), regular_run([0.8, 1.62, 0.81]), regular_run([0.8, 1.1, 0.8])
     (True, True, False)
     """
-    for m1 in (1, 2, 3):
-        p1 = d1 / m1
-        if not RR_MIN_S <= p1 <= RR_MAX_S:
+    d = np.asarray(intervals_s, dtype=float)
+    for p in d:
+        if not RR_MIN_S <= p <= RR_MAX_S:
             continue
-        for m2 in (1, 2, 3):
-            if m1 > 1 and m2 > 1:
-                continue  # at least one interval is a single beat
-            p2 = d2 / m2
-            if RR_MIN_S <= p2 <= RR_MAX_S and abs(p1 - p2) <= tol * max(p1, p2):
-                return True
+        m = np.rint(d / p)
+        if np.any((m < 1) | (m > 2)) or np.count_nonzero(m == 2) > 1:
+            continue
+        if np.all(np.abs(d - m * p) <= tol * p):
+            return True
     return False
+
+
+def regular_triple(d1: float, d2: float, tol: float = 0.12) -> bool:
+    """Two successive single beat periods of 40-180/min, equal within ``tol``."""
+    return bool(RR_MIN_S <= d1 <= RR_MAX_S and RR_MIN_S <= d2 <= RR_MAX_S and abs(d1 - d2) <= tol * max(d1, d2))
 
 
 class ShapeFamilies:
@@ -212,7 +220,7 @@ class EventClassifier:
     """
 
     def __init__(self, fs: float, n_channels: int, *, family_corr: float = 0.85, family_amp: float = 1.6,
-                 rhythm_tol: float = 0.12, coincidence_ms: float = 20.0, artifact_uv: float = 2500.0,
+                 rhythm_tol: float = 0.10, coincidence_ms: float = 20.0, artifact_uv: float = 2500.0,
                  common_fraction: float = 0.75, multiplet_s: tuple[float, float] = (0.010, 0.110),
                  multiplet_amp: float = 2.0, min_separation_ms: float = 8.0):
         self.fs = float(fs)
@@ -224,7 +232,7 @@ class EventClassifier:
         self.multiplet_s = multiplet_s
         self.multiplet_amp = multiplet_amp
         self.min_sep_s = min_separation_ms * 1e-3
-        self.context_s = 3 * RR_MAX_S + 0.1  # look-ahead and look-back of the rhythm test
+        self.context_s = 4 * RR_MAX_S + 0.2  # look-ahead and look-back of the rhythm test
         self.families = ShapeFamilies(n_channels, min_corr=family_corr, max_amp_ratio=family_amp)
         self._buf: Events | None = None  # events not yet final (plus look-back context)
         self._fam = np.zeros(0, np.int64)
@@ -234,6 +242,7 @@ class EventClassifier:
         self._held: Events | None = None  # group heads that may still grow
         self._held_last: dict[int, float] = {}
         self._fam_near: dict[int, tuple[int, int]] = {}
+        self._rhythm_cache: dict[tuple[int, int], bool] = {}
         self._beats_prev: list[int] = []
         self.counts = {"fasciculation": 0, "ecg": 0, "artifact": 0, "excluded": 0}
 
@@ -271,7 +280,7 @@ class EventClassifier:
             return self._emit_groups(until_s, final)
         buf = self._buf
         t = buf.onset_s
-        limit = np.inf if final else until_s - self.context_s
+        limit = np.inf if final else until_s - 2 * self.context_s
         limit = min(limit, until_s) if not final else limit
         new = np.flatnonzero((np.arange(len(buf)) >= self._done) & (t < limit))
         if len(new):
@@ -279,11 +288,13 @@ class EventClassifier:
             self._collect(buf, new, labels)
             self._done = int(new[-1]) + 1
         # forget rows older than the look-back context
-        keep_from = np.searchsorted(t, (limit if np.isfinite(limit) else t[-1] + 1) - self.context_s - 0.5)
+        keep_from = np.searchsorted(t, (limit if np.isfinite(limit) else t[-1] + 1) - 2 * self.context_s - 0.5)
         keep_from = min(int(keep_from), self._done)
         if keep_from > 0:
             self._buf = buf.select(np.arange(keep_from, len(buf)))
             self._fam = self._fam[keep_from:]
+            first = int(self._buf.sample[0]) if len(self._buf) else 0
+            self._rhythm_cache = {k: v for k, v in self._rhythm_cache.items() if k[0] >= first}
             self._done -= keep_from
         return self._emit_groups(limit, final)
 
@@ -293,7 +304,7 @@ class EventClassifier:
         labels = np.array(["fasciculation"] * len(rows), dtype=object)
         zones = zone(t[rows], ch[rows])
         # ECG by rhythm within the shape family
-        is_ecg = np.array([self._in_rhythm(buf, int(i)) for i in rows], bool)
+        is_ecg = np.array([self._heartbeat(buf, int(i)) for i in rows], bool)
         for k, i in enumerate(rows):
             if is_ecg[k]:
                 self._ecg_families.add(int(self._fam[i]))
@@ -327,7 +338,7 @@ class EventClassifier:
         for j in range(last + 1, len(buf)):
             if t[j] > t[last] + 0.05:
                 break
-            if self._in_rhythm(buf, j):
+            if self._heartbeat(buf, j):
                 beat_rows.add(j)
         for j in self._beats_prev:
             beat_rows.add(j)
@@ -349,7 +360,28 @@ class EventClassifier:
         self._beats_prev = []
         return out
 
+    def _heartbeat(self, buf: Events, i: int) -> bool:
+        """In a regular run, in a family that beats: >= 5 of its members within the context
+        are in regular runs, and they are >= 60 % of its members there."""
+        if not self._in_rhythm(buf, i):
+            return False
+        t = buf.onset_s
+        lo = np.searchsorted(t, t[i] - self.context_s)
+        hi = np.searchsorted(t, t[i] + self.context_s, side="right")
+        idx = np.arange(lo, hi)
+        idx = idx[self._fam[idx] == self._fam[i]]
+        hits = sum(self._in_rhythm(buf, int(j)) for j in idx)
+        return hits >= 5 and hits >= 0.6 * len(idx)
+
     def _in_rhythm(self, buf: Events, i: int) -> bool:
+        key = (int(buf.sample[i]), int(buf.channel[i]))
+        hit = self._rhythm_cache.get(key)
+        if hit is None:
+            hit = self._in_rhythm_uncached(buf, i)
+            self._rhythm_cache[key] = hit
+        return hit
+
+    def _in_rhythm_uncached(self, buf: Events, i: int) -> bool:
         t = buf.onset_s
         fam = self._fam
         lo = np.searchsorted(t, t[i] - self.context_s)
@@ -358,11 +390,10 @@ class EventClassifier:
         idx = idx[(fam[idx] == fam[i])]
         times = t[idx]
         k = int(np.flatnonzero(idx == i)[0])
-        for a in (k - 2, k - 1, k):
-            if a < 0 or a + 2 >= len(times):
+        for a in range(k - 3, k + 1):
+            if a < 0 or a + 3 >= len(times):
                 continue
-            d1, d2 = times[a + 1] - times[a], times[a + 2] - times[a + 1]
-            if regular_triple(d1, d2, self.rhythm_tol):
+            if regular_run(np.diff(times[a : a + 4]), self.rhythm_tol):
                 return True
         return False
 

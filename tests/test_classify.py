@@ -1,0 +1,139 @@
+import numpy as np
+import pytest
+
+from emg.classify import EchoFilter, EventClassifier, regular_run, regular_triple, subtract_template
+from emg.types import Events
+
+FS = 1000.0
+T = np.linspace(-1, 1, 41)
+QRS = (1 - 10 * T * T) * np.exp(-8 * T * T)  # a heartbeat shape
+MU = np.sin(np.pi * T) * np.exp(-3 * T * T)  # a motor-unit shape
+
+
+def make_events(rows):
+    """rows: (time_s, channel, amplitude_uv, shape, coincident)."""
+    rows = sorted(rows, key=lambda r: (r[0], r[1]))
+    n = len(rows)
+    cols = {name: np.zeros(n, dtype) for name, dtype in Events.columns.items()}
+    cols["sample"] = np.array([int(round(r[0] * FS)) for r in rows], np.int64)
+    cols["channel"] = np.array([r[1] for r in rows], np.int32)
+    cols["amplitude_uv"] = np.array([r[2] for r in rows], np.float32)
+    cols["coincident"] = np.array([r[4] for r in rows], np.int32)
+    rng = np.random.default_rng(0)
+    waves = np.array([r[2] * r[3] / np.ptp(r[3]) + rng.normal(0, 2.0, len(T)) for r in rows])
+    return Events(fs=FS, waveforms=waves, **cols)
+
+
+def run(classifier, events, zone=None, chunk_s=5.0):
+    zone = zone or (lambda t, c: np.zeros(len(t), np.int8))
+    out = []
+    end = events.onset_s.max() + 1 if len(events) else 0
+    for lo in np.arange(0, end, chunk_s):
+        sel = (events.onset_s >= lo) & (events.onset_s < lo + chunk_s)
+        classifier.push(events.select(sel))
+        out.append(classifier.pop(lo + chunk_s, zone))
+    out.append(classifier.pop(np.inf, zone, final=True))
+    return Events.concat(out, fs=FS)
+
+
+def test_regular_run():
+    assert regular_run([0.8, 0.85, 0.82])
+    assert regular_run([0.8, 1.6, 0.8])  # one missed beat
+    assert not regular_run([0.8, 1.6, 1.6])  # two missed beats: not enough evidence
+    assert not regular_run([0.8, 1.1, 0.8])
+    assert not regular_run([0.2, 0.2, 0.2])  # 300 per minute is no heartbeat
+    assert not regular_run([2.0, 2.0, 2.0])  # 30 per minute neither
+    assert regular_triple(0.8, 0.85) and not regular_triple(0.8, 1.6)
+
+
+def heart_and_units(seed=1, minutes=3.0):
+    rng = np.random.default_rng(seed)
+    rows, beats, fasc = [], [], []
+    t = 0.3
+    while t < minutes * 60:
+        beats.append(t)
+        rows.append((t, 0, 800.0 * (1 + 0.03 * rng.standard_normal()), QRS, 0))
+        t += 0.85 * (1 + 0.03 * rng.standard_normal())
+    for t in np.sort(rng.uniform(1, minutes * 60 - 1, 40)):
+        if min(abs(np.array(beats) - t)) > 0.05 and (not fasc or t - fasc[-1] > 0.2):  # no chance doublets
+            fasc.append(t)
+            rows.append((t, 0, 300.0, MU, 0))
+    return make_events(rows), np.array(beats), np.array(fasc)
+
+
+def test_heartbeats_are_ecg_and_irregular_units_are_fasciculations():
+    events, beats, fasc = heart_and_units()
+    out = run(EventClassifier(FS, 1), events)
+    ecg_t = out.onset_s[out.label == "ecg"]
+    fasc_t = out.onset_s[out.label == "fasciculation"]
+    assert len(ecg_t) >= 0.98 * len(beats)  # the first/last beats lack a full triple at most
+    assert np.allclose(np.sort(fasc_t), fasc, atol=1e-3)
+
+
+def test_missed_beats_still_make_a_rhythm():
+    events, beats, fasc = heart_and_units(seed=2)
+    drop = np.zeros(len(events), bool)
+    is_beat = np.isin(events.onset_s.round(3), beats.round(3))
+    drop[np.flatnonzero(is_beat)[::4]] = True  # every fourth beat below threshold
+    out = run(EventClassifier(FS, 1), events.select(~drop))
+    found = out.onset_s[out.label == "fasciculation"]
+    assert all(np.any(np.abs(found - t) < 1e-3) for t in fasc)
+    assert len(found) <= len(fasc) + 1  # at most the first beat, with a single run to judge it
+
+
+def test_same_shape_at_random_times_is_not_ecg():
+    rng = np.random.default_rng(5)
+    times = np.sort(rng.uniform(0, 600, 120))  # one unit, 12/min, Poisson
+    out = run(EventClassifier(FS, 1), make_events([(t, 0, 300.0, MU, 0) for t in times]))
+    assert np.count_nonzero(out.label == "ecg") == 0
+
+
+def test_doublets_are_one_row_with_multiplicity():
+    rows = [(1.0, 0, 300.0, MU, 0), (1.035, 0, 290.0, MU, 0),  # doublet
+            (5.0, 0, 300.0, MU, 0), (5.03, 0, 310.0, MU, 0), (5.07, 0, 300.0, MU, 0),  # triplet
+            (9.0, 0, 300.0, MU, 0), (9.05, 0, 60.0, -MU, 0),  # a different, small unit: not merged
+            (12.0, 0, 300.0, MU, 0), (12.5, 0, 300.0, MU, 0)]  # 500 ms apart: two discharges
+    out = run(EventClassifier(FS, 1), make_events(rows), chunk_s=1.01)
+    assert out.onset_s.round(3).tolist() == [1.0, 5.0, 9.0, 9.05, 12.0, 12.5]
+    assert out.multiplicity.tolist() == [2, 3, 1, 1, 1, 1]
+
+
+def test_artifacts_big_or_in_artifact_zone_and_excluded_dropped():
+    rows = [(1.0, 0, 5000.0, MU, 0), (3.0, 0, 300.0, MU, 0), (6.0, 0, 300.0, MU, 0), (9.0, 0, 300.0, MU, 0)]
+
+    def zone(t, c):
+        return np.where((t > 2.5) & (t < 3.5), 1, np.where((t > 5.5) & (t < 6.5), 2, 0)).astype(np.int8)
+
+    out = run(EventClassifier(FS, 1), make_events(rows), zone=zone)
+    assert list(zip(out.onset_s.round(3), out.label)) == [(1.0, "artifact"), (3.0, "artifact"), (9.0, "fasciculation")]
+
+
+def test_common_mode_is_artifact_with_three_channels():
+    rows = [(2.0, c, 300.0, MU, 2) for c in range(3)] + [(4.0, 1, 300.0, MU, 0)]
+    out = run(EventClassifier(FS, 3), make_events(rows))
+    assert out.label.tolist() == ["artifact", "artifact", "artifact", "fasciculation"]
+
+
+def test_echo_filter_drops_small_followers_only():
+    rows = [(1.0, 0, 500.0, MU, 0), (1.02, 0, 100.0, MU, 0), (1.04, 0, 480.0, MU, 0), (1.3, 0, 100.0, MU, 0),
+            (1.01, 1, 50.0, MU, 0)]
+    kept = EchoFilter(2)(make_events(rows))
+    assert list(zip(kept.onset_s.round(3), kept.channel)) == [(1.0, 0), (1.01, 1), (1.04, 0), (1.3, 0)]
+
+
+def test_chunking_does_not_change_labels():
+    events, _, _ = heart_and_units(seed=3, minutes=2.0)
+    a = run(EventClassifier(FS, 1), events, chunk_s=60.0)
+    b = run(EventClassifier(FS, 1), events, chunk_s=0.7)
+    assert a.sample.tolist() == b.sample.tolist() and a.label.tolist() == b.label.tolist()
+
+
+def test_subtract_template_removes_a_repeated_beat():
+    rng = np.random.default_rng(0)
+    x = rng.normal(0, 1.0, 5000)
+    beats = np.arange(200, 4800, 700)
+    for b in beats:
+        x[b - 20 : b + 21] += 500 * QRS
+    y = subtract_template(x, beats, 20)
+    assert np.abs(y[beats]).max() < 5.0
+    assert np.abs(x[beats]).min() > 400.0
