@@ -83,7 +83,7 @@ def muap_shape(rng: np.random.Generator, fs_hi: float, duration_ms: float, phase
     """A MUAP of ``phases`` alternating lobes over ``duration_ms``, peak-to-peak 1.
 
     Lobes are Gaussians of random width and size (the largest is random), so every unit
-    gets its own shape.
+    gets its own shape; the net area is zero, as in a bipolar surface recording.
     """
     d = duration_ms / 1000.0
     n = int(round((d + 0.004) * fs_hi))
@@ -98,6 +98,9 @@ def muap_shape(rng: np.random.Generator, fs_hi: float, duration_ms: float, phase
         size = 1.0 if i == big else rng.uniform(0.3, 0.85)
         x += sign * (-1) ** i * size * np.exp(-0.5 * ((t - centre) / width) ** 2)
     x -= np.linspace(x[0], x[-1], n)  # both ends at 0
+    # zero net area, as in a bipolar (differential) surface recording
+    env = np.sin(np.pi * np.arange(n) / (n - 1)) ** 2
+    x -= x.sum() / env.sum() * env
     return x / (x.max() - x.min())
 
 

@@ -1,0 +1,350 @@
+"""Numba kernels of the detector (private). Each has a NumPy reference in ``_detect_ref.py``.
+
+All kernels are written as plain loops over samples so the same code runs compiled (the
+default) or as Python (``EMG_NO_NUMBA=1``). They carry their state in arrays the caller
+owns, which is what makes the detector chunk-invariant.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._numba import jit
+
+__all__ = ["sos_filter", "mains_cancel", "block_mad", "threshold_events", "event_features"]
+
+
+@jit
+def sos_filter(x, valid, sos, zi_unit, zi, pending_reset, out):
+    """Cascade of biquads (direct form II transposed) over each row, in place of ``out``.
+
+    Parameters
+    ----------
+    x : float32 (n_ch, n)
+        Input in µV.
+    valid : bool (n,)
+        False inside gaps: the output is 0 there and the filter restarts after the gap.
+    sos : float64 (n_sec, 6)
+        Second-order sections (scipy layout, a0 = 1).
+    zi_unit : float64 (n_sec, 2)
+        Steady-state state for a unit step input (``scipy.signal.sosfilt_zi``); a restart
+        sets the state to ``zi_unit * x`` so a DC offset causes no transient.
+    zi : float64 (n_ch, n_sec, 2)
+        Filter state, updated.
+    pending_reset : bool (n_ch,)
+        True when the next valid sample must restart the filter; updated.
+    out : float32 (n_ch, n)
+        Filtered output.
+    """
+    n_ch, n = x.shape
+    n_sec = sos.shape[0]
+    for c in range(n_ch):
+        for i in range(n):
+            if not valid[i]:
+                pending_reset[c] = True
+                out[c, i] = 0.0
+                continue
+            v = np.float64(x[c, i])
+            if pending_reset[c]:
+                for s in range(n_sec):
+                    zi[c, s, 0] = zi_unit[s, 0] * v
+                    zi[c, s, 1] = zi_unit[s, 1] * v
+                pending_reset[c] = False
+            for s in range(n_sec):
+                y = sos[s, 0] * v + zi[c, s, 0]
+                zi[c, s, 0] = sos[s, 1] * v - sos[s, 4] * y + zi[c, s, 1]
+                zi[c, s, 1] = sos[s, 2] * v - sos[s, 5] * y
+                v = y
+            out[c, i] = v
+
+
+@jit
+def block_mad(y, usable, block_n, min_fraction):
+    """Robust noise RMS per channel and block: median(|y|) / 0.6745 over usable samples.
+
+    ``y`` (n_ch, n_blocks * block_n) is zero-mean filtered data. A block with fewer than
+    ``min_fraction`` usable samples gives NaN.
+    """
+    n_ch, n = y.shape
+    n_blocks = n // block_n
+    out = np.full((n_ch, n_blocks), np.nan)
+    tmp = np.empty(block_n, dtype=np.float32)
+    for b in range(n_blocks):
+        lo = b * block_n
+        for c in range(n_ch):
+            m = 0
+            for i in range(lo, lo + block_n):
+                if usable[i]:
+                    tmp[m] = abs(y[c, i])
+                    m += 1
+            if m >= max(1, int(min_fraction * block_n)):
+                out[c, b] = np.median(tmp[:m]) / 0.6744897501960817
+    return out
+
+
+@jit
+def threshold_events(y, usable, thr, block_n, first_sample, merge_n, max_n, dead_n, extend_frac, shadow_frac,
+                     shadow_n, state, peak_val, out_ch, out_peak):
+    """Threshold crossings of |y| grouped into events, each reported at its largest |y|.
+
+    A sample above the threshold opens an event. The event grows while samples above
+    ``max(thr, extend_frac x its peak)`` follow within ``merge_n`` samples, and closes
+    after ``merge_n`` samples without one or ``max_n`` samples after it opened. A new event
+    needs ``dead_n`` samples after the previous peak, and must exceed the previous peak's
+    shadow ``shadow_frac x peak x exp(-dt / shadow_n)`` (the filter's tail after a large
+    potential; a doublet's second discharge, as large as the first, passes). An event
+    touching an unusable sample (gap, settling) is dropped.
+
+    Parameters
+    ----------
+    y : float32 (n_ch, n)
+        Filtered µV; sample ``i`` is absolute sample ``first_sample + i``.
+    usable : bool (n,)
+    thr : float64 (n_ch, n_blocks)
+        Threshold per channel and block of ``block_n`` samples (NaN: no detection).
+    state : int64 (n_ch, 5)
+        Per channel, updated: open flag, start sample, peak sample, last sample above
+        the extension level, peak sample of the previous event.
+    peak_val : float64 (n_ch, 2)
+        |y| at the open event's peak and at the previous event's peak, updated.
+    out_ch, out_peak : int64 (capacity,)
+        Closed events (channel, absolute peak sample), in order of closing.
+
+    Returns
+    -------
+    int
+        Number of events written.
+    """
+    n_ch, n = y.shape
+    k = 0
+    for c in range(n_ch):
+        is_open = state[c, 0]
+        start = state[c, 1]
+        peak = state[c, 2]
+        last = state[c, 3]
+        prev_peak = state[c, 4]
+        pv = peak_val[c, 0]
+        prev_pv = peak_val[c, 1]
+        for i in range(n):
+            g = first_sample + i
+            if not usable[i]:
+                is_open = 0
+                continue
+            a = abs(np.float64(y[c, i]))
+            t = thr[c, i // block_n]
+            if is_open:
+                if a > t and a > extend_frac * pv:
+                    last = g
+                    if a > pv:
+                        pv = a
+                        peak = g
+                if g - last > merge_n or g - start >= max_n:
+                    out_ch[k] = c
+                    out_peak[k] = peak
+                    k += 1
+                    is_open = 0
+                    prev_peak = peak
+                    prev_pv = pv
+            if not is_open and a > t and g - prev_peak > dead_n and g - last > 0:
+                if a > shadow_frac * prev_pv * np.exp(-(g - prev_peak) / shadow_n):
+                    is_open = 1
+                    start = g
+                    last = g
+                    peak = g
+                    pv = a
+        state[c, 0] = is_open
+        state[c, 1] = start
+        state[c, 2] = peak
+        state[c, 3] = last
+        state[c, 4] = prev_peak
+        peak_val[c, 0] = pv
+        peak_val[c, 1] = prev_pv
+    return k
+
+
+@jit
+def event_features(waves, noise, fs, search_n, gap_n, level_sd, level_frac):
+    """Features of centred event snippets.
+
+    Parameters
+    ----------
+    waves : float32 (m, n_wave)
+        Filtered µV, the largest deflection at ``n_wave // 2``.
+    noise : float64 (m,)
+        Robust noise RMS at each event, µV.
+    fs : float
+        Sample rate, Hz.
+    search_n : int
+        Half width (samples) of the region searched for the event's support.
+    gap_n : int
+        Largest run of sub-level samples allowed inside the support.
+    level_sd, level_frac : float
+        Support level = max(level_sd x noise, level_frac x |peak|).
+
+    Returns
+    -------
+    pp, duration_ms, phases, energy_uv2s, centroid_hz : arrays (m,)
+        Peak-to-peak over the support widened by ``gap_n`` samples each side; duration
+        and energy over the support; phases = runs of one sign among supra-level samples.
+    """
+    m, n_wave = waves.shape
+    centre = n_wave // 2
+    pp = np.zeros(m)
+    duration = np.zeros(m)
+    phases = np.zeros(m, dtype=np.int64)
+    energy = np.zeros(m)
+    centroid = np.zeros(m)
+    # Hann window and DFT tables for the spectral centroid
+    win = np.empty(n_wave)
+    for j in range(n_wave):
+        win[j] = 0.5 - 0.5 * np.cos(2.0 * np.pi * (j + 1) / (n_wave + 1))
+    n_freq = n_wave // 2 + 1
+    cos_t = np.empty((n_freq, n_wave))
+    sin_t = np.empty((n_freq, n_wave))
+    for f in range(n_freq):
+        for j in range(n_wave):
+            ang = 2.0 * np.pi * f * j / n_wave
+            cos_t[f, j] = np.cos(ang)
+            sin_t[f, j] = np.sin(ang)
+    lo_lim = max(0, centre - search_n)
+    hi_lim = min(n_wave - 1, centre + search_n)
+    for e in range(m):
+        w = waves[e]
+        level = max(level_sd * noise[e], level_frac * abs(np.float64(w[centre])))
+        lo = centre
+        j = centre - 1
+        while j >= lo_lim and lo - j <= gap_n:
+            if abs(w[j]) > level:
+                lo = j
+            j -= 1
+        hi = centre
+        j = centre + 1
+        while j <= hi_lim and j - hi <= gap_n:
+            if abs(w[j]) > level:
+                hi = j
+            j += 1
+        vmax = -np.inf
+        vmin = np.inf
+        for j in range(max(0, lo - gap_n), min(n_wave - 1, hi + gap_n) + 1):
+            v = np.float64(w[j])
+            vmax = max(vmax, v)
+            vmin = min(vmin, v)
+        en = 0.0
+        sign = 0
+        ph = 0
+        for j in range(lo, hi + 1):
+            v = np.float64(w[j])
+            en += v * v
+            if abs(v) > level:
+                s = 1 if v > 0 else -1
+                if s != sign:
+                    ph += 1
+                    sign = s
+        pp[e] = vmax - vmin
+        duration[e] = (hi - lo + 1) * 1000.0 / fs
+        phases[e] = ph
+        energy[e] = en / fs
+        num = 0.0
+        den = 0.0
+        for f in range(1, n_freq):
+            re = 0.0
+            im = 0.0
+            for j in range(n_wave):
+                v = w[j] * win[j]
+                re += v * cos_t[f, j]
+                im -= v * sin_t[f, j]
+            p = re * re + im * im
+            num += p * f * fs / n_wave
+            den += p
+        centroid[e] = num / den if den > 0 else 0.0
+    return pp, duration, phases, energy, centroid
+
+
+@jit
+def mains_cancel(x, valid, cos_t, sin_t, first_sample, mu, pll_gain, max_dw, freeze_k, hold_n, max_frozen_n, ema_n,
+                 amp, dw, ema, hold, out):
+    """Adaptive mains canceller (one LMS phasor per harmonic, a frequency-locked loop) that
+    freezes on spikes.
+
+    Subtracts ``sum_k Re(a_k exp(j k w n))`` from each row. ``a_k`` follows the mains with
+    time constant ``1 / mu[k]`` samples (``mu`` grows with the harmonic number, like notches
+    of equal Q); a second-order loop estimates the mains frequency error ``dw`` (rad/sample)
+    from the fundamental's phase corrections and turns every ``a_k`` by ``k dw`` per sample,
+    so a drifting mains frequency leaves no residual. Adaptation is frozen for ``hold_n``
+    samples whenever ``|residual| > freeze_k x`` its running mean absolute value (which
+    itself follows the residual clipped at that limit): unlike a notch, a large spike leaves
+    no ringing. A freeze longer than ``max_frozen_n`` samples is not a spike: adaptation is
+    then forced for as long again, so the canceller cannot lock itself out; the error that
+    drives it is clipped at the freeze limit, so even then a spike pulls little.
+
+    Parameters
+    ----------
+    x : float32 (n_ch, n)
+        High-passed µV; sample ``i`` is absolute sample ``first_sample + i``.
+    valid : bool (n,)
+    cos_t, sin_t : float64 (n_h, period)
+        ``cos(2 pi k f0 m / fs)`` over one exact period of the mains in samples.
+    mu : float64 (n_h,)
+        Step size per harmonic.
+    pll_gain, max_dw : float
+        Gain of the frequency loop and the largest frequency error followed (rad/sample).
+    amp : float64 (n_ch, n_h, 2)
+        Re and Im of each harmonic's amplitude, updated.
+    dw : float64 (n_ch,)
+        Frequency error estimate, rad/sample, updated.
+    ema : float64 (n_ch,)
+        Running mean |residual| (``ema_n`` samples), updated.
+    hold : int64 (n_ch, 2)
+        Samples left in a freeze, and the length of the current freeze (negative while
+        adaptation is forced), updated.
+    out : float32 (n_ch, n)
+    """
+    n_ch, n = x.shape
+    n_h, period = cos_t.shape
+    alpha = 1.0 / ema_n
+    for c in range(n_ch):
+        for i in range(n):
+            if not valid[i]:
+                out[c, i] = 0.0
+                continue
+            ph = (first_sample + i) % period
+            # turn each phasor by its share of the frequency error
+            for k in range(n_h):
+                ang = (k + 1) * dw[c]
+                cr = 1.0 - 0.5 * ang * ang
+                re = amp[c, k, 0]
+                im = amp[c, k, 1]
+                amp[c, k, 0] = re * cr - im * ang
+                amp[c, k, 1] = re * ang + im * cr
+            m = 0.0
+            for k in range(n_h):
+                m += amp[c, k, 0] * cos_t[k, ph] - amp[c, k, 1] * sin_t[k, ph]
+            e = np.float64(x[c, i]) - m
+            out[c, i] = e
+            lim = freeze_k * ema[c]
+            ema[c] += alpha * (min(abs(e), lim) - ema[c])
+            if abs(e) > lim and hold[c, 1] >= 0:
+                hold[c, 0] = hold_n
+            if hold[c, 0] > 0:
+                hold[c, 0] -= 1
+                hold[c, 1] += 1
+                if hold[c, 1] > max_frozen_n:
+                    hold[c, 0] = 0
+                    hold[c, 1] = -max_frozen_n
+                continue
+            if hold[c, 1] > 0:
+                hold[c, 1] = 0
+            elif hold[c, 1] < 0:
+                hold[c, 1] += 1
+            ec = min(max(e, -lim), lim)  # clipped (Huber) error: a spike's pull is bounded
+            for k in range(n_h):
+                g = 2.0 * mu[k] * ec
+                d_re = g * cos_t[k, ph]
+                d_im = -g * sin_t[k, ph]
+                if k == 0:
+                    p2 = amp[c, 0, 0] * amp[c, 0, 0] + amp[c, 0, 1] * amp[c, 0, 1]
+                    if p2 > 16.0 * ema[c] * ema[c]:  # lock only on a clear fundamental
+                        turn = (amp[c, 0, 0] * d_im - amp[c, 0, 1] * d_re) / p2
+                        dw[c] = min(max(dw[c] + pll_gain * turn, -max_dw), max_dw)
+                amp[c, k, 0] += d_re
+                amp[c, k, 1] += d_im

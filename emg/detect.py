@@ -1,0 +1,365 @@
+"""The spike detector: isolated motor-unit potentials in resting surface EMG.
+
+One :class:`Detector` serves the live stream and the batch path (:func:`detect` is one
+detector over one big chunk), and its output does not depend on how the data is chunked.
+
+Pipeline per channel, all causal:
+
+1. mains frequency: 50 or 60 Hz from the first ``mains_probe_s`` seconds (Goertzel power),
+   unless given;
+2. filter (:class:`emg.filters.DetectionFilter`): 20 Hz high-pass, adaptive mains
+   canceller frozen during spikes (no notch ringing), 250 Hz low-pass (if ``fs`` allows);
+   restarted after each gap and at the start, and no detection for ``settle_s`` seconds
+   after a restart;
+3. noise: robust RMS (median |x| / 0.6745) per block of ``block_s`` seconds aligned on
+   absolute sample numbers, then the median of the last ``noise_blocks`` blocks: the
+   median ignores the few samples inside events and whole blocks with bursts;
+4. events: |x| above ``threshold`` x noise; crossings (above 10 % of the event's peak)
+   closer than ``merge_ms`` join one event (at most ``max_event_ms`` long) reported at
+   its largest |x|; a new event needs ``dead_ms`` after the previous peak and must rise
+   above the previous peak's decaying shadow (50 % x exp(-dt / 20 ms)), so the filter's
+   tail after a large potential is not a second event while a doublet's second discharge is;
+5. features (:data:`emg.types.Events`): peak-to-peak, duration and phases of the support
+   (samples above max(3 x noise, 10 % of the peak) with gaps under 3 ms, within 15 ms of
+   the peak), energy, spectral centroid of the Hann-windowed snippet, SNR =
+   peak-to-peak / noise RMS, and ``coincident``: the number of other channels with an
+   event peak within ``coincidence_ms`` (default 5 ms).
+
+At 250 Hz (OpenBCI Cyton default) a 10 ms potential is 2-3 samples wide: it is still
+detected, but duration, phases and centroid are coarse there.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ._detect_numba import block_mad, event_features, threshold_events
+from .filters import DetectionFilter, detect_mains
+from .types import Chunk, Events, Recording
+
+__all__ = ["Detector", "detect"]
+
+_MAD_MIN_FRACTION = 0.25  # a block needs this share of usable samples for a noise estimate
+_SEGMENT_BLOCKS = 32  # blocks filtered and searched per kernel call (bounds memory)
+
+
+def _samples(value_s: float, fs: float, minimum: int = 0) -> int:
+    return max(minimum, int(round(value_s * fs)))
+
+
+class Detector:
+    """Streaming, stateful spike detector.
+
+    Parameters
+    ----------
+    fs : float
+        Sample rate in Hz.
+    n_channels : int
+        Channels per chunk.
+    mains : "auto" | 50 | 60 | None
+        Mains frequency to notch; "auto" finds it from the first ``mains_probe_s`` s;
+        None notches nothing.
+    threshold : float
+        Detection threshold in multiples of the robust noise RMS.
+    highpass_hz, lowpass_hz : float
+        Filter band edges (see :class:`emg.filters.DetectionFilter`).
+    block_s, noise_blocks : float, int
+        Noise estimate: block length in s and how many recent blocks the median takes.
+    merge_ms, max_event_ms, dead_ms, extend_frac, shadow_frac, shadow_ms : float
+        Event grouping (see module docstring and ``_detect_numba.threshold_events``).
+    wave_ms : float
+        Half-length of the waveform snippet kept per event.
+    coincidence_ms : float
+        Window for ``Events.coincident``.
+    settle_s : float
+        No detection this long after the start and after each gap (filter settling).
+    mains_probe_s : float
+        Data used to find the mains frequency.
+
+    Examples
+    --------
+    >>> from emg.simulate import simulate
+    >>> rec, truth = simulate("clean", minutes=0.5, seed=3)
+    >>> det = Detector(rec.fs, rec.n_channels)
+    >>> events = [det.process(chunk) for chunk in rec.iter_chunks(0.1)] + [det.flush()]
+    """
+
+    def __init__(
+        self,
+        fs: float,
+        n_channels: int,
+        *,
+        mains: str | float | None = "auto",
+        threshold: float = 5.0,
+        highpass_hz: float = 20.0,
+        lowpass_hz: float = 250.0,
+        block_s: float = 1.0,
+        noise_blocks: int = 10,
+        merge_ms: float = 4.0,
+        max_event_ms: float = 30.0,
+        dead_ms: float = 3.0,
+        extend_frac: float = 0.1,
+        shadow_frac: float = 0.5,
+        shadow_ms: float = 20.0,
+        wave_ms: float = 25.0,
+        coincidence_ms: float = 5.0,
+        settle_s: float = 0.5,
+        mains_probe_s: float = 2.0,
+    ):
+        if not (isinstance(fs, (int, float)) and math.isfinite(fs) and fs > 0):
+            raise ValueError(f"Invalid value for 'fs': must be a positive sample rate in Hz, got {fs!r}.")
+        if not (isinstance(n_channels, (int, np.integer)) and n_channels >= 1):
+            raise ValueError(f"Invalid value for 'n_channels': must be an integer >= 1, got {n_channels!r}.")
+        if mains not in ("auto", None) and mains not in (50, 60):
+            raise ValueError(f"Invalid value for 'mains': allowed are 'auto', 50, 60, None, got {mains!r}.")
+        if not threshold > 0:
+            raise ValueError(f"Invalid value for 'threshold': must be > 0 (x noise RMS), got {threshold!r}.")
+        if not (isinstance(noise_blocks, (int, np.integer)) and noise_blocks >= 1):
+            raise ValueError(f"Invalid value for 'noise_blocks': must be an integer >= 1, got {noise_blocks!r}.")
+        self.fs = float(fs)
+        self.n_channels = int(n_channels)
+        self.threshold = float(threshold)
+        self._filter_kw = {"highpass_hz": highpass_hz, "lowpass_hz": lowpass_hz}
+        self.block_n = _samples(block_s, fs, 1)
+        self.noise_blocks = int(noise_blocks)
+        self.merge_n = _samples(merge_ms / 1000, fs, 1)
+        self.max_n = _samples(max_event_ms / 1000, fs, 2)
+        self.dead_n = _samples(dead_ms / 1000, fs, 0)
+        self.extend_frac = float(extend_frac)
+        self.shadow_frac = float(shadow_frac)
+        self.shadow_n = max(1e-9, shadow_ms / 1000 * fs)
+        self.half_n = _samples(wave_ms / 1000, fs, 2)
+        self.coinc_n = _samples(coincidence_ms / 1000, fs, 0)
+        self.settle_n = _samples(settle_s, fs, 0)
+        self.probe_n = _samples(mains_probe_s, fs, 1)
+        self._search_n = _samples(0.015, fs, 2)
+        self._gap_n = _samples(0.003, fs, 2)
+        if self.max_n >= self.block_n:
+            raise ValueError(f"Invalid value for 'max_event_ms': must be shorter than block_s, got {max_event_ms!r}.")
+        self.mains_hz: float | None = float(mains) if mains not in ("auto", None) else None
+        self._auto = mains == "auto"
+        self._filter: DetectionFilter | None = None
+        self._probe: list[tuple[np.ndarray, np.ndarray]] = []  # raw chunks held until mains is known
+        self._probe_len = 0
+        self._next = 0  # absolute index of the next expected input sample
+        self._finished = False
+        # filtered samples not yet dropped, from absolute sample self._y_start
+        self._y = np.zeros((self.n_channels, 0), np.float32)
+        self._u = np.zeros(0, np.bool_)
+        self._y_start = 0
+        self._det_pos = 0  # samples before this went through the state machine
+        self._prev_valid = False
+        self._last_reset = 0
+        self._mads: list[np.ndarray] = []  # recent per-block noise estimates (n_channels,)
+        self._sigma_by_block: dict[int, np.ndarray] = {}
+        self.noise_uv = np.full(self.n_channels, np.nan)
+        self._state = np.zeros((self.n_channels, 5), np.int64)
+        self._state[:, 4] = -(1 << 40)
+        self._peak_val = np.zeros((self.n_channels, 2))
+        self._pend_ch = np.zeros(0, np.int64)  # closed events awaiting their waveform/coincidence
+        self._pend_peak = np.zeros(0, np.int64)
+        self._recent_ch = np.zeros(0, np.int64)  # emitted events still inside a coincidence window
+        self._recent_peak = np.zeros(0, np.int64)
+
+    # -- public -------------------------------------------------------------------------
+    @property
+    def n_wave(self) -> int:
+        """Samples per waveform snippet (the peak at ``n_wave // 2``)."""
+        return 2 * self.half_n + 1
+
+    def process(self, chunk: Chunk) -> Events:
+        """Feed the next chunk; return the events whose waveform window is now complete."""
+        if self._finished:
+            raise RuntimeError("Detector.process called after flush(); make a new Detector.")
+        if abs(chunk.fs - self.fs) > 1e-9 * self.fs:
+            raise ValueError(f"Invalid chunk: fs is {chunk.fs:g} Hz, the detector runs at {self.fs:g} Hz.")
+        if chunk.data.shape[0] != self.n_channels:
+            raise ValueError(f"Invalid chunk: {chunk.data.shape[0]} channels, the detector has {self.n_channels}.")
+        if chunk.first_sample != self._next:
+            raise ValueError(
+                f"Invalid chunk: first_sample must be {self._next} (chunks are consecutive), got {chunk.first_sample}."
+            )
+        self._next += chunk.n_samples
+        if chunk.n_samples == 0:
+            return Events.empty(self.fs, self.n_wave)
+        if self._filter is None:
+            self._probe.append((chunk.data, chunk.valid))
+            self._probe_len += chunk.n_samples
+            if self._probe_len < self.probe_n:
+                return Events.empty(self.fs, self.n_wave)
+            self._decide_mains()
+        else:
+            self._feed(chunk.data, chunk.valid)
+        return self._emit(final=False)
+
+    def flush(self) -> Events:
+        """End of data: finish the last partial block and return every remaining event."""
+        if self._finished:
+            return Events.empty(self.fs, self.n_wave)
+        if self._filter is None:
+            self._decide_mains()
+        self._finished = True
+        end = self._y_start + self._y.shape[1]
+        if end > self._det_pos:
+            lo = self._det_pos - self._y_start
+            self._search(self._y[:, lo:], self._u[lo:], partial=True)
+        open_ch = np.flatnonzero(self._state[:, 0] == 1)
+        if len(open_ch):  # events still open at the end are complete as far as data goes
+            self._pend_ch = np.concatenate([self._pend_ch, open_ch.astype(np.int64)])
+            self._pend_peak = np.concatenate([self._pend_peak, self._state[open_ch, 2]])
+            self._state[open_ch, 0] = 0
+        return self._emit(final=True)
+
+    # -- stages ---------------------------------------------------------------------------
+    def _decide_mains(self) -> None:
+        """With the first ``probe_n`` samples: find the mains, warm the canceller, start filtering."""
+        data = np.concatenate([d for d, _ in self._probe], axis=1) if self._probe else np.zeros((self.n_channels, 0))
+        valid = np.concatenate([v for _, v in self._probe]) if self._probe else np.zeros(0, bool)
+        probe, probe_valid = data[:, : self.probe_n], valid[: self.probe_n]
+        if self._auto:
+            self.mains_hz = detect_mains(probe, self.fs, probe_valid)
+        self._filter = DetectionFilter(self.fs, self.n_channels, self.mains_hz, **self._filter_kw)
+        self._filter.warm_up(probe, probe_valid)
+        self._probe = []
+        if data.shape[1]:
+            self._feed(data, valid)
+
+    def _feed(self, data: np.ndarray, valid: np.ndarray) -> None:
+        """Filter new raw samples, then search every complete block (in bounded segments)."""
+        seg = _SEGMENT_BLOCKS * self.block_n
+        for lo in range(0, data.shape[1], seg):
+            x, v = data[:, lo : lo + seg], valid[lo : lo + seg]
+            y = self._filter.process(x, v)
+            u = self._usable(v)
+            self._y = np.concatenate([self._y, y], axis=1) if self._y.shape[1] else y
+            self._u = np.concatenate([self._u, u]) if self._u.size else u
+            end = self._y_start + self._y.shape[1]
+            n_full = (end // self.block_n) * self.block_n - self._det_pos
+            if n_full > 0:
+                a = self._det_pos - self._y_start
+                self._search(self._y[:, a : a + n_full], self._u[a : a + n_full], partial=False)
+                self._trim()
+
+    def _usable(self, valid: np.ndarray) -> np.ndarray:
+        """Valid and not within ``settle_n`` samples of a filter restart."""
+        n = len(valid)
+        first = self._next_filtered()
+        idx = np.arange(first, first + n)
+        prev = np.concatenate([[self._prev_valid], valid[:-1]])
+        restart = valid & ~prev
+        last = np.where(restart, idx, -1)
+        last = np.maximum.accumulate(np.maximum(last, self._last_reset if n else 0))
+        if n:
+            self._last_reset = int(last[-1])
+            self._prev_valid = bool(valid[-1])
+        return valid & (idx - last >= self.settle_n)
+
+    def _next_filtered(self) -> int:
+        return self._y_start + self._y.shape[1]
+
+    def _search(self, y: np.ndarray, u: np.ndarray, *, partial: bool) -> None:
+        """Noise per block, thresholds, and the crossing state machine over blocks of ``y``."""
+        first = self._det_pos
+        n = y.shape[1]
+        if partial:
+            mads = block_mad(y, u, n, _MAD_MIN_FRACTION)
+            block_n = n
+        else:
+            mads = block_mad(y, u, self.block_n, _MAD_MIN_FRACTION)
+            block_n = self.block_n
+        sigma = np.empty_like(mads)
+        for b in range(mads.shape[1]):
+            self._mads.append(mads[:, b])
+            self._mads = self._mads[-self.noise_blocks :]
+            with np.errstate(all="ignore"):
+                stack = np.vstack(self._mads)
+                ok = np.isfinite(stack)
+                sigma[:, b] = [np.median(stack[ok[:, c], c]) if ok[:, c].any() else np.nan
+                               for c in range(self.n_channels)]
+            self._sigma_by_block[(first // self.block_n) + b] = sigma[:, b].copy()
+            self.noise_uv = np.where(np.isfinite(sigma[:, b]), sigma[:, b], self.noise_uv)
+        thr = np.ascontiguousarray(sigma * self.threshold)
+        cap = self.n_channels * (n // (self.merge_n + 1) + 2)
+        out_ch = np.empty(cap, np.int64)
+        out_peak = np.empty(cap, np.int64)
+        k = threshold_events(np.ascontiguousarray(y), np.ascontiguousarray(u), thr, block_n, first,
+                             self.merge_n, self.max_n, self.dead_n, self.extend_frac, self.shadow_frac,
+                             self.shadow_n, self._state, self._peak_val, out_ch, out_peak)
+        self._pend_ch = np.concatenate([self._pend_ch, out_ch[:k]])
+        self._pend_peak = np.concatenate([self._pend_peak, out_peak[:k]])
+        self._det_pos = first + n
+
+    def _trim(self) -> None:
+        """Drop filtered samples no pending or future event can need."""
+        keep = self._det_pos - self.max_n
+        if len(self._pend_peak):
+            keep = min(keep, int(self._pend_peak.min()))
+        keep -= self.half_n + 1
+        cut = keep - self._y_start
+        if cut > 0:
+            self._y = self._y[:, cut:]
+            self._u = self._u[cut:]
+            self._y_start += cut
+        old = (keep // self.block_n) - 2
+        for b in [b for b in self._sigma_by_block if b < old]:
+            del self._sigma_by_block[b]
+
+    # -- output ---------------------------------------------------------------------------
+    def _emit(self, *, final: bool) -> Events:
+        if not len(self._pend_peak):
+            return Events.empty(self.fs, self.n_wave)
+        y_end = self._y_start + self._y.shape[1]
+        if final:
+            ready = np.ones(len(self._pend_peak), bool)
+        else:
+            open_starts = np.where(self._state[:, 0] == 1, self._state[:, 1], self._det_pos)
+            horizon = int(open_starts.min())
+            ready = (self._pend_peak + self.coinc_n < horizon) & (self._pend_peak + self.half_n < y_end)
+        if not ready.any():
+            return Events.empty(self.fs, self.n_wave)
+        ch, peak = self._pend_ch[ready], self._pend_peak[ready]
+        order = np.lexsort((ch, peak))
+        ch, peak = ch[order], peak[order]
+        coincident = self._coincidence(ch, peak)
+        self._recent_ch = np.concatenate([self._recent_ch, ch])
+        self._recent_peak = np.concatenate([self._recent_peak, peak])
+        keep_recent = self._recent_peak >= peak.max() - 2 * self.coinc_n - 1
+        self._recent_ch, self._recent_peak = self._recent_ch[keep_recent], self._recent_peak[keep_recent]
+        self._pend_ch, self._pend_peak = self._pend_ch[~ready], self._pend_peak[~ready]
+
+        offsets = np.arange(-self.half_n, self.half_n + 1)
+        idx = peak[:, None] + offsets[None, :] - self._y_start
+        inside = (idx >= 0) & (idx < self._y.shape[1])
+        waves = np.where(inside, self._y[ch[:, None], np.clip(idx, 0, max(self._y.shape[1] - 1, 0))], 0.0)
+        waves = np.ascontiguousarray(waves, dtype=np.float32)
+        noise = np.array([self._sigma_by_block[p // self.block_n][c] for c, p in zip(ch, peak)])
+        pp, dur, phases, energy, centroid = event_features(waves, noise, self.fs, self._search_n, self._gap_n,
+                                                           3.0, 0.1)
+        return Events(fs=self.fs, sample=peak, channel=ch, amplitude_uv=pp, duration_ms=dur, phases=phases,
+                      energy_uv2s=energy, centroid_hz=centroid, snr=pp / noise, noise_uv=noise,
+                      coincident=coincident, waveforms=waves)
+
+    def _coincidence(self, ch: np.ndarray, peak: np.ndarray) -> np.ndarray:
+        """Other channels with an event peak within ``coinc_n`` samples of each event."""
+        all_ch = np.concatenate([self._recent_ch, self._pend_ch, ch])
+        all_peak = np.concatenate([self._recent_peak, self._pend_peak, peak])
+        count = np.zeros(len(ch), np.int32)
+        for other in range(self.n_channels):
+            p = np.sort(all_peak[all_ch == other])
+            if not len(p):
+                continue
+            hit = np.searchsorted(p, peak - self.coinc_n, "left") < np.searchsorted(p, peak + self.coinc_n, "right")
+            count += (hit & (ch != other)).astype(np.int32)
+        return count
+
+
+def detect(recording: Recording, **kwargs) -> Events:
+    """All events of a recording: one :class:`Detector` over the whole recording as one chunk.
+
+    Keyword arguments go to :class:`Detector`. Gaps of the recording produce no events.
+    """
+    det = Detector(recording.fs, recording.n_channels, **kwargs)
+    chunk = Chunk(recording.data, first_sample=0, fs=recording.fs, valid=recording.valid_mask())
+    return Events.concat([det.process(chunk), det.flush()], fs=recording.fs)
