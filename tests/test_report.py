@@ -589,8 +589,6 @@ def _chromium(args: list[str], profile: Path) -> subprocess.CompletedProcess:
 
 @pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (installed by .ci/run: APT_PACKAGES)")
 def test_report_in_headless_chromium(sim_report, tmp_path):
-    from PIL import Image
-
     page, path = sim_report
     n_images = len(_images(page))
     url = path.resolve().as_uri()
@@ -600,15 +598,64 @@ def test_report_in_headless_chromium(sim_report, tmp_path):
     assert m, "the page's load check did not run: " + dom.stdout[:300]
     assert int(m.group(1)) == n_images == 4
     assert re.search(r'<html[^>]*\bdata-images-broken="0"', dom.stdout)
+    # the check does fail: a page with one good and one corrupt image reports the corrupt one
+    from emg.report import html as H
+    from emg.report.plots import forest_plot, to_png
 
-    shot = tmp_path / "report.png"
-    run = _chromium([f"--screenshot={shot}", "--window-size=1280,4000", "--hide-scrollbars", url],
-                    tmp_path / "profile")
-    assert run.returncode == 0 and shot.is_file(), run.stderr[-2000:]
+    good = H.img(to_png(forest_plot(["a"], [1.2], [1.0], [1.5], ["associated"])), "a good image")
+    bad = good.replace("base64,", "base64,AAAA", 1)
+    broken = tmp_path / "broken.html"
+    broken.write_text(H.page("t", "<h1>t</h1>", [good, bad], ""), encoding="utf-8")
+    dom = _chromium(["--virtual-time-budget=10000", "--dump-dom", broken.as_uri()], tmp_path / "profile")
+    assert re.search(r'<html[^>]*\bdata-images-broken="1"', dom.stdout)
+    assert re.search(r'<html[^>]*\bdata-images-loaded="1"', dom.stdout)
+
+
+def _screenshot_checks(shot: Path) -> None:
+    from PIL import Image
+
     img = np.asarray(Image.open(shot).convert("L"), dtype=float)
     assert img.shape == (4000, 1280)
     content = img[:, 100:1180]  # inside the page column
     assert content.std() > 20  # not a blank page
     dark = content < 128  # text and plot lines
-    rows_with_ink = np.count_nonzero(dark.any(axis=1))
-    assert rows_with_ink > 1500  # text and figures down most of the page, not just a header
+    assert np.count_nonzero(dark.any(axis=1)) > 1500  # text and figures down most of the page
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (installed by .ci/run: APT_PACKAGES)")
+def test_end_to_end_simulate_analyze_report_in_chromium(tmp_path, capsys):
+    """emg simulate -> emg analyze -> emg report -> the page in a real browser, every image loaded."""
+    from emg.cli import main
+    from emg.report.load import load_folder
+    from emg.report.summarize import channel_rates
+
+    bdf = tmp_path / "sim.bdf"
+    assert main(["simulate", str(bdf), "--minutes", "6", "--channels", "2", "--seed", "11", "--scenario", "mixed"]) == 0
+    assert main(["analyze", str(bdf), "--out", str(tmp_path / "out")]) == 0
+    assert main(["report", str(tmp_path / "out")]) == 0
+    capsys.readouterr()
+    path = tmp_path / "out" / "report.html"
+    page = path.read_text(encoding="utf-8")
+    analysis = load_folder(tmp_path / "out")[0][0]
+    n_images = _assert_self_contained(page)
+    assert n_images == 4  # rate, timeline, waveform gallery, unit templates
+    # the headline agrees with what emg analyze wrote in summary.json
+    for r in channel_rates(analysis.rates, analysis.summary.channels):
+        assert r.fasciculations == analysis.summary.fasciculations[r.channel]
+        expected = analysis.summary.rate_per_hour[r.channel]
+        if expected is None:
+            assert math.isnan(r.rate_per_hour)
+        else:
+            assert r.rate_per_hour == pytest.approx(expected, abs=0.01 + 0.002 * expected)
+    assert "was not found" not in page  # the recording was found and cut for waveforms
+
+    url = path.resolve().as_uri()
+    dom = _chromium(["--virtual-time-budget=10000", "--dump-dom", url], tmp_path / "profile")
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    assert re.search(rf'<html[^>]*\bdata-images-loaded="{n_images}"', dom.stdout)
+    assert re.search(r'<html[^>]*\bdata-images-broken="0"', dom.stdout)
+    shot = tmp_path / "report.png"
+    run = _chromium([f"--screenshot={shot}", "--window-size=1280,4000", "--hide-scrollbars", url],
+                    tmp_path / "profile")
+    assert run.returncode == 0 and shot.is_file(), run.stderr[-2000:]
+    _screenshot_checks(shot)

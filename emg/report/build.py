@@ -30,6 +30,8 @@ __all__ = ["ReportOutcome", "build_report", "write_report"]
 
 #: Quality timelines drawn at most (one figure per input); the table covers every input.
 MAX_TIMELINES = 8
+#: Units listed per channel in the table (the most active; the rest are summed in one row).
+MAX_UNITS_LISTED = 6
 #: Events per unit used to compute a template when the analysis wrote none.
 MAX_EVENTS_PER_UNIT = 40
 _TOC = [("rate", "Rate"), ("quality", "Recording quality"), ("waveforms", "Waveforms"), ("units", "Motor units")]
@@ -226,8 +228,8 @@ def _gallery_section(analyses: Sequence[Analysis], sources: dict[str, Any], note
             to_png(waveform_gallery(snippets, labels, titles)),
             "Example waveforms of each kind of event: fasciculations, heartbeats and artefacts.",
             "Examples picked across the size range of each kind (not just the largest), cut from the recording "
-            "and filtered as the detector sees them (20 Hz high-pass, mains removed). Each row has its own "
-            "µV scale. A fasciculation is a short spike of 2-4 phases lasting 5-20 ms; heartbeats repeat "
+            "and filtered as the detector sees them (20 Hz high-pass, mains removed). Each trace has its own "
+            "scale: read its size from the title (peak-to-peak) or its µV bar. A fasciculation is a short spike of 2-4 phases lasting 5-20 ms; heartbeats repeat "
             "with the pulse and look alike; artefacts are large and slow.",
         )
     elif not any(len(a.events) for a in analyses):
@@ -279,8 +281,16 @@ def _units_section(analyses: Sequence[Analysis], sources: dict[str, Any]) -> str
             missing.append(a.stem)
     order = {name: i for i, name in enumerate(r.channel for r in rows)}
     templates.sort(key=lambda t: order.get(t.channel, len(order)))
-    table_rows = [[H.esc(r.channel), H.esc(r.unit), f"{r.count:,}".replace(",", "\u202f"),
-                   H.fmt_num(r.rate_per_hour, 1)] for r in rows]
+    table_rows = []
+    for channel in dict.fromkeys(r.channel for r in rows):
+        mine = sorted((r for r in rows if r.channel == channel), key=lambda r: -r.count)
+        for r in mine[:MAX_UNITS_LISTED]:
+            table_rows.append([H.esc(r.channel), H.esc(r.unit), f"{r.count:,}".replace(",", "\u202f"),
+                               H.fmt_num(r.rate_per_hour, 1)])
+        rest = mine[MAX_UNITS_LISTED:]
+        if rest:
+            table_rows.append([H.esc(channel), f"{len(rest)} more units",
+                               f"{sum(r.count for r in rest):,}".replace(",", "\u202f"), "–"])
     body = ""
     if templates:
         body += H.figure(
@@ -293,7 +303,8 @@ def _units_section(analyses: Sequence[Analysis], sources: dict[str, Any]) -> str
         body += (f'<p class="note">No waveforms for {H.esc(", ".join(missing))}: neither unit templates '
                  "(units.json) nor the recording are available; counts are still in the table.</p>")
     body += H.table(["Channel", "Unit", "Fasciculations", "Per hour"], table_rows, numeric=(2, 3),
-                    caption="Fasciculations per putative motor unit and per hour of that channel's valid rest.")
+                    caption="Fasciculations per putative motor unit (the most active first) and per hour of that "
+                            "channel's valid rest.")
     return H.section("units", "Motor units", lead, body)
 
 

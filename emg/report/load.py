@@ -317,9 +317,14 @@ class Analysis:
         return self.folder / f"{self.stem}{suffix}"
 
     def input_path(self) -> Path | None:
-        """The analysed recording, if it can be found: as written, or beside the outputs."""
+        """The analysed recording, if it can be found.
+
+        Tried in order: the path as written (absolute, or relative to the current folder),
+        relative to the output folder, relative to its parent (where ``emg analyze`` is
+        usually run), and its file name beside the outputs.
+        """
         written = Path(self.summary.input)
-        for candidate in (written, self.folder / written, self.folder / written.name):
+        for candidate in (written, self.folder / written, self.folder.parent / written, self.folder / written.name):
             if candidate.is_file():
                 return candidate
         return None

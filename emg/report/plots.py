@@ -123,6 +123,14 @@ def _time_axis(ax, tz: dt.tzinfo | None) -> None:
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz=tz))
 
 
+def _nice(x: float) -> float:
+    """The largest 1, 2 or 5 times a power of ten not above ``x`` (for scale bars)."""
+    if not x > 0:
+        return 1.0
+    p = 10.0 ** math.floor(math.log10(x))
+    return max(m * p for m in (1.0, 2.0, 5.0) if m * p <= x)
+
+
 def _note(ax, text: str) -> None:
     ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", color="#555555", fontsize=10)
     ax.set_xticks([])
@@ -288,7 +296,7 @@ def quality_timeline(analysis: "Analysis", *, max_events: int = 20000) -> "Figur
 def waveform_gallery(
     snippets: "Snippets", labels: Sequence[str], titles: Sequence[str], *, columns: int = 5
 ) -> "Figure":
-    """Example waveforms, one row per event label side by side, each row on its own µV scale.
+    """Example waveforms, one row per event label side by side, each trace with its own µV scale bar.
 
     Parameters
     ----------
@@ -314,23 +322,31 @@ def waveform_gallery(
     step = width * 1.25
     for ax, name in zip(axes, present):
         rows = np.flatnonzero(labels == name)[:columns]
-        lim = float(np.max(np.abs(snippets.waveforms_uv[rows]))) * 1.15 or 1.0
         colour = LABEL_COLOURS.get(name, "black")
         for k, i in enumerate(rows):
+            # each trace on its own scale (sizes differ 100-fold), with a vertical µV scale bar
             x0 = k * step
+            wave = snippets.waveforms_uv[i]
+            half = float(np.max(np.abs(wave))) or 1.0
+            bar_uv = _nice(0.5 * half)
             ax.axvline(x0, color="#d5d5d5", lw=0.8, zorder=0)
-            ax.plot(t + x0, snippets.waveforms_uv[i], color=colour, lw=1.4)
-            ax.text(x0, lim * 1.02, titles[i], ha="center", va="bottom", fontsize=8, color="#333333")
-        ax.set_ylim(-lim, lim * 1.25)
-        ax.set_xlim(t[0] - 0.1 * width, (columns - 1) * step + t[-1] + 0.1 * width)
-        ax.set_ylabel(f"{_LABEL_NAMES.get(name, name)}\nµV", fontsize=9.5)
+            ax.plot(t + x0, wave / half, color=colour, lw=1.4)
+            ax.text(x0, 1.12, titles[i], ha="center", va="bottom", fontsize=8, color="#333333")
+            xb = x0 + t[-1] + 0.04 * width
+            ax.plot([xb, xb], [-bar_uv / half / 2, bar_uv / half / 2], color="black", lw=1.6, solid_capstyle="butt")
+            ax.text(xb + 0.03 * width, 0, f"{bar_uv:g} µV", rotation=90, ha="left", va="center", fontsize=7)
+        ax.set_ylim(-1.4, 1.45)
+        ax.set_xlim(t[0] - 0.1 * width, (columns - 1) * step + t[-1] + 0.2 * width)
+        ax.set_ylabel(_LABEL_NAMES.get(name, name), fontsize=9.5)
         ax.set_xticks([])
-        ax.grid(axis="x", visible=False)
-        ax.spines["bottom"].set_visible(False)
+        ax.set_yticks([])
+        ax.grid(False)
+        for side in ("left", "bottom"):
+            ax.spines[side].set_visible(False)
         # a 10 ms scale bar under the first example
-        ax.plot([t[0], t[0] + 10.0], [-lim * 0.92] * 2, color="black", lw=2, solid_capstyle="butt")
-        ax.text(t[0] + 5.0, -lim * 0.88, "10 ms", ha="center", va="bottom", fontsize=8)
-    axes[-1].set_xlabel("each trace: ms around the event's largest deflection (grey line)")
+        ax.plot([t[0], t[0] + 10.0], [-1.25] * 2, color="black", lw=2, solid_capstyle="butt")
+        ax.text(t[0] + 12.0, -1.25, "10 ms", ha="left", va="center", fontsize=8)
+    axes[-1].set_xlabel("each trace: 50 ms around the event's largest deflection (grey line), on its own scale")
     return fig
 
 
