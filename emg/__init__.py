@@ -28,6 +28,9 @@ __all__ = [
     "read_info",
     "open_reader",
     "write_bdf",
+    "analyze",
+    "simulate",
+    "to_mne",
 ]
 
 # public name -> module that defines it (imported lazily on first access)
@@ -36,6 +39,9 @@ _LAZY = {
     "read_info": "emg.io",
     "open_reader": "emg.io",
     "write_bdf": "emg.io",
+    "analyze": "emg.pipeline",
+    "simulate": "emg.simulate",
+    "to_mne": "emg.annotate",
 }
 
 

@@ -231,8 +231,9 @@ def analyze(recording_or_path: Recording | str | os.PathLike, *, format: str = "
 
     Parameters
     ----------
-    recording_or_path : Recording or path
-        A recording in memory, or a file readable by :func:`emg.io.open_reader`.
+    recording_or_path : Recording, mne.io.Raw or path
+        A recording in memory (an MNE Raw is converted with :meth:`Recording.from_mne`), or a
+        file readable by :func:`emg.io.open_reader`.
     format, fs : str, float
         Passed to the reader for files (``fs`` only for CSV files without a time column).
     mains : "auto" | 50 | 60
@@ -247,6 +248,8 @@ def analyze(recording_or_path: Recording | str | os.PathLike, *, format: str = "
     AnalysisResult
         Write it with :meth:`AnalysisResult.write`.
     """
+    if not isinstance(recording_or_path, (Recording, str, os.PathLike)) and hasattr(recording_or_path, "get_data"):
+        recording_or_path = Recording.from_mne(recording_or_path)  # an MNE Raw
     if isinstance(recording_or_path, Recording):
         rec = recording_or_path
         info = rec.info

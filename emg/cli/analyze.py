@@ -40,13 +40,6 @@ def _summary_line(path: str, result) -> str:
 
 
 def run(args) -> int:
-    if args.scheduler is not None:
-        print("emg analyze: error: --scheduler is not available yet (a later release adds Dask)", file=sys.stderr)
-        return 2
-    if args.annotate:
-        print("emg analyze: error: --annotate is not available yet (a later release adds BDF+ annotation copies)",
-              file=sys.stderr)
-        return 2
     from ..pipeline import analyze
 
     out = Path(args.out)
@@ -57,13 +50,40 @@ def run(args) -> int:
         return 1
     mains = "auto" if args.mains == "auto" else int(args.mains)
     used: set[str] = set()
+    stems = {path: _unique_stem(path, used) for path in dict.fromkeys(args.inputs)}
+    if args.scheduler is not None:  # the same files, computed on a Dask cluster (emg.distributed)
+        from ..distributed import run_cli
+
+        def write_one(path, result) -> bool:
+            try:
+                result.write(out, stems[path])
+                if args.annotate:
+                    from ..annotate import write_annotated
+
+                    write_annotated(result, out / f"{stems[path]}.annotated.bdf", format=args.format, fs=args.fs)
+            except Exception as exc:  # noqa: BLE001
+                print_error("analyze", exc if isinstance(exc, EmgError) else InputError(path, _reason(exc)),
+                            debug=args.debug)
+                return False
+            print(_summary_line(path, result))
+            return True
+
+        try:
+            return run_cli(args, write_one)
+        except EmgError as exc:
+            print(f"emg analyze: error: {exc}", file=sys.stderr)
+            return 1
     bad = 0
     for path in args.inputs:
         try:
             result = analyze(path, format=args.format, fs=args.fs, mains=mains,
                              progress=lambda chunks, total, _p=path: progress(chunks, total=total, desc=Path(_p).name))
-            stem = _unique_stem(path, used)
+            stem = stems[path]
             result.write(out, stem)
+            if args.annotate:
+                from ..annotate import write_annotated
+
+                write_annotated(result, out / f"{stem}.annotated.bdf", format=args.format, fs=args.fs)
         except KeyboardInterrupt:
             raise
         except Exception as exc:  # noqa: BLE001 - one bad input must not stop the others
