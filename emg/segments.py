@@ -594,7 +594,11 @@ class Segmenter:
 
     def _inside_bout(self, ch: int, lo: float, hi: float) -> bool:
         """True when an envelope bout already covers most of [lo, hi]."""
-        covered = sum(max(0.0, min(b, hi) - max(a, lo)) for a, b, code in self._excl[ch] if code == _BOUT)
+        spans = [(a, b) for a, b, code in self._excl[ch] if code == _BOUT]
+        run = self._open[ch]
+        if run is not None and run.code == _BOUT:
+            spans.append((run.start_w * self.window_s, math.inf))
+        covered = sum(max(0.0, min(b, hi) - max(a, lo)) for a, b in spans)
         return covered >= 0.5 * (hi - lo)
 
 

@@ -1,0 +1,112 @@
+import json
+
+import numpy as np
+import pytest
+
+from emg.outputs import EVENT_COLUMNS, RATE_COLUMNS, SEGMENT_COLUMNS, SUMMARY_KEYS
+from emg.pipeline import Analyzer, analyze
+from emg.simulate import simulate
+
+
+def match(truth_t, found_t, tol=0.015):
+    found_t = np.sort(found_t)
+    used = np.zeros(len(found_t), bool)
+    hits = 0
+    for t in np.sort(truth_t):
+        j = np.searchsorted(found_t, t - tol)
+        while j < len(found_t) and found_t[j] <= t + tol:
+            if not used[j]:
+                used[j] = hits = hits + 1
+                break
+            j += 1
+    return hits
+
+
+@pytest.fixture(scope="module")
+def voluntary():
+    rec, truth = simulate("voluntary", minutes=4, channels=2, seed=1005)
+    return rec, truth, analyze(rec)
+
+
+def test_no_fasciculation_inside_voluntary_bouts(voluntary):
+    rec, truth, res = voluntary
+    ev = res.events
+    fasc = ev.label == "fasciculation"
+    bouts = [iv for iv in truth.intervals if iv.label == "voluntary"]
+    assert bouts, "the scenario plants voluntary bouts"
+    inside = 0
+    for iv in bouts:
+        on = (ev.onset_s >= iv.start_s) & (ev.onset_s <= iv.end_s)
+        ch = np.ones(len(ev), bool) if iv.channel is None else ev.channel == iv.channel
+        inside += int(np.count_nonzero(fasc & on & ch))
+    assert inside == 0
+
+
+def test_voluntary_bouts_become_excluded_segments(voluntary):
+    rec, truth, res = voluntary
+    for iv in truth.intervals:
+        for ch in ([iv.channel] if iv.channel is not None else range(rec.n_channels)):
+            covered = sum(max(0.0, min(s.end_s, iv.end_s) - max(s.start_s, iv.start_s))
+                          for s in res.segments if s.channel in (None, ch))
+            assert covered >= 0.9 * (iv.end_s - iv.start_s)
+    for ch, name in enumerate(rec.channel_names):
+        assert res.valid_s_per_channel[name] == pytest.approx(truth.valid_s(ch), abs=10.0)
+
+
+def test_fasciculations_are_found(voluntary):
+    rec, truth, res = voluntary
+    ev = res.events
+    for ch in range(rec.n_channels):
+        planted = truth.fasciculation_times(ch, first_only=True)
+        found = ev.onset_s[(ev.label == "fasciculation") & (ev.channel == ch)]
+        hits = match(planted, found)
+        # recall of the whole chain (detector + classifier); precision is measured by the benchmark
+        assert hits >= 0.85 * len(planted)
+        assert len(found) <= 2.0 * len(planted)
+
+
+def test_live_sized_chunks_give_the_batch_result(voluntary):
+    rec, truth, batch = voluntary
+    analyzer = Analyzer(rec.fs, rec.channel_names)
+    for chunk in rec.iter_chunks(0.25):
+        analyzer.process(chunk)
+    analyzer.finish()
+    live = analyzer.result(rec.info)
+    assert live.events.sample.tolist() == batch.events.sample.tolist()
+    assert live.events.label.tolist() == batch.events.label.tolist()
+    assert live.events.multiplicity.tolist() == batch.events.multiplicity.tolist()
+    assert [(s.start_s, s.end_s, s.label, s.channel) for s in live.segments] == [
+        (s.start_s, s.end_s, s.label, s.channel) for s in batch.segments]
+
+
+def test_result_files_follow_the_contract(voluntary, tmp_path):
+    rec, truth, res = voluntary
+    paths = res.write(tmp_path, "sim")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "sim.events.csv", "sim.rates.csv", "sim.segments.csv", "sim.summary.json", "sim.units.json"]
+    header = {k: paths[k].read_text(encoding="utf-8").splitlines()[0].split(",") for k in ("events", "segments", "rates")}
+    assert tuple(header["events"][: len(EVENT_COLUMNS)]) == EVENT_COLUMNS
+    assert tuple(header["segments"][:4]) == SEGMENT_COLUMNS[:4] == ("start_s", "end_s", "channel", "label")
+    assert tuple(header["rates"][:7]) == RATE_COLUMNS[:7]
+    summary = json.loads(paths["summary"].read_text(encoding="utf-8"))
+    assert tuple(summary)[: len(SUMMARY_KEYS)] == SUMMARY_KEYS
+    assert summary["fasciculations"] == {n: res.fasciculations[n] for n in rec.channel_names}
+    assert summary["software"]["name"] == "emg"
+    events = paths["events"].read_text(encoding="utf-8").splitlines()[1:]
+    assert len(events) == len(res.events)
+    first = events[0].split(",")
+    assert first[1].endswith("+00:00") and first[2] in rec.channel_names
+    rates = paths["rates"].read_text(encoding="utf-8").splitlines()[1:]
+    assert len(rates) == rec.n_channels  # 4 minutes inside one clock hour
+    assert all(r.split(",")[4] == "" for r in rates)  # < 5 min valid: no rate
+    n_fasc = sum(int(r.split(",")[2]) for r in rates)
+    assert n_fasc == int(np.count_nonzero(res.events.label == "fasciculation"))
+
+
+def test_rates_over_a_longer_quiet_recording():
+    rec, truth = simulate("quiet", minutes=6, channels=1, seed=1006)
+    res = analyze(rec)
+    rate, low, high = res.rate_per_hour["EMG1"]
+    assert res.valid_s == pytest.approx(360.0, abs=5.0)
+    assert rate is not None and low == 0.0 or low <= rate <= high
+    assert rate <= 60.0  # fewer than 6 false fasciculations in 6 minutes of quiet rest
