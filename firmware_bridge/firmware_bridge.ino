@@ -109,10 +109,14 @@ ISR(TIMER1_COMPA_vect)
 {
     uint32_t now = micros();
     if (scan_busy) {
-        /* the previous scan is still converting: this tick is missed (cannot happen within
-           the rate x channels limit, but say so if it does) */
-        pending_status |= EMGFRAME_STATUS_LATE;
-        blocks[head].status |= EMGFRAME_STATUS_LATE;
+        /* the previous scan is still converting: this tick is missed and the following
+           samples shift by one period. Flag the packet where that shows: this one, or the
+           next one when the missed tick would have started it. */
+        if (sample_index == SPF - 1) {
+            pending_status |= EMGFRAME_STATUS_LATE;
+        } else {
+            blocks[head].status |= EMGFRAME_STATUS_LATE;
+        }
         return;
     }
     if (sample_index == 0) {
@@ -139,11 +143,18 @@ ISR(ADC_vect)
 
 static void hw_setup(void)
 {
-    /* ADC on, interrupt on, clock 16 MHz / 128 = 125 kHz (full 10-bit accuracy, 104 us/conversion) */
-    ADCSRA = _BV(ADEN) | _BV(ADIE) | _BV(ADPS2) | _BV(ADPS1) | _BV(ADPS0);
+    /* ADC clock 16 MHz / 128 = 125 kHz (full 10-bit accuracy): 13 ADC clocks = 104 us/conversion */
     ADCSRB = 0;
     DIDR0 = 0x0F; /* no digital input buffers on A0-A3 */
     ADMUX = _BV(REFS0);
+    ADCSRA = _BV(ADEN) | _BV(ADPS2) | _BV(ADPS1) | _BV(ADPS0);
+    /* the first conversion after enabling takes 25 ADC clocks (200 us): do it now, not in the
+       first sample period of a session */
+    ADCSRA |= _BV(ADSC);
+    while (ADCSRA & _BV(ADSC)) {
+    }
+    /* interrupt on; writing ADIF = 1 clears the flag of the conversion above */
+    ADCSRA = _BV(ADEN) | _BV(ADIE) | _BV(ADIF) | _BV(ADPS2) | _BV(ADPS1) | _BV(ADPS0);
 }
 
 static void hw_start(uint16_t fs_hz)

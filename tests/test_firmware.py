@@ -189,28 +189,64 @@ def test_firmware_image_in_simavr(uno_build, tmp_path):
     assert [(f.counter, f.samples_uv.shape[0]) for f in frames] == [(0, 4), (0, 2)]
     first, second = frames
     assert 9 <= first.n_packets <= 10 and 23 <= second.n_packets <= 24
-    np.testing.assert_array_equal(
-        np.diff(first.aux[:, 0].astype(np.int64)), 10_000
-    )  # 10 samples x 1000 µs
-    np.testing.assert_array_equal(
-        np.diff(second.aux[:, 0].astype(np.int64)), 2_500
-    )  # 10 samples x 250 µs
+    # packets 10 samples x 1000 µs and x 250 µs apart; micros() has 4 µs steps plus interrupt latency
+    np.testing.assert_allclose(np.diff(first.aux[:, 0].astype(np.int64)), 10_000, atol=8)
+    np.testing.assert_allclose(np.diff(second.aux[:, 0].astype(np.int64)), 2_500, atol=8)
     # each sample is the conversion the simulator fed, in order, none lost or repeated. simavr
     # converts floor(mV x 1023 / 5000), the datasheet says mV x 1024 / 5000: within 2.5 counts,
     # while a sample out of place would be 10 counts off (the input steps 50 mV per conversion).
+    # Conversions not in a packet: the warm-up one at boot (A0) and those after the last
+    # complete packet of session 1 (dropped by stop).
     log = np.loadtxt(adc_log, dtype=np.int64)
     uv_per_count = 5000e3 / 1024 / 200
+
+    def offset(got: np.ndarray, fed: np.ndarray, start: int) -> int:
+        found = [
+            k
+            for k in range(start, min(start + 12, fed.size - got.size + 1))
+            if np.allclose(got, fed[k : k + got.size], atol=2.5)
+        ]
+        assert len(found) == 1, (found, got[:5], fed[start : start + 5])
+        return found[0]
+
     for ch in range(4):
         fed = log[log[:, 0] == ch, 1] * 1024 / 5000
         got = np.rint(first.samples_uv[ch] / uv_per_count + 512)
-        np.testing.assert_allclose(got, fed[: got.size], atol=2.5)
+        k1 = offset(got, fed, 0)
+        assert k1 == (1 if ch == 0 else 0)
         if ch < 2:
-            # session 2 continues after the conversions of session 1 (the ones after its last
-            # complete packet were dropped by stop: fewer than one packet's worth)
             got2 = np.rint(second.samples_uv[ch] / uv_per_count + 512)
-            rest = fed[got.size :]
-            offsets = [k for k in range(10) if np.allclose(got2, rest[k : k + got2.size], atol=2.5)]
-            assert len(offsets) == 1
+            k2 = offset(got2, fed, k1 + got.size)
+            assert k2 - (k1 + got.size) < 10  # fewer than one packet dropped by stop
+
+
+def test_firmware_keeps_up_at_8000_conversions_per_second(uno_build, tmp_path):
+    """1 channel x 8000 Hz and 4 x 2000 Hz in simavr: no missed tick, no dropped packet."""
+    build, result = uno_build
+    assert result.returncode == 0
+    if not SIMAVR_H.exists():
+        pytest.skip("simavr headers missing: apt-get install simavr libsimavr-dev (.ci/run installs them)")
+    assert _make(f"HOST_BUILD={tmp_path}", "sim").returncode == 0
+
+    from emg.devices.myoware import MyowareDecoder
+
+    for n_channels, fs in ((1, 8000), (4, 2000)):
+        uart = tmp_path / f"uart{n_channels}.bin"
+        script = ["20:channels 1", f"25:rate {fs}", f"30:channels {n_channels}", "40:start", "540:stop"]
+        command = [str(tmp_path / "sim_uno"), str(build / "firmware_bridge_.elf"), str(uart)]
+        run = subprocess.run(
+            [*command, str(tmp_path / "adc.txt"), *script],
+            capture_output=True, text=True, timeout=120, check=False,
+        )
+        assert run.returncode == 0, run.stderr
+        dec = MyowareDecoder()
+        frames = dec.feed(uart.read_bytes())
+        assert len(frames) == 1 and frames[0].samples_uv.shape[0] == n_channels
+        # 0.5 s of packets; the partial one at stop is dropped
+        assert fs // 20 - 1 <= frames[0].n_packets <= fs // 20
+        assert dec.late == 0 and dec.overruns == 0 and dec.frames_rejected == 0
+        spacing = np.diff(frames[0].aux[:, 0].astype(np.int64))
+        np.testing.assert_allclose(spacing, 10 * 1e6 / fs, atol=8)
 
 
 @pytest.mark.parametrize("core_major", [2, 3])
