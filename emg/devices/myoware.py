@@ -667,7 +667,7 @@ def handshake(
     ------
     DeviceError
         Naming ``port``, when no reply comes within ``timeout_s`` (the Uno's bootloader needs
-        up to about 1.6 s after the port opens), the reply is not from a MyoWare bridge of
+        up to about 1 s after the port opens), the reply is not from a MyoWare bridge of
         protocol 1, or the bridge refuses the settings.
     """
     stats = {"bytes": 0, "packets": 0}
