@@ -81,8 +81,11 @@ def write_simulated_folder(folder: Path, *, stem: str = "calf", seed: int = 3) -
     write_bdf(rec, bdf)
     names = rec.channel_names
     gap = (150.0, 158.0)  # a gap on every channel, written as segments like a real analysis would
-    segs = [(iv.start_s, iv.end_s, c, "artifact" if iv.label == "saturation" else iv.label)
-            for iv in truth.intervals for c in ([iv.channel] if iv.channel is not None else range(len(names)))]
+    segs = [
+        (iv.start_s, iv.end_s, c, "artifact" if iv.label == "saturation" else iv.label)
+        for iv in truth.intervals
+        for c in ([iv.channel] if iv.channel is not None else range(len(names)))
+    ]
     segs += [(gap[0], gap[1], c, "gap") for c in range(len(names))]
     ev = truth.events
     rows = []
@@ -92,20 +95,44 @@ def write_simulated_folder(folder: Path, *, stem: str = "calf", seed: int = 3) -
         inside = any(a <= e["time_s"] < b for a, b, c, _ in segs if c == e["channel"])
         if e["kind"] == "fasciculation" and inside:
             continue
-        rows.append((float(e["time_s"]), names[e["channel"]], str(e["kind"]), float(e["amplitude_uv"]),
-                     "" if e["unit"] < 0 else str(int(e["unit"])), int(e["multiplicity"])))
+        rows.append(
+            (
+                float(e["time_s"]),
+                names[e["channel"]],
+                str(e["kind"]),
+                float(e["amplitude_uv"]),
+                "" if e["unit"] < 0 else str(int(e["unit"])),
+                int(e["multiplicity"]),
+            )
+        )
     for a, b, c, label in segs:  # one artefact event in the middle of each artefact stretch
         if label == "artifact":
             rows.append(((a + b) / 2, names[c], "artifact", 1500.0, "", 1))
     rows.sort()
     _write_csv(
         folder / f"{stem}.events.csv",
-        ("onset_s", "time", "channel", "label", "amplitude_uv", "duration_ms", "phases", "snr", "unit", "multiplicity"),
-        [(f"{t:.4f}", _iso(START, t), ch, lab, f"{amp:.1f}", "9.50", 3, "12.00", unit, m)
-         for t, ch, lab, amp, unit, m in rows],
+        (
+            "onset_s",
+            "time",
+            "channel",
+            "label",
+            "amplitude_uv",
+            "duration_ms",
+            "phases",
+            "snr",
+            "unit",
+            "multiplicity",
+        ),
+        [
+            (f"{t:.4f}", _iso(START, t), ch, lab, f"{amp:.1f}", "9.50", 3, "12.00", unit, m)
+            for t, ch, lab, amp, unit, m in rows
+        ],
     )
-    _write_csv(folder / f"{stem}.segments.csv", ("start_s", "end_s", "channel", "label"),
-               [(f"{a:.3f}", f"{b:.3f}", names[c], lab) for a, b, c, lab in sorted(segs)])
+    _write_csv(
+        folder / f"{stem}.segments.csv",
+        ("start_s", "end_s", "channel", "label"),
+        [(f"{a:.3f}", f"{b:.3f}", names[c], lab) for a, b, c, lab in sorted(segs)],
+    )
     duration = rec.duration_s
     first_hour = START.replace(minute=0, second=0, microsecond=0)
     expected = {"fasciculations": {}, "valid_s": {}, "units": {}, "bdf": bdf, "names": names}
@@ -115,7 +142,9 @@ def write_simulated_folder(folder: Path, *, stem: str = "calf", seed: int = 3) -
         fasc = [t for t, ch, lab, *_ in rows if ch == name and lab == "fasciculation"]
         expected["fasciculations"][name] = len(fasc)
         expected["valid_s"][name] = duration - _union_in(bad, 0, duration)
-        expected["units"][name] = sorted({u for t, ch, lab, a, u, m in rows if ch == name and lab == "fasciculation"})
+        expected["units"][name] = sorted(
+            {u for t, ch, lab, a, u, m in rows if ch == name and lab == "fasciculation"}
+        )
         h = first_hour
         while h < START + dt.timedelta(seconds=duration):
             lo = max(0.0, (h - START).total_seconds())
@@ -123,18 +152,45 @@ def write_simulated_folder(folder: Path, *, stem: str = "calf", seed: int = 3) -
             valid = (hi - lo) - _union_in(bad, lo, hi)
             n = sum(lo <= t < hi for t in fasc)
             r = _poisson_ci(n, valid / 3600) if valid >= 300 else ("", "", "")
-            rate_rows.append((h.isoformat(), name, n, f"{valid:.1f}",
-                              *(f"{x:.2f}" if x != "" else "" for x in r)))
+            rate_rows.append(
+                (
+                    h.isoformat(),
+                    name,
+                    n,
+                    f"{valid:.1f}",
+                    *(f"{x:.2f}" if x != "" else "" for x in r),
+                )
+            )
             h += dt.timedelta(hours=1)
-    _write_csv(folder / f"{stem}.rates.csv",
-               ("hour_start", "channel", "fasciculations", "valid_s", "rate_per_hour", "ci_low", "ci_high"), rate_rows)
+    _write_csv(
+        folder / f"{stem}.rates.csv",
+        (
+            "hour_start",
+            "channel",
+            "fasciculations",
+            "valid_s",
+            "rate_per_hour",
+            "ci_low",
+            "ci_high",
+        ),
+        rate_rows,
+    )
     summary = {
-        "input": str(bdf), "format": "bdf", "fs": rec.fs, "channels": list(names), "start": START.isoformat(),
-        "duration_s": duration, "valid_s": float(np.mean(list(expected["valid_s"].values()))), "mains_hz": 50.0,
+        "input": str(bdf),
+        "format": "bdf",
+        "fs": rec.fs,
+        "channels": list(names),
+        "start": START.isoformat(),
+        "duration_s": duration,
+        "valid_s": float(np.mean(list(expected["valid_s"].values()))),
+        "mains_hz": 50.0,
         "noise_uv": {n: v for n, v in zip(names, (3.2, 14.5))},
         "fasciculations": expected["fasciculations"],
-        "rate_per_hour": {n: expected["fasciculations"][n] / (expected["valid_s"][n] / 3600) for n in names},
-        "packets_lost": 0, "software": {"name": "emg", "version": "test"},
+        "rate_per_hour": {
+            n: expected["fasciculations"][n] / (expected["valid_s"][n] / 3600) for n in names
+        },
+        "packets_lost": 0,
+        "software": {"name": "emg", "version": "test"},
     }
     (folder / f"{stem}.summary.json").write_text(json.dumps(summary), encoding="utf-8")
     return expected
@@ -148,8 +204,14 @@ def write_units_json(path: Path, events_csv: Path, *, fs: float) -> None:
     channels: dict[str, list] = {}
     for ch, unit in sorted({(r["channel"], r["unit"]) for r in rows}):
         n = sum(r["channel"] == ch and r["unit"] == unit for r in rows)
-        channels.setdefault(ch, []).append({"unit": int(unit), "count": n, "amplitude_uv": 100.0,
-                                            "waveform_uv": list(np.round(-100 * (int(unit) + 1) * t * np.exp(-8 * t**2), 2))})
+        channels.setdefault(ch, []).append(
+            {
+                "unit": int(unit),
+                "count": n,
+                "amplitude_uv": 100.0,
+                "waveform_uv": list(np.round(-100 * (int(unit) + 1) * t * np.exp(-8 * t**2), 2)),
+            }
+        )
     path.write_text(json.dumps({"fs": fs, "channels": channels}), encoding="utf-8")
 
 
@@ -187,19 +249,58 @@ def write_weeks_folder(folder: Path, *, days: int = 21, seed: int = 0) -> Path:
         else:
             rate = ["", "", ""]
         rows.append((h.isoformat(), "EMG1", int(counts[i]), f"{valid[i]:.1f}", *rate))
-    _write_csv(folder / "weeks.rates.csv",
-               ("hour_start", "channel", "fasciculations", "valid_s", "rate_per_hour", "ci_low", "ci_high"), rows)
-    _write_csv(folder / "weeks.events.csv", ("onset_s", "time", "channel", "label", "amplitude_uv", "duration_ms",
-                                             "phases", "snr", "unit", "multiplicity"), [])
+    _write_csv(
+        folder / "weeks.rates.csv",
+        (
+            "hour_start",
+            "channel",
+            "fasciculations",
+            "valid_s",
+            "rate_per_hour",
+            "ci_low",
+            "ci_high",
+        ),
+        rows,
+    )
+    _write_csv(
+        folder / "weeks.events.csv",
+        (
+            "onset_s",
+            "time",
+            "channel",
+            "label",
+            "amplitude_uv",
+            "duration_ms",
+            "phases",
+            "snr",
+            "unit",
+            "multiplicity",
+        ),
+        [],
+    )
     _write_csv(folder / "weeks.segments.csv", ("start_s", "end_s", "channel", "label"), [])
-    summary = {"input": "gone/weeks.bdf", "format": "bdf", "fs": 250.0, "channels": ["EMG1"], "start": start.isoformat(),
-               "duration_s": hours * 3600.0, "valid_s": float(valid.sum()), "mains_hz": 50, "noise_uv": {"EMG1": 4.0},
-               "fasciculations": {"EMG1": int(counts.sum())}, "rate_per_hour": {"EMG1": None}, "packets_lost": 12,
-               "software": {"name": "emg", "version": "test"}}
+    summary = {
+        "input": "gone/weeks.bdf",
+        "format": "bdf",
+        "fs": 250.0,
+        "channels": ["EMG1"],
+        "start": start.isoformat(),
+        "duration_s": hours * 3600.0,
+        "valid_s": float(valid.sum()),
+        "mains_hz": 50,
+        "noise_uv": {"EMG1": 4.0},
+        "fasciculations": {"EMG1": int(counts.sum())},
+        "rate_per_hour": {"EMG1": None},
+        "packets_lost": 12,
+        "software": {"name": "emg", "version": "test"},
+    }
     (folder / "weeks.summary.json").write_text(json.dumps(summary), encoding="utf-8")
     diary_path = folder.parent / "diary.csv"
-    _write_csv(diary_path, ("start", "end", "factor", "value", "unit", "note"),
-               [(t.isoformat(), "", f, v, "mg" if f == "caffeine" else "min", "") for t, f, v in diary])
+    _write_csv(
+        diary_path,
+        ("start", "end", "factor", "value", "unit", "note"),
+        [(t.isoformat(), "", f, v, "mg" if f == "caffeine" else "min", "") for t, f, v in diary],
+    )
     return diary_path
 
 
@@ -263,7 +364,10 @@ def test_load_folder_reads_contract_files(sim_folder):
     assert a.input_path() == expected["bdf"]
     fasc = a.events.label == "fasciculation"
     for name in expected["names"]:
-        assert int(np.count_nonzero(fasc & (a.events.channel == name))) == expected["fasciculations"][name]
+        assert (
+            int(np.count_nonzero(fasc & (a.events.channel == name)))
+            == expected["fasciculations"][name]
+        )
     assert len(a.rates) == 2 * len(expected["names"])  # two clock hours per channel
     assert a.units is None
 
@@ -278,17 +382,23 @@ def test_load_folder_errors_name_the_file(tmp_path):
     write_simulated_folder(tmp_path / "ok", stem="a")
     for name in ("b.summary.json", "b.events.csv", "b.segments.csv", "b.rates.csv"):
         shutil.copy(tmp_path / "ok" / ("a" + name[1:]), tmp_path / "ok" / name)
-    (tmp_path / "ok" / "b.rates.csv").write_text("hour_start,channel\n2026-01-01T00:00:00+00:00,EMG1\n")
+    (tmp_path / "ok" / "b.rates.csv").write_text(
+        "hour_start,channel\n2026-01-01T00:00:00+00:00,EMG1\n"
+    )
     analyses, errors = load_folder(tmp_path / "ok")
     assert [a.stem for a in analyses] == ["a"]
     assert len(errors) == 1
-    assert str(errors[0]).startswith(str(tmp_path / "ok" / "b.rates.csv") + ": missing column(s) fasciculations")
+    assert str(errors[0]).startswith(
+        str(tmp_path / "ok" / "b.rates.csv") + ": missing column(s) fasciculations"
+    )
     (tmp_path / "ok" / "b.rates.csv").write_text(
-        "hour_start,channel,fasciculations,valid_s,rate_per_hour\n2026-01-01T00:00:00+00:00,EMG1,x,1,\n")
+        "hour_start,channel,fasciculations,valid_s,rate_per_hour\n2026-01-01T00:00:00+00:00,EMG1,x,1,\n"
+    )
     _, errors = load_folder(tmp_path / "ok")
     assert "line 2: column 'fasciculations' must be a number, got 'x'" in str(errors[0])
     (tmp_path / "ok" / "b.rates.csv").write_text(
-        "hour_start,channel,fasciculations,valid_s,rate_per_hour\n2026-01-01T00:00:00,EMG1,1,1,\n")
+        "hour_start,channel,fasciculations,valid_s,rate_per_hour\n2026-01-01T00:00:00,EMG1,1,1,\n"
+    )
     _, errors = load_folder(tmp_path / "ok")
     assert "must carry a UTC offset" in str(errors[0])
 
@@ -301,7 +411,9 @@ def test_channel_rates_and_quality(sim_folder):
     a = load_folder(folder)[0][0]
     for r in channel_rates(a.rates, a.summary.channels):
         assert r.fasciculations == expected["fasciculations"][r.channel]
-        assert r.valid_s == pytest.approx(expected["valid_s"][r.channel], abs=0.2)  # CSV keeps 0.1 s
+        assert r.valid_s == pytest.approx(
+            expected["valid_s"][r.channel], abs=0.2
+        )  # CSV keeps 0.1 s
         e = _poisson_ci(r.fasciculations, r.valid_s / 3600)
         assert (r.rate_per_hour, r.ci_low, r.ci_high) == pytest.approx(e, rel=1e-9)
         assert (r.hours, r.hours_with_rate) == (2, 1)  # the second hour has under 5 min
@@ -310,13 +422,17 @@ def test_channel_rates_and_quality(sim_folder):
     for c in q.values():
         assert (c.gaps, c.gap_s) == (1, pytest.approx(8.0))
         assert c.recorded_s == pytest.approx(MINUTES * 60)
-        assert c.valid_fraction == pytest.approx(expected["valid_s"][c.channel] / (MINUTES * 60), abs=1e-3)
+        assert c.valid_fraction == pytest.approx(
+            expected["valid_s"][c.channel] / (MINUTES * 60), abs=1e-3
+        )
 
 
 def test_union_length_counts_overlaps_once():
     from emg.report.summarize import union_length_s
 
-    assert union_length_s(np.array([0.0, 1.0, 5.0]), np.array([2.0, 3.0, 6.0])) == pytest.approx(4.0)
+    assert union_length_s(np.array([0.0, 1.0, 5.0]), np.array([2.0, 3.0, 6.0])) == pytest.approx(
+        4.0
+    )
     assert union_length_s(np.array([]), np.array([])) == 0.0
 
 
@@ -345,8 +461,18 @@ def test_pick_examples_spread_over_amplitudes():
     assert set(picks) == {"fasciculation", "ecg"}
     f = amp[picks["fasciculation"]]
     assert len(f) == 5 and np.all(np.diff(f) > 0)
-    assert f.min() > amp[label == "fasciculation"].min() and f.max() < amp[label == "fasciculation"].max()
-    assert len(pick_examples(np.array([5.0, 7.0]), np.array(["artifact"] * 2, dtype=object))["artifact"]) == 2
+    assert (
+        f.min() > amp[label == "fasciculation"].min()
+        and f.max() < amp[label == "fasciculation"].max()
+    )
+    assert (
+        len(
+            pick_examples(np.array([5.0, 7.0]), np.array(["artifact"] * 2, dtype=object))[
+                "artifact"
+            ]
+        )
+        == 2
+    )
 
 
 def test_cut_snippets_keep_peak_and_amplitude(tmp_path):
@@ -361,14 +487,21 @@ def test_cut_snippets_keep_peak_and_amplitude(tmp_path):
     isolated = np.array([np.all(np.abs(np.delete(t, i) - t[i]) > 0.05) for i in range(len(t))])
     ev = ev[isolated]
     assert len(ev) >= 5
-    sn = cut_snippets(open_source(tmp_path / "clean.bdf"), ev["time_s"], ["EMG1"] * len(ev), mains_hz=truth.mains_hz)
+    sn = cut_snippets(
+        open_source(tmp_path / "clean.bdf"),
+        ev["time_s"],
+        ["EMG1"] * len(ev),
+        mains_hz=truth.mains_hz,
+    )
     assert sn.waveforms_uv.shape == (len(ev), 51) and sn.pre == 25
     # band-pass 20-450 Hz keeps most of a MUAP: 80-105 % of the planted peak-to-peak
     ratio = np.ptp(sn.waveforms_uv, axis=1) / ev["amplitude_uv"]
     assert np.all((ratio > 0.8) & (ratio < 1.05)), ratio
     # the largest deflection stays near time 0 (a high-pass can make a neighbouring phase larger)
     assert np.all(np.abs(np.argmax(np.abs(sn.waveforms_uv), axis=1) - sn.pre) <= 8)
-    with pytest.raises(ValueError, match="Invalid value for 'channel': allowed are 'EMG1', got 'EMG9'"):
+    with pytest.raises(
+        ValueError, match="Invalid value for 'channel': allowed are 'EMG1', got 'EMG9'"
+    ):
         cut_snippets(open_source(tmp_path / "clean.bdf"), [1.0], ["EMG9"])
 
 
@@ -409,16 +542,23 @@ def test_rate_plot_draws_each_hour(sim_folder):
 def test_forest_plot_greys_out_insufficient_factors():
     from emg.report.plots import forest_plot
 
-    fig = forest_plot(["caffeine", "sleep", "cold"], [1.3, 0.9, math.nan], [1.1, 0.7, math.nan],
-                      [1.6, 1.2, math.nan], ["associated", "no evidence", "insufficient data"],
-                      ["per 100 mg", "per hour short", ""])
+    fig = forest_plot(
+        ["caffeine", "sleep", "cold"],
+        [1.3, 0.9, math.nan],
+        [1.1, 0.7, math.nan],
+        [1.6, 1.2, math.nan],
+        ["associated", "no evidence", "insufficient data"],
+        ["per 100 mg", "per hour short", ""],
+    )
     ax = fig.get_axes()[0]
     assert ax.get_xscale() == "log"
     labels = [t.get_text() for t in ax.get_yticklabels()]
     assert labels == ["caffeine\nper 100 mg", "sleep\nper hour short"]
     assert any("Insufficient data (no estimate): cold" in t.get_text() for t in fig.texts)
     lo, hi = ax.get_xlim()
-    assert lo < 0.7 and hi > 1.6 and lo * hi == pytest.approx(1.0)  # symmetric around 1 on the log axis
+    assert (
+        lo < 0.7 and hi > 1.6 and lo * hi == pytest.approx(1.0)
+    )  # symmetric around 1 on the log axis
     empty = forest_plot(["cold"], [math.nan], [math.nan], [math.nan], ["insufficient data"])
     assert "No factor has enough" in empty.get_axes()[0].texts[0].get_text()
 
@@ -432,7 +572,7 @@ def test_acf_plot_band_is_white_noise_limit():
     assert band.get_y() == pytest.approx(-1.96 / 20.0, rel=1e-6)
     assert band.get_y() + band.get_height() == pytest.approx(1.96 / 20.0, rel=1e-6)
     stems = ax.collections[0].get_segments()
-    assert [s[1][1] for s in stems] == pytest.approx(np.linspace(0.3, 0.0, 24)[:len(stems)])
+    assert [s[1][1] for s in stems] == pytest.approx(np.linspace(0.3, 0.0, 24)[: len(stems)])
 
 
 def test_trigger_figures_from_a_real_trigger_result(weeks, tmp_path):
@@ -443,8 +583,12 @@ def test_trigger_figures_from_a_real_trigger_result(weeks, tmp_path):
     result = run_triggers([folder / "weeks.rates.csv"], diary)
     assert {f.factor for f in result.factors} == {"caffeine", "strength_training"}
     paths = save_trigger_plots(result, tmp_path / "plots")
-    assert [p.name for p in paths] == ["triggers_forest.png", "triggers_fitted.png", "triggers_sensitivity.png",
-                                       "triggers_acf.png"]
+    assert [p.name for p in paths] == [
+        "triggers_forest.png",
+        "triggers_fitted.png",
+        "triggers_sensitivity.png",
+        "triggers_acf.png",
+    ]
     for p in paths:
         w, h = _is_png(p.read_bytes())
         assert w > 500 and h > 200
@@ -494,7 +638,9 @@ def test_report_page_shows_the_analysis(sim_folder, sim_report):
         assert f"95 % interval {lo:.{d}f} to {hi:.{d}f}" in page.replace("\u202f", "")
         assert f"{n} fasciculations in 9 min of valid rest" in page
     assert "14.5 ⚠" in page and "3.2 ⚠" not in page  # the noisy channel is flagged
-    assert "See a doctor when" in page and "more than two weeks" in page and "muscle wasting" in page
+    assert (
+        "See a doctor when" in page and "more than two weeks" in page and "muscle wasting" in page
+    )
     assert "spreads to more places" in page and "not a diagnosis" in page
     assert not re.search(r"\bALS\b|risk", page)
     assert 'id="triggers"' not in page  # no diary given
@@ -513,7 +659,10 @@ def test_report_degrades_without_the_recording(sim_folder, tmp_path):
     outcome = write_report(tmp_path, output=tmp_path / "r.html")
     page = outcome.path.read_text(encoding="utf-8")
     assert outcome.errors == []
-    assert "the recording &#x27;/nowhere/calf.bdf&#x27; was not found, so its waveforms are not shown" in page
+    assert (
+        "the recording &#x27;/nowhere/calf.bdf&#x27; was not found, so its waveforms are not shown"
+        in page
+    )
     assert "neither unit templates (units.json) nor the recording are available" in page
     assert _assert_self_contained(page) == 2  # rate and timeline only
     # unit templates written by the analysis are used without the recording
@@ -559,16 +708,23 @@ def test_cli_report(weeks, tmp_path, capsys):
     empty.mkdir()
     assert main(["report", str(empty)]) == 1
     err = capsys.readouterr().err
-    assert err == (f"emg report: error: {empty}: holds no analysis outputs (no *.summary.json); "
-                   "run 'emg analyze INPUT --out DIR' first\n")
+    assert err == (
+        f"emg report: error: {empty}: holds no analysis outputs (no *.summary.json); "
+        "run 'emg analyze INPUT --out DIR' first\n"
+    )
 
     bad_diary = tmp_path / "diary.csv"
     bad_diary.write_text("start,factor,value,unit\nnot-a-time,caffeine,100,mg\n")
-    assert main(["report", str(folder), "--diary", str(bad_diary), "-o", str(tmp_path / "y.html")]) == 1
+    assert (
+        main(["report", str(folder), "--diary", str(bad_diary), "-o", str(tmp_path / "y.html")])
+        == 1
+    )
     captured = capsys.readouterr()
     err = captured.err.splitlines()
     assert len(err) == 1 and err[0].startswith(f"emg report: error: {bad_diary}: line 2")
-    assert captured.out.strip() == f"wrote {tmp_path / 'y.html'} (1 recording)"  # the rest was still done
+    assert (
+        captured.out.strip() == f"wrote {tmp_path / 'y.html'} (1 recording)"
+    )  # the rest was still done
     page = (tmp_path / "y.html").read_text(encoding="utf-8")
     assert "The trigger analysis could not be run" in page
 
@@ -577,17 +733,32 @@ def test_cli_report(weeks, tmp_path, capsys):
 # a real browser
 # ---------------------------------------------------------------------------------------------
 
-_CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                   "--disable-dev-shm-usage"]
+_CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
 
 
 def _chromium(args: list[str], profile: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([CHROMIUM, *_CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [CHROMIUM, *_CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (installed by .ci/run: APT_PACKAGES)")
+@pytest.mark.skipif(
+    CHROMIUM is None, reason="needs Debian's chromium (installed by .ci/run: APT_PACKAGES)"
+)
 def test_report_in_headless_chromium(sim_report, tmp_path):
     page, path = sim_report
     n_images = len(_images(page))
@@ -606,7 +777,9 @@ def test_report_in_headless_chromium(sim_report, tmp_path):
     bad = good.replace("base64,", "base64,AAAA", 1)
     broken = tmp_path / "broken.html"
     broken.write_text(H.page("t", "<h1>t</h1>", [good, bad], ""), encoding="utf-8")
-    dom = _chromium(["--virtual-time-budget=10000", "--dump-dom", broken.as_uri()], tmp_path / "profile")
+    dom = _chromium(
+        ["--virtual-time-budget=10000", "--dump-dom", broken.as_uri()], tmp_path / "profile"
+    )
     assert re.search(r'<html[^>]*\bdata-images-broken="1"', dom.stdout)
     assert re.search(r'<html[^>]*\bdata-images-loaded="1"', dom.stdout)
 
@@ -622,7 +795,9 @@ def _screenshot_checks(shot: Path) -> None:
     assert np.count_nonzero(dark.any(axis=1)) > 1500  # text and figures down most of the page
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (installed by .ci/run: APT_PACKAGES)")
+@pytest.mark.skipif(
+    CHROMIUM is None, reason="needs Debian's chromium (installed by .ci/run: APT_PACKAGES)"
+)
 def test_end_to_end_simulate_analyze_report_in_chromium(tmp_path, capsys):
     """emg simulate -> emg analyze -> emg report -> the page in a real browser, every image loaded."""
     from emg.cli import main
@@ -630,7 +805,23 @@ def test_end_to_end_simulate_analyze_report_in_chromium(tmp_path, capsys):
     from emg.report.summarize import channel_rates
 
     bdf = tmp_path / "sim.bdf"
-    assert main(["simulate", str(bdf), "--minutes", "6", "--channels", "2", "--seed", "11", "--scenario", "mixed"]) == 0
+    assert (
+        main(
+            [
+                "simulate",
+                str(bdf),
+                "--minutes",
+                "6",
+                "--channels",
+                "2",
+                "--seed",
+                "11",
+                "--scenario",
+                "mixed",
+            ]
+        )
+        == 0
+    )
     assert main(["analyze", str(bdf), "--out", str(tmp_path / "out")]) == 0
     assert main(["report", str(tmp_path / "out")]) == 0
     capsys.readouterr()
@@ -655,7 +846,9 @@ def test_end_to_end_simulate_analyze_report_in_chromium(tmp_path, capsys):
     assert re.search(rf'<html[^>]*\bdata-images-loaded="{n_images}"', dom.stdout)
     assert re.search(r'<html[^>]*\bdata-images-broken="0"', dom.stdout)
     shot = tmp_path / "report.png"
-    run = _chromium([f"--screenshot={shot}", "--window-size=1280,4000", "--hide-scrollbars", url],
-                    tmp_path / "profile")
+    run = _chromium(
+        [f"--screenshot={shot}", "--window-size=1280,4000", "--hide-scrollbars", url],
+        tmp_path / "profile",
+    )
     assert run.returncode == 0 and shot.is_file(), run.stderr[-2000:]
     _screenshot_checks(shot)

@@ -8,10 +8,16 @@ from ._common import add_command, print_error
 
 
 def register(subparsers) -> None:
-    p = add_command(subparsers, "report", "write a self-contained HTML report of an analysed folder", run)
+    p = add_command(
+        subparsers, "report", "write a self-contained HTML report of an analysed folder", run
+    )
     p.add_argument("folder", metavar="DIR", help="output folder of 'emg analyze'")
-    p.add_argument("--diary", default=None, metavar="DIARY.csv", help="add the trigger-factor section")
-    p.add_argument("-o", "--output", default=None, metavar="REPORT.html", help="default: DIR/report.html")
+    p.add_argument(
+        "--diary", default=None, metavar="DIARY.csv", help="add the trigger-factor section"
+    )
+    p.add_argument(
+        "-o", "--output", default=None, metavar="REPORT.html", help="default: DIR/report.html"
+    )
 
 
 def run(args) -> int:

@@ -34,7 +34,12 @@ MAX_TIMELINES = 8
 MAX_UNITS_LISTED = 6
 #: Events per unit used to compute a template when the analysis wrote none.
 MAX_EVENTS_PER_UNIT = 40
-_TOC = [("rate", "Rate"), ("quality", "Recording quality"), ("waveforms", "Waveforms"), ("units", "Motor units")]
+_TOC = [
+    ("rate", "Rate"),
+    ("quality", "Recording quality"),
+    ("waveforms", "Waveforms"),
+    ("units", "Motor units"),
+]
 
 
 @dataclass
@@ -82,15 +87,19 @@ def _rate_section(analyses: Sequence[Analysis], rates: RateTable) -> str:
         valid = H.fmt_duration(r.valid_s)
         if math.isfinite(r.rate_per_hour):
             digits = 1 if r.rate_per_hour < 100 else 0
-            big = f'{H.fmt_num(r.rate_per_hour, digits)} <small>per hour</small>'
+            big = f"{H.fmt_num(r.rate_per_hour, digits)} <small>per hour</small>"
             ci = f"95 % interval {H.fmt_num(r.ci_low, digits)} to {H.fmt_num(r.ci_high, digits)}"
         else:
-            big = '– <small>per hour</small>'
+            big = "– <small>per hour</small>"
             ci = f"not enough valid rest for a rate ({valid}; at least {MIN_VALID_S / 60:.0f} min needed)"
-        detail = (f"{r.fasciculations:,} fasciculations in {valid} of valid rest; "
-                  f"{r.hours_with_rate} of {r.hours} clock hours have a rate").replace(",", "\u202f")
-        cards.append(f'<div class="card"><div class="ch">{H.esc(r.channel)}</div><div class="big">{big}</div>'
-                     f'<div class="ci">{ci}</div><div class="detail">{detail}</div></div>')
+        detail = (
+            f"{r.fasciculations:,} fasciculations in {valid} of valid rest; "
+            f"{r.hours_with_rate} of {r.hours} clock hours have a rate"
+        ).replace(",", "\u202f")
+        cards.append(
+            f'<div class="card"><div class="ch">{H.esc(r.channel)}</div><div class="big">{big}</div>'
+            f'<div class="ci">{ci}</div><div class="detail">{detail}</div></div>'
+        )
     notes = []
     slow = sorted({a.summary.fs for a in analyses if a.summary.fs < 1000})
     if slow:
@@ -101,7 +110,8 @@ def _rate_section(analyses: Sequence[Analysis], rates: RateTable) -> str:
         )
     fig = rate_plot(rates, channels, min_valid_s=MIN_VALID_S)
     body = (
-        f'<div class="cards">{"".join(cards)}</div>' + "".join(notes)
+        f'<div class="cards">{"".join(cards)}</div>'
+        + "".join(notes)
         + H.figure(
             to_png(fig),
             "Fasciculations per hour of valid rest over time, one panel per channel, with 95 % intervals; "
@@ -112,9 +122,11 @@ def _rate_section(analyses: Sequence[Analysis], rates: RateTable) -> str:
             "black line gives each day's rate. The bottom panel shows how much of each hour could be used.",
         )
     )
-    lead = ("Fasciculations counted per hour of <strong>valid rest</strong>: time when the muscle was at rest "
-            "and the signal was clean enough to see them. The 95 % interval is the range the true rate most "
-            "likely lies in; it narrows the longer you record.")
+    lead = (
+        "Fasciculations counted per hour of <strong>valid rest</strong>: time when the muscle was at rest "
+        "and the signal was clean enough to see them. The 95 % interval is the range the true rate most "
+        "likely lies in; it narrows the longer you record."
+    )
     return H.section("rate", "Fasciculations per hour", lead, body)
 
 
@@ -124,40 +136,73 @@ def _quality_section(analyses: Sequence[Analysis]) -> str:
     rows, classes = [], []
     for a in analyses:
         for q in channel_quality(a):
-            excluded = ", ".join(f"{label} {H.fmt_duration(s)}" for label, s in q.excluded_s.items()
-                                 if label != "gap") or "none"
+            excluded = (
+                ", ".join(
+                    f"{label} {H.fmt_duration(s)}"
+                    for label, s in q.excluded_s.items()
+                    if label != "gap"
+                )
+                or "none"
+            )
             gaps = f"{q.gaps} ({H.fmt_duration(q.gap_s)})" if q.gaps else "none"
             noise = H.fmt_num(q.noise_uv, 1)
             if q.noisy:
                 noise += " ⚠"
-            rows.append([
-                H.esc(a.stem), H.esc(q.channel), f"{q.fs:g}", noise, H.fmt_duration(q.recorded_s),
-                H.fmt_duration(q.valid_s), H.fmt_num(100 * q.valid_fraction, 0) + " %", gaps, H.esc(excluded),
-                "–" if q.packets_lost is None else f"{q.packets_lost:,}".replace(",", "\u202f"),
-            ])
+            rows.append(
+                [
+                    H.esc(a.stem),
+                    H.esc(q.channel),
+                    f"{q.fs:g}",
+                    noise,
+                    H.fmt_duration(q.recorded_s),
+                    H.fmt_duration(q.valid_s),
+                    H.fmt_num(100 * q.valid_fraction, 0) + " %",
+                    gaps,
+                    H.esc(excluded),
+                    "–" if q.packets_lost is None else f"{q.packets_lost:,}".replace(",", "\u202f"),
+                ]
+            )
             classes.append("flag" if q.noisy else "")
     tbl = H.table(
-        ["Recording", "Channel", "Rate (Hz)", "Noise (µV RMS)", "Recorded", "Valid rest", "Valid", "Gaps",
-         "Excluded stretches", "Packets lost"],
-        rows, numeric=(2, 3, 4, 5, 6, 9), row_classes=classes,
+        [
+            "Recording",
+            "Channel",
+            "Rate (Hz)",
+            "Noise (µV RMS)",
+            "Recorded",
+            "Valid rest",
+            "Valid",
+            "Gaps",
+            "Excluded stretches",
+            "Packets lost",
+        ],
+        rows,
+        numeric=(2, 3, 4, 5, 6, 9),
+        row_classes=classes,
         caption=f"Noise is the robust RMS level at rest. On good skin contact it is 1-10 µV; rows marked ⚠ "
-                f"are above {NOISE_LIMIT_UV:g} µV, where small fasciculations drown: check the electrodes.",
+        f"are above {NOISE_LIMIT_UV:g} µV, where small fasciculations drown: check the electrodes.",
     )
     figs = []
     from .plots import to_png as _png  # noqa: F401 - same function, kept for clarity
 
     for a in analyses[:MAX_TIMELINES]:
-        figs.append(H.figure(
-            to_png(quality_timeline(a)),
-            f"Timeline of recording {a.stem}: excluded stretches by kind and a tick per fasciculation, per channel.",
-            "Coloured bars are stretches left out of valid rest (movement or contraction, cramp, myokymia, "
-            "artefact, noisy signal, gap with no data); blue ticks are the counted fasciculations.",
-        ))
+        figs.append(
+            H.figure(
+                to_png(quality_timeline(a)),
+                f"Timeline of recording {a.stem}: excluded stretches by kind and a tick per fasciculation, per channel.",
+                "Coloured bars are stretches left out of valid rest (movement or contraction, cramp, myokymia, "
+                "artefact, noisy signal, gap with no data); blue ticks are the counted fasciculations.",
+            )
+        )
     if len(analyses) > MAX_TIMELINES:
-        figs.append(f'<p class="note">Timelines are shown for the first {MAX_TIMELINES} of {len(analyses)} '
-                    "recordings; the table covers all of them.</p>")
-    lead = ("How usable the recording was. Only valid rest counts: gaps, voluntary movement, cramps, "
-            "artefacts and noisy stretches are taken out before counting.")
+        figs.append(
+            f'<p class="note">Timelines are shown for the first {MAX_TIMELINES} of {len(analyses)} '
+            "recordings; the table covers all of them.</p>"
+        )
+    lead = (
+        "How usable the recording was. Only valid rest counts: gaps, voluntary movement, cramps, "
+        "artefacts and noisy stretches are taken out before counting."
+    )
     return H.section("quality", "Recording quality", lead, tbl + "".join(figs))
 
 
@@ -165,15 +210,26 @@ def _event_totals(analyses: Sequence[Analysis]) -> str:
     header = ["Channel"] + ["Fasciculations", "Heartbeats (ECG)", "Artefacts"]
     rows = []
     for name in _channels(analyses):
-        counts = [sum(int(np.count_nonzero((a.events.channel == name) & (a.events.label == lab))) for a in analyses)
-                  for lab in EVENT_LABELS]
+        counts = [
+            sum(
+                int(np.count_nonzero((a.events.channel == name) & (a.events.label == lab)))
+                for a in analyses
+            )
+            for lab in EVENT_LABELS
+        ]
         rows.append([H.esc(name)] + [f"{c:,}".replace(",", "\u202f") for c in counts])
-    return H.table(header, rows, numeric=(1, 2, 3),
-                   caption="Events found, by kind. Only fasciculations in valid rest are counted in the rate; "
-                           "multiplets (a unit firing twice within ~0.1 s) count once.")
+    return H.table(
+        header,
+        rows,
+        numeric=(1, 2, 3),
+        caption="Events found, by kind. Only fasciculations in valid rest are counted in the rate; "
+        "multiplets (a unit firing twice within ~0.1 s) count once.",
+    )
 
 
-def _sources(analyses: Sequence[Analysis], notes: list[str], errors: list[EmgError]) -> dict[str, Any]:
+def _sources(
+    analyses: Sequence[Analysis], notes: list[str], errors: list[EmgError]
+) -> dict[str, Any]:
     """Open the analysed recordings that can be found; note the others."""
     from .snippets import open_source
 
@@ -181,20 +237,28 @@ def _sources(analyses: Sequence[Analysis], notes: list[str], errors: list[EmgErr
     for a in analyses:
         path = a.input_path()
         if path is None:
-            notes.append(f"{a.stem}: the recording {a.summary.input!r} was not found, so its waveforms are not shown.")
+            notes.append(
+                f"{a.stem}: the recording {a.summary.input!r} was not found, so its waveforms are not shown."
+            )
             continue
         try:
             out[a.stem] = open_source(path)
         except EmgError as exc:
             errors.append(exc)
-            notes.append(f"{a.stem}: the recording could not be read ({exc}); its waveforms are not shown.")
+            notes.append(
+                f"{a.stem}: the recording could not be read ({exc}); its waveforms are not shown."
+            )
         except (OSError, ValueError) as exc:
             errors.append(InputError(path, str(exc)))
-            notes.append(f"{a.stem}: the recording could not be read ({exc}); its waveforms are not shown.")
+            notes.append(
+                f"{a.stem}: the recording could not be read ({exc}); its waveforms are not shown."
+            )
     return out
 
 
-def _gallery_section(analyses: Sequence[Analysis], sources: dict[str, Any], notes: Sequence[str]) -> str:
+def _gallery_section(
+    analyses: Sequence[Analysis], sources: dict[str, Any], notes: Sequence[str]
+) -> str:
     from .plots import to_png, waveform_gallery
     from .snippets import Snippets, cut_snippets
 
@@ -214,15 +278,21 @@ def _gallery_section(analyses: Sequence[Analysis], sources: dict[str, Any], note
             for row in rows:
                 a = usable[int(which[row])]
                 i = int(index[row])
-                sn = cut_snippets(sources[a.stem], a.events.onset_s[i:i + 1], [a.events.channel[i]],
-                                  mains_hz=a.summary.mains_hz)
+                sn = cut_snippets(
+                    sources[a.stem],
+                    a.events.onset_s[i : i + 1],
+                    [a.events.channel[i]],
+                    mains_hz=a.summary.mains_hz,
+                )
                 if fs is not None and sn.fs != fs:
                     continue  # one gallery per sample rate would be needed; keep the first
                 fs, pre = sn.fs, sn.pre
                 waves.append(sn.waveforms_uv[0])
                 labels.append(name)
                 when = a.summary.start + dt.timedelta(seconds=float(a.events.onset_s[i]))
-                titles.append(f"{a.events.channel[i]} · {when:%H:%M:%S} · {a.events.amplitude_uv[i]:.0f} µV")
+                titles.append(
+                    f"{a.events.channel[i]} · {when:%H:%M:%S} · {a.events.amplitude_uv[i]:.0f} µV"
+                )
         snippets = Snippets(np.vstack(waves), fs, pre)
         body += H.figure(
             to_png(waveform_gallery(snippets, labels, titles)),
@@ -245,11 +315,17 @@ def _units_section(analyses: Sequence[Analysis], sources: dict[str, Any]) -> str
     from .snippets import cut_snippets, unit_templates_from_snippets
 
     rows = unit_rows(analyses)
-    lead = ("Fasciculations on one channel that share a shape probably come from the same motor unit (one nerve "
-            "fibre and the muscle fibres it drives). The line is each unit's typical waveform.")
+    lead = (
+        "Fasciculations on one channel that share a shape probably come from the same motor unit (one nerve "
+        "fibre and the muscle fibres it drives). The line is each unit's typical waveform."
+    )
     if not rows:
-        return H.section("units", "Motor units", lead,
-                         '<p class="note">No fasciculations were grouped into motor units.</p>')
+        return H.section(
+            "units",
+            "Motor units",
+            lead,
+            '<p class="note">No fasciculations were grouped into motor units.</p>',
+        )
     counts = {(r.channel, r.unit): r for r in rows}
     templates: list[UnitTemplate] = []
     missing = []
@@ -259,24 +335,55 @@ def _units_section(analyses: Sequence[Analysis], sources: dict[str, Any]) -> str
         if a.units:
             for t in a.units:
                 row = counts.get((prefix + t.channel, t.unit))
-                templates.append(UnitTemplate(
-                    prefix + t.channel, t.unit, t.template_uv, t.fs, t.peak_index,
-                    t.count if t.count is not None else (row.count if row else None),
-                    t.rate_per_hour if t.rate_per_hour is not None else (row.rate_per_hour if row else None)))
+                templates.append(
+                    UnitTemplate(
+                        prefix + t.channel,
+                        t.unit,
+                        t.template_uv,
+                        t.fs,
+                        t.peak_index,
+                        t.count if t.count is not None else (row.count if row else None),
+                        t.rate_per_hour
+                        if t.rate_per_hour is not None
+                        else (row.rate_per_hour if row else None),
+                    )
+                )
         elif a.stem in sources:
             ev = a.events
             picked = []
-            for (ch, unit) in dict.fromkeys(zip(ev.channel[(ev.label == "fasciculation") & (ev.unit != "")].tolist(),
-                                                ev.unit[(ev.label == "fasciculation") & (ev.unit != "")].tolist())):
-                idx = np.flatnonzero((ev.channel == ch) & (ev.unit == unit) & (ev.label == "fasciculation"))
-                picked.extend(idx[:: max(1, idx.size // MAX_EVENTS_PER_UNIT)][:MAX_EVENTS_PER_UNIT].tolist())
+            for ch, unit in dict.fromkeys(
+                zip(
+                    ev.channel[(ev.label == "fasciculation") & (ev.unit != "")].tolist(),
+                    ev.unit[(ev.label == "fasciculation") & (ev.unit != "")].tolist(),
+                )
+            ):
+                idx = np.flatnonzero(
+                    (ev.channel == ch) & (ev.unit == unit) & (ev.label == "fasciculation")
+                )
+                picked.extend(
+                    idx[:: max(1, idx.size // MAX_EVENTS_PER_UNIT)][:MAX_EVENTS_PER_UNIT].tolist()
+                )
             picked = np.asarray(sorted(picked), dtype=int)
             if picked.size:
-                sn = cut_snippets(sources[a.stem], ev.onset_s[picked], ev.channel[picked], mains_hz=a.summary.mains_hz)
+                sn = cut_snippets(
+                    sources[a.stem],
+                    ev.onset_s[picked],
+                    ev.channel[picked],
+                    mains_hz=a.summary.mains_hz,
+                )
                 for t in unit_templates_from_snippets(sn, ev.channel[picked], ev.unit[picked], {}):
                     row = counts.get((prefix + t.channel, t.unit))
-                    templates.append(UnitTemplate(prefix + t.channel, t.unit, t.template_uv, t.fs, t.peak_index,
-                                                  row.count if row else None, row.rate_per_hour if row else None))
+                    templates.append(
+                        UnitTemplate(
+                            prefix + t.channel,
+                            t.unit,
+                            t.template_uv,
+                            t.fs,
+                            t.peak_index,
+                            row.count if row else None,
+                            row.rate_per_hour if row else None,
+                        )
+                    )
         else:
             missing.append(a.stem)
     order = {name: i for i, name in enumerate(r.channel for r in rows)}
@@ -285,12 +392,24 @@ def _units_section(analyses: Sequence[Analysis], sources: dict[str, Any]) -> str
     for channel in dict.fromkeys(r.channel for r in rows):
         mine = sorted((r for r in rows if r.channel == channel), key=lambda r: -r.count)
         for r in mine[:MAX_UNITS_LISTED]:
-            table_rows.append([H.esc(r.channel), H.esc(r.unit), f"{r.count:,}".replace(",", "\u202f"),
-                               H.fmt_num(r.rate_per_hour, 1)])
+            table_rows.append(
+                [
+                    H.esc(r.channel),
+                    H.esc(r.unit),
+                    f"{r.count:,}".replace(",", "\u202f"),
+                    H.fmt_num(r.rate_per_hour, 1),
+                ]
+            )
         rest = mine[MAX_UNITS_LISTED:]
         if rest:
-            table_rows.append([H.esc(channel), f"{len(rest)} more units",
-                               f"{sum(r.count for r in rest):,}".replace(",", "\u202f"), "–"])
+            table_rows.append(
+                [
+                    H.esc(channel),
+                    f"{len(rest)} more units",
+                    f"{sum(r.count for r in rest):,}".replace(",", "\u202f"),
+                    "–",
+                ]
+            )
     body = ""
     if templates:
         body += H.figure(
@@ -300,11 +419,17 @@ def _units_section(analyses: Sequence[Analysis], sources: dict[str, Any]) -> str
             "fasciculations it fired and its rate per hour of valid rest.",
         )
     if missing:
-        body += (f'<p class="note">No waveforms for {H.esc(", ".join(missing))}: neither unit templates '
-                 "(units.json) nor the recording are available; counts are still in the table.</p>")
-    body += H.table(["Channel", "Unit", "Fasciculations", "Per hour"], table_rows, numeric=(2, 3),
-                    caption="Fasciculations per putative motor unit (the most active first) and per hour of that "
-                            "channel's valid rest.")
+        body += (
+            f'<p class="note">No waveforms for {H.esc(", ".join(missing))}: neither unit templates '
+            "(units.json) nor the recording are available; counts are still in the table.</p>"
+        )
+    body += H.table(
+        ["Channel", "Unit", "Fasciculations", "Per hour"],
+        table_rows,
+        numeric=(2, 3),
+        caption="Fasciculations per putative motor unit (the most active first) and per hour of that "
+        "channel's valid rest.",
+    )
     return H.section("units", "Motor units", lead, body)
 
 
@@ -318,7 +443,9 @@ def _triggers_section(analyses: Sequence[Analysis], diary: Path, errors: list[Em
 # -- page -------------------------------------------------------------------------------------
 
 
-def build_report(folder: str | os.PathLike, diary: str | os.PathLike | None = None) -> tuple[str, ReportOutcome]:
+def build_report(
+    folder: str | os.PathLike, diary: str | os.PathLike | None = None
+) -> tuple[str, ReportOutcome]:
     """Build the report page of an analysed folder.
 
     Parameters
@@ -343,8 +470,14 @@ def build_report(folder: str | os.PathLike, diary: str | os.PathLike | None = No
     folder = Path(folder)
     analyses, load_errors = load_folder(folder)
     if not analyses:
-        raise load_errors[0] if len(load_errors) == 1 else InputError(
-            folder, f"none of the {len(load_errors)} analysis outputs could be read (first: {load_errors[0]})")
+        raise (
+            load_errors[0]
+            if len(load_errors) == 1
+            else InputError(
+                folder,
+                f"none of the {len(load_errors)} analysis outputs could be read (first: {load_errors[0]})",
+            )
+        )
     errors: list[EmgError] = list(load_errors)
     notes: list[str] = []
     rates = RateTable.concat([a.rates for a in analyses])
@@ -372,17 +505,28 @@ def build_report(folder: str | os.PathLike, diary: str | os.PathLike | None = No
     )
     if load_errors:
         header += "".join(f'<p class="note">Not included: {H.esc(e)}</p>' for e in load_errors)
-    software = sorted({f"{a.summary.software.get('name', 'emg')} {a.summary.software.get('version', '?')}"
-                       for a in analyses})
-    generated = dt.datetime.now(dt.timezone.utc).astimezone().strftime("%Y-%m-%d %H:%M %Z")
-    footer = (f"Made by emg {H.esc(__version__)} on {H.esc(generated)} from {H.esc(folder.resolve())}. "
-              f"Analysed with {H.esc(', '.join(software))}. Personal insight, not a diagnosis.")
+    software = sorted(
+        {
+            f"{a.summary.software.get('name', 'emg')} {a.summary.software.get('version', '?')}"
+            for a in analyses
+        }
+    )
+    generated = dt.datetime.now(dt.UTC).astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    footer = (
+        f"Made by emg {H.esc(__version__)} on {H.esc(generated)} from {H.esc(folder.resolve())}. "
+        f"Analysed with {H.esc(', '.join(software))}. Personal insight, not a diagnosis."
+    )
     page = H.page("Fasciculation report", header, sections, footer, toc=toc)
-    return page, ReportOutcome(path=Path(), inputs=[a.stem for a in analyses], errors=errors, notes=notes)
+    return page, ReportOutcome(
+        path=Path(), inputs=[a.stem for a in analyses], errors=errors, notes=notes
+    )
 
 
-def write_report(folder: str | os.PathLike, diary: str | os.PathLike | None = None,
-                 output: str | os.PathLike | None = None) -> ReportOutcome:
+def write_report(
+    folder: str | os.PathLike,
+    diary: str | os.PathLike | None = None,
+    output: str | os.PathLike | None = None,
+) -> ReportOutcome:
     """Build the report page of ``folder`` and write it (default ``folder/report.html``).
 
     See :func:`build_report`; the file is written atomically (a ``.part`` file renamed).

@@ -13,7 +13,17 @@ import html as _html
 import math
 from collections.abc import Iterable, Sequence
 
-__all__ = ["esc", "img", "figure", "table", "section", "page", "fmt_duration", "fmt_num", "DOCTOR_BOX"]
+__all__ = [
+    "DOCTOR_BOX",
+    "esc",
+    "figure",
+    "fmt_duration",
+    "fmt_num",
+    "img",
+    "page",
+    "section",
+    "table",
+]
 
 
 def esc(text: object) -> str:
@@ -32,10 +42,10 @@ def fmt_duration(seconds: float | None) -> str:
     """``3 h 05 min``, ``12 min``, ``40 s``; ``–`` when unknown."""
     if seconds is None or not math.isfinite(seconds):
         return "–"
-    s = int(round(seconds))
+    s = round(float(seconds))
     if s < 60:
         return f"{s} s"
-    minutes = int(round(s / 60))
+    minutes = round(s / 60)
     if minutes < 60:
         return f"{minutes} min"
     h, m = divmod(minutes, 60)
@@ -51,18 +61,28 @@ def img(png: bytes, alt: str, *, width: int | None = None) -> str:
 
 def figure(png: bytes, alt: str, caption: str) -> str:
     """An image with a plain-language caption (``caption`` is already HTML)."""
-    return f'<figure>{img(png, alt)}<figcaption>{caption}</figcaption></figure>'
+    return f"<figure>{img(png, alt)}<figcaption>{caption}</figcaption></figure>"
 
 
-def table(header: Sequence[str], rows: Iterable[Sequence[str]], *, numeric: Sequence[int] = (),
-          caption: str | None = None, row_classes: Sequence[str] | None = None) -> str:
+def table(
+    header: Sequence[str],
+    rows: Iterable[Sequence[str]],
+    *,
+    numeric: Sequence[int] = (),
+    caption: str | None = None,
+    row_classes: Sequence[str] | None = None,
+) -> str:
     """A table; cells are HTML already (escape text with :func:`esc`); ``numeric`` columns align right."""
     num = set(numeric)
-    head = "".join(f'<th scope="col"{" class=num" if i in num else ""}>{h}</th>' for i, h in enumerate(header))
+    head = "".join(
+        f'<th scope="col"{" class=num" if i in num else ""}>{h}</th>' for i, h in enumerate(header)
+    )
     body = []
     for r, row in enumerate(rows):
         cls = f' class="{row_classes[r]}"' if row_classes and row_classes[r] else ""
-        cells = "".join(f'<td{" class=num" if i in num else ""}>{c}</td>' for i, c in enumerate(row))
+        cells = "".join(
+            f"<td{' class=num' if i in num else ''}>{c}</td>" for i, c in enumerate(row)
+        )
         body.append(f"<tr{cls}>{cells}</tr>")
     cap = f"<caption>{caption}</caption>" if caption else ""
     return f'<div class="table-wrap"><table>{cap}<thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>'
@@ -163,12 +183,22 @@ _SCRIPT = """(function () {
 })();"""
 
 
-def page(title: str, header: str, sections: Sequence[str], footer: str, *, toc: Sequence[tuple[str, str]] = ()) -> str:
+def page(
+    title: str,
+    header: str,
+    sections: Sequence[str],
+    footer: str,
+    *,
+    toc: Sequence[tuple[str, str]] = (),
+) -> str:
     """The whole document. ``header``, ``sections`` and ``footer`` are HTML already."""
     nav = ""
     if toc:
-        nav = '<nav class="toc" aria-label="Sections">' + "".join(
-            f'<a href="#{esc(a)}">{esc(t)}</a>' for a, t in toc) + "</nav>"
+        nav = (
+            '<nav class="toc" aria-label="Sections">'
+            + "".join(f'<a href="#{esc(a)}">{esc(t)}</a>' for a, t in toc)
+            + "</nav>"
+        )
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en">\n<head>\n<meta charset="utf-8">\n'

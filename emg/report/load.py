@@ -49,16 +49,23 @@ def _read_csv(path: Path, required: Sequence[str]) -> list[dict[str, str]]:
             header = [h.strip() for h in (reader.fieldnames or [])]
             missing = [c for c in required if c not in header]
             if missing:
-                raise InputError(path, f"missing column(s) {', '.join(missing)}; found {', '.join(header) or 'none'}")
+                raise InputError(
+                    path,
+                    f"missing column(s) {', '.join(missing)}; found {', '.join(header) or 'none'}",
+                )
             reader.fieldnames = header
-            return [{k: (v or "").strip() for k, v in row.items() if k is not None} for row in reader]
+            return [
+                {k: (v or "").strip() for k, v in row.items() if k is not None} for row in reader
+            ]
     except FileNotFoundError:
         raise InputError(path, "file not found") from None
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise InputError(path, f"cannot read CSV ({exc})") from None
 
 
-def _floats(rows: list[dict[str, str]], name: str, path: Path, *, empty: float = math.nan) -> np.ndarray:
+def _floats(
+    rows: list[dict[str, str]], name: str, path: Path, *, empty: float = math.nan
+) -> np.ndarray:
     out = np.empty(len(rows), dtype=np.float64)
     for i, row in enumerate(rows):
         text = row.get(name, "")
@@ -68,7 +75,9 @@ def _floats(rows: list[dict[str, str]], name: str, path: Path, *, empty: float =
         try:
             out[i] = float(text)
         except ValueError:
-            raise InputError(path, f"line {i + 2}: column '{name}' must be a number, got {text!r}") from None
+            raise InputError(
+                path, f"line {i + 2}: column '{name}' must be a number, got {text!r}"
+            ) from None
     return out
 
 
@@ -76,7 +85,9 @@ def _time(text: str, path: Path, what: str) -> dt.datetime:
     try:
         value = dt.datetime.fromisoformat(text)
     except (TypeError, ValueError):
-        raise InputError(path, f"{what} must be an ISO 8601 time with offset, got {text!r}") from None
+        raise InputError(
+            path, f"{what} must be an ISO 8601 time with offset, got {text!r}"
+        ) from None
     if value.tzinfo is None:
         raise InputError(path, f"{what} must carry a UTC offset, got {text!r}")
     return value
@@ -101,7 +112,7 @@ class Summary:
     software: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def read(cls, path: Path) -> "Summary":
+    def read(cls, path: Path) -> Summary:
         try:
             raw = json.loads(Path(path).read_text(encoding="utf-8"))
         except FileNotFoundError:
@@ -115,7 +126,9 @@ class Summary:
             raise InputError(path, f"missing key(s) {', '.join(missing)}")
         channels = tuple(str(c) for c in raw["channels"])
         valid = raw.get("valid_s")
-        if isinstance(valid, dict):  # per channel: keep the mean, the per-channel values are in rates
+        if isinstance(
+            valid, dict
+        ):  # per channel: keep the mean, the per-channel values are in rates
             valid = float(np.mean([float(v) for v in valid.values()])) if valid else math.nan
         try:
             return cls(
@@ -127,10 +140,17 @@ class Summary:
                 duration_s=float(raw["duration_s"]),
                 valid_s=math.nan if valid is None else float(valid),
                 mains_hz=None if raw.get("mains_hz") in (None, "") else float(raw["mains_hz"]),
-                noise_uv={str(k): float(v) for k, v in (raw.get("noise_uv") or {}).items() if v is not None},
-                fasciculations={str(k): int(v) for k, v in (raw.get("fasciculations") or {}).items()},
+                noise_uv={
+                    str(k): float(v)
+                    for k, v in (raw.get("noise_uv") or {}).items()
+                    if v is not None
+                },
+                fasciculations={
+                    str(k): int(v) for k, v in (raw.get("fasciculations") or {}).items()
+                },
                 rate_per_hour={
-                    str(k): (None if v is None else float(v)) for k, v in (raw.get("rate_per_hour") or {}).items()
+                    str(k): (None if v is None else float(v))
+                    for k, v in (raw.get("rate_per_hour") or {}).items()
                 },
                 packets_lost=None if raw.get("packets_lost") is None else int(raw["packets_lost"]),
                 software={str(k): str(v) for k, v in (raw.get("software") or {}).items()},
@@ -153,17 +173,27 @@ class EventTable:
     unit: np.ndarray
     multiplicity: np.ndarray
 
-    COLUMNS = ("onset_s", "time", "channel", "label", "amplitude_uv", "duration_ms", "phases", "snr", "unit",
-               "multiplicity")
+    COLUMNS = (
+        "onset_s",
+        "time",
+        "channel",
+        "label",
+        "amplitude_uv",
+        "duration_ms",
+        "phases",
+        "snr",
+        "unit",
+        "multiplicity",
+    )
 
     def __len__(self) -> int:
         return len(self.onset_s)
 
-    def select(self, mask: np.ndarray) -> "EventTable":
+    def select(self, mask: np.ndarray) -> EventTable:
         return EventTable(**{name: getattr(self, name)[mask] for name in self.__dataclass_fields__})
 
     @classmethod
-    def read(cls, path: Path) -> "EventTable":
+    def read(cls, path: Path) -> EventTable:
         rows = _read_csv(path, ("onset_s", "channel", "label", "amplitude_uv"))
         mult = _floats(rows, "multiplicity", path, empty=1.0)
         return cls(
@@ -191,13 +221,15 @@ class SegmentTable:
     def __len__(self) -> int:
         return len(self.start_s)
 
-    def on_channel(self, name: str) -> "SegmentTable":
+    def on_channel(self, name: str) -> SegmentTable:
         """Segments that apply to channel ``name`` (its own and those marked for all channels)."""
         mask = np.array([c == name or c.lower() in _ALL_CHANNELS for c in self.channel], dtype=bool)
-        return SegmentTable(self.start_s[mask], self.end_s[mask], self.channel[mask], self.label[mask])
+        return SegmentTable(
+            self.start_s[mask], self.end_s[mask], self.channel[mask], self.label[mask]
+        )
 
     @classmethod
-    def read(cls, path: Path) -> "SegmentTable":
+    def read(cls, path: Path) -> SegmentTable:
         rows = _read_csv(path, ("start_s", "end_s", "channel", "label"))
         return cls(
             start_s=_floats(rows, "start_s", path),
@@ -222,19 +254,23 @@ class RateTable:
     def __len__(self) -> int:
         return len(self.valid_s)
 
-    def select(self, mask: np.ndarray) -> "RateTable":
+    def select(self, mask: np.ndarray) -> RateTable:
         return RateTable(**{name: getattr(self, name)[mask] for name in self.__dataclass_fields__})
 
     @classmethod
-    def read(cls, path: Path) -> "RateTable":
-        rows = _read_csv(path, ("hour_start", "channel", "fasciculations", "valid_s", "rate_per_hour"))
+    def read(cls, path: Path) -> RateTable:
+        rows = _read_csv(
+            path, ("hour_start", "channel", "fasciculations", "valid_s", "rate_per_hour")
+        )
         hours = np.empty(len(rows), dtype=object)
         for i, row in enumerate(rows):
             hours[i] = _time(row["hour_start"], path, f"line {i + 2}: 'hour_start'")
         return cls(
             hour_start=hours,
             channel=np.array([r["channel"] for r in rows], dtype=object),
-            fasciculations=np.nan_to_num(_floats(rows, "fasciculations", path, empty=0.0)).astype(np.int64),
+            fasciculations=np.nan_to_num(_floats(rows, "fasciculations", path, empty=0.0)).astype(
+                np.int64
+            ),
             valid_s=np.nan_to_num(_floats(rows, "valid_s", path, empty=0.0)),
             rate_per_hour=_floats(rows, "rate_per_hour", path),
             ci_low=_floats(rows, "ci_low", path),
@@ -242,10 +278,15 @@ class RateTable:
         )
 
     @classmethod
-    def concat(cls, tables: Sequence["RateTable"]) -> "RateTable":
+    def concat(cls, tables: Sequence[RateTable]) -> RateTable:
         names = list(cls.__dataclass_fields__)
         if not tables:
-            return cls(**{n: np.zeros(0, dtype=object if n in ("hour_start", "channel") else float) for n in names})
+            return cls(
+                **{
+                    n: np.zeros(0, dtype=object if n in ("hour_start", "channel") else float)
+                    for n in names
+                }
+            )
         return cls(**{n: np.concatenate([getattr(t, n) for t in tables]) for n in names})
 
 
@@ -275,14 +316,22 @@ def _read_units(path: Path) -> list[UnitTemplate]:
         raw = json.loads(path.read_text(encoding="utf-8"))
         fs = float(raw["fs"])
         if "channels" in raw and isinstance(raw["channels"], dict):
-            items = [dict(item, channel=name) for name, units in raw["channels"].items() for item in units]
+            items = [
+                dict(item, channel=name)
+                for name, units in raw["channels"].items()
+                for item in units
+            ]
         else:
             items = list(raw["units"])
         out = []
         for item in items:
-            template = np.asarray(_first(item, "template_uv", "waveform_uv", "template"), dtype=np.float64)
+            template = np.asarray(
+                _first(item, "template_uv", "waveform_uv", "template"), dtype=np.float64
+            )
             if template.ndim != 1 or template.size < 2:
-                raise ValueError(f"a template must be a list of numbers, got shape {template.shape}")
+                raise ValueError(
+                    f"a template must be a list of numbers, got shape {template.shape}"
+                )
             count = _first(item, "count", "n_events", "n")
             rate = _first(item, "rate_per_hour")
             out.append(
@@ -297,8 +346,17 @@ def _read_units(path: Path) -> list[UnitTemplate]:
                 )
             )
         return out
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-        raise InputError(path, f"cannot read unit templates ({type(exc).__name__}: {exc})") from None
+    except (
+        OSError,
+        UnicodeDecodeError,
+        json.JSONDecodeError,
+        KeyError,
+        TypeError,
+        ValueError,
+    ) as exc:
+        raise InputError(
+            path, f"cannot read unit templates ({type(exc).__name__}: {exc})"
+        ) from None
 
 
 @dataclass(frozen=True, eq=False)
@@ -324,7 +382,12 @@ class Analysis:
         usually run), and its file name beside the outputs.
         """
         written = Path(self.summary.input)
-        for candidate in (written, self.folder / written, self.folder.parent / written, self.folder / written.name):
+        for candidate in (
+            written,
+            self.folder / written,
+            self.folder.parent / written,
+            self.folder / written.name,
+        ):
             if candidate.is_file():
                 return candidate
         return None
@@ -374,7 +437,10 @@ def load_folder(folder: Path) -> tuple[list[Analysis], list[InputError]]:
         raise InputError(folder, "not a folder (expected the output folder of 'emg analyze')")
     stems = find_stems(folder)
     if not stems:
-        raise InputError(folder, "holds no analysis outputs (no *.summary.json); run 'emg analyze INPUT --out DIR' first")
+        raise InputError(
+            folder,
+            "holds no analysis outputs (no *.summary.json); run 'emg analyze INPUT --out DIR' first",
+        )
     analyses, errors = [], []
     for stem in stems:
         try:

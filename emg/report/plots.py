@@ -50,18 +50,40 @@ __all__ = [
 
 # Okabe & Ito (2008) colour-blind-safe palette
 _OI = {
-    "black": "#000000", "orange": "#E69F00", "sky": "#56B4E9", "green": "#009E73",
-    "yellow": "#F0E442", "blue": "#0072B2", "vermillion": "#D55E00", "purple": "#CC79A7",
+    "black": "#000000",
+    "orange": "#E69F00",
+    "sky": "#56B4E9",
+    "green": "#009E73",
+    "yellow": "#F0E442",
+    "blue": "#0072B2",
+    "vermillion": "#D55E00",
+    "purple": "#CC79A7",
 }
 LABEL_COLOURS = {"fasciculation": _OI["blue"], "ecg": _OI["vermillion"], "artifact": "#666666"}
 SEGMENT_COLOURS = {
-    "voluntary": _OI["orange"], "cramp": _OI["purple"], "myokymia": _OI["green"],
-    "artifact": "#666666", "noisy": _OI["yellow"], "gap": _OI["black"],
+    "voluntary": _OI["orange"],
+    "cramp": _OI["purple"],
+    "myokymia": _OI["green"],
+    "artifact": "#666666",
+    "noisy": _OI["yellow"],
+    "gap": _OI["black"],
 }
-CHANNEL_COLOURS = (_OI["blue"], _OI["vermillion"], _OI["green"], _OI["purple"], _OI["orange"], _OI["sky"],
-                   _OI["black"], "#999999")
+CHANNEL_COLOURS = (
+    _OI["blue"],
+    _OI["vermillion"],
+    _OI["green"],
+    _OI["purple"],
+    _OI["orange"],
+    _OI["sky"],
+    _OI["black"],
+    "#999999",
+)
 _GREY = "#9a9a9a"
-_LABEL_NAMES = {"fasciculation": "Fasciculations", "ecg": "Heartbeats (ECG)", "artifact": "Artefacts"}
+_LABEL_NAMES = {
+    "fasciculation": "Fasciculations",
+    "ecg": "Heartbeats (ECG)",
+    "artifact": "Artefacts",
+}
 
 _STYLE = {
     "font.size": 10,
@@ -97,7 +119,7 @@ def _styled(func):
     return wrapper
 
 
-def _figure(width_in: float, height_in: float) -> "Figure":
+def _figure(width_in: float, height_in: float) -> Figure:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -106,7 +128,7 @@ def _figure(width_in: float, height_in: float) -> "Figure":
     return fig
 
 
-def to_png(fig: "Figure", dpi: float = 110) -> bytes:
+def to_png(fig: Figure, dpi: float = 110) -> bytes:
     """The figure as PNG bytes (Agg renderer)."""
     import io
 
@@ -132,7 +154,16 @@ def _nice(x: float) -> float:
 
 
 def _note(ax, text: str) -> None:
-    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", color="#555555", fontsize=10)
+    ax.text(
+        0.5,
+        0.5,
+        text,
+        transform=ax.transAxes,
+        ha="center",
+        va="center",
+        color="#555555",
+        fontsize=10,
+    )
     ax.set_xticks([])
     ax.set_yticks([])
     ax.grid(False)
@@ -155,7 +186,9 @@ def _runs(starts: np.ndarray, step: dt.timedelta) -> list[tuple[dt.datetime, dt.
 
 
 @_styled
-def rate_plot(rates: "RateTable", channels: Sequence[str] | None = None, *, min_valid_s: float = 300.0) -> "Figure":
+def rate_plot(
+    rates: RateTable, channels: Sequence[str] | None = None, *, min_valid_s: float = 300.0
+) -> Figure:
     """Fasciculations per hour of valid rest over time, with 95 % intervals, and the valid time.
 
     Parameters
@@ -195,9 +228,17 @@ def rate_plot(rates: "RateTable", channels: Sequence[str] | None = None, *, min_
         dense = len(starts) > 96  # weeks of hours: thin bars, and the daily rate on top
         if ok.any():
             ax.errorbar(
-                list(centres[ok]), r[ok], yerr=[r[ok] - lo[ok], hi[ok] - r[ok]], fmt="o", ms=2.5 if dense else 4.5,
-                color=colour, ecolor=colour, elinewidth=0.7 if dense else 1.2, capsize=0 if dense else 2.5,
-                alpha=0.55 if dense else 0.95, label="hourly rate, 95 % interval",
+                list(centres[ok]),
+                r[ok],
+                yerr=[r[ok] - lo[ok], hi[ok] - r[ok]],
+                fmt="o",
+                ms=2.5 if dense else 4.5,
+                color=colour,
+                ecolor=colour,
+                elinewidth=0.7 if dense else 1.2,
+                capsize=0 if dense else 2.5,
+                alpha=0.55 if dense else 0.95,
+                label="hourly rate, 95 % interval",
             )
             top = float(np.nanmax(hi[ok]))
         else:
@@ -205,16 +246,27 @@ def rate_plot(rates: "RateTable", channels: Sequence[str] | None = None, *, min_
         for a, b in _runs(starts[~ok], hour):
             ax.axvspan(a, b, color="#e9e9e9", lw=0, zorder=0)
         if (~ok).any():
-            ax.fill_between([], [], color="#e9e9e9", label=f"no rate (under {min_valid_s / 60:.0f} min valid rest)")
+            ax.fill_between(
+                [],
+                [],
+                color="#e9e9e9",
+                label=f"no rate (under {min_valid_s / 60:.0f} min valid rest)",
+            )
         if dense:
             from .summarize import daily_rates
 
-            days, d_rate, d_lo, d_hi = daily_rates(rates, name, min_valid_s=min_valid_s)
+            days, d_rate, _, _ = daily_rates(rates, name, min_valid_s=min_valid_s)
             edges = [d + dt.timedelta(days=1) for d in days]
             good = np.isfinite(d_rate)
             for k in np.flatnonzero(good):
-                ax.plot([days[k], edges[k]], [d_rate[k]] * 2, color="black", lw=2.2, solid_capstyle="butt",
-                        label="daily rate" if k == np.flatnonzero(good)[0] else None)
+                ax.plot(
+                    [days[k], edges[k]],
+                    [d_rate[k]] * 2,
+                    color="black",
+                    lw=2.2,
+                    solid_capstyle="butt",
+                    label="daily rate" if k == np.flatnonzero(good)[0] else None,
+                )
         ax.set_ylim(0, max(top * 1.1, 1.0))
         ax.set_ylabel("per hour")
         ax.set_title(f"{name}: fasciculations per hour of valid rest", color="#222222")
@@ -224,13 +276,22 @@ def rate_plot(rates: "RateTable", channels: Sequence[str] | None = None, *, min_
         m = rates.channel == name
         offset = (i - (n - 1) / 2) * width_days
         x = [s + hour / 2 + dt.timedelta(days=offset) for s in rates.hour_start[m]]
-        ax.bar(x, rates.valid_s[m] / 60.0, width=width_days, color=CHANNEL_COLOURS[i % len(CHANNEL_COLOURS)],
-               label=name, alpha=0.85)
+        ax.bar(
+            x,
+            rates.valid_s[m] / 60.0,
+            width=width_days,
+            color=CHANNEL_COLOURS[i % len(CHANNEL_COLOURS)],
+            label=name,
+            alpha=0.85,
+        )
     ax.axhline(min_valid_s / 60.0, color=_GREY, lw=1, ls="--")
     ax.set_ylim(0, 62)
     ax.set_yticks([0, 15, 30, 45, 60])
     ax.set_ylabel("valid min")
-    ax.set_title("Minutes of valid rest in each hour (dashed: 5 min, the least that gets a rate)", color="#222222")
+    ax.set_title(
+        "Minutes of valid rest in each hour (dashed: 5 min, the least that gets a rate)",
+        color="#222222",
+    )
     if n > 1:
         ax.legend(loc="upper right", ncols=min(n, 6))
     first = min(rates.hour_start)
@@ -241,7 +302,7 @@ def rate_plot(rates: "RateTable", channels: Sequence[str] | None = None, *, min_
 
 
 @_styled
-def quality_timeline(analysis: "Analysis", *, max_events: int = 20000) -> "Figure":
+def quality_timeline(analysis: Analysis, *, max_events: int = 20000) -> Figure:
     """What each stretch of one recording was: excluded segments by label, and counted events.
 
     One row per channel over the recording's clock time: coloured bars for excluded intervals
@@ -264,19 +325,32 @@ def quality_timeline(analysis: "Analysis", *, max_events: int = 20000) -> "Figur
             k = m & (seg.label == label)
             if not k.any():
                 continue
-            bars = [(start + dt.timedelta(seconds=float(a)), dt.timedelta(seconds=float(b - a)))
-                    for a, b in zip(seg.start_s[k], seg.end_s[k])]
+            bars = [
+                (start + dt.timedelta(seconds=float(a)), dt.timedelta(seconds=float(b - a)))
+                for a, b in zip(seg.start_s[k], seg.end_s[k])
+            ]
             import matplotlib.dates as mdates
 
             xs = [(mdates.date2num(a), b.total_seconds() / 86400.0) for a, b in bars]
-            ax.broken_barh(xs, (y - 0.38, 0.76), color=SEGMENT_COLOURS[label],
-                           label=None if label in seen else label, alpha=0.9 if label != "noisy" else 1.0)
+            ax.broken_barh(
+                xs,
+                (y - 0.38, 0.76),
+                color=SEGMENT_COLOURS[label],
+                label=None if label in seen else label,
+                alpha=0.9 if label != "noisy" else 1.0,
+            )
             seen.add(label)
         ev = analysis.events
         k = np.flatnonzero((ev.channel == name) & (ev.label == "fasciculation"))[:max_events]
         if k.size:
-            ax.vlines(list(to_time(ev.onset_s[k])), y - 0.3, y + 0.3, color=LABEL_COLOURS["fasciculation"],
-                      lw=0.8, label=None if "fasc" in seen else "fasciculation (one tick each)")
+            ax.vlines(
+                list(to_time(ev.onset_s[k])),
+                y - 0.3,
+                y + 0.3,
+                color=LABEL_COLOURS["fasciculation"],
+                lw=0.8,
+                label=None if "fasc" in seen else "fasciculation (one tick each)",
+            )
             seen.add("fasc")
     ax.set_yticks(range(len(names)), names[::-1])
     ax.set_ylim(-0.6, len(names) - 0.4)
@@ -287,15 +361,22 @@ def quality_timeline(analysis: "Analysis", *, max_events: int = 20000) -> "Figur
     if seen:
         ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncols=4)
     else:
-        ax.text(0.5, 0.5, "no excluded stretches and no fasciculations", transform=ax.transAxes,
-                ha="center", va="center", color="#555555")
+        ax.text(
+            0.5,
+            0.5,
+            "no excluded stretches and no fasciculations",
+            transform=ax.transAxes,
+            ha="center",
+            va="center",
+            color="#555555",
+        )
     return fig
 
 
 @_styled
 def waveform_gallery(
-    snippets: "Snippets", labels: Sequence[str], titles: Sequence[str], *, columns: int = 5
-) -> "Figure":
+    snippets: Snippets, labels: Sequence[str], titles: Sequence[str], *, columns: int = 5
+) -> Figure:
     """Example waveforms, one row per event label side by side, each trace with its own µV scale bar.
 
     Parameters
@@ -333,8 +414,22 @@ def waveform_gallery(
             ax.plot(t + x0, wave / half, color=colour, lw=1.4)
             ax.text(x0, 1.12, titles[i], ha="center", va="bottom", fontsize=8, color="#333333")
             xb = x0 + t[-1] + 0.04 * width
-            ax.plot([xb, xb], [-bar_uv / half / 2, bar_uv / half / 2], color="black", lw=1.6, solid_capstyle="butt")
-            ax.text(xb + 0.03 * width, 0, f"{bar_uv:g} µV", rotation=90, ha="left", va="center", fontsize=7)
+            ax.plot(
+                [xb, xb],
+                [-bar_uv / half / 2, bar_uv / half / 2],
+                color="black",
+                lw=1.6,
+                solid_capstyle="butt",
+            )
+            ax.text(
+                xb + 0.03 * width,
+                0,
+                f"{bar_uv:g} µV",
+                rotation=90,
+                ha="left",
+                va="center",
+                fontsize=7,
+            )
         ax.set_ylim(-1.4, 1.45)
         ax.set_xlim(t[0] - 0.1 * width, (columns - 1) * step + t[-1] + 0.2 * width)
         ax.set_ylabel(_LABEL_NAMES.get(name, name), fontsize=9.5)
@@ -346,12 +441,14 @@ def waveform_gallery(
         # a 10 ms scale bar under the first example
         ax.plot([t[0], t[0] + 10.0], [-1.25] * 2, color="black", lw=2, solid_capstyle="butt")
         ax.text(t[0] + 12.0, -1.25, "10 ms", ha="left", va="center", fontsize=8)
-    axes[-1].set_xlabel("each trace: 50 ms around the event's largest deflection (grey line), on its own scale")
+    axes[-1].set_xlabel(
+        "each trace: 50 ms around the event's largest deflection (grey line), on its own scale"
+    )
     return fig
 
 
 @_styled
-def unit_template_plot(templates: Sequence["UnitTemplate"], *, max_units: int = 8) -> "Figure":
+def unit_template_plot(templates: Sequence[UnitTemplate], *, max_units: int = 8) -> Figure:
     """Mean waveform of each putative motor unit, one panel per channel.
 
     The legend gives each unit's id, how many fasciculations it fired and its rate per hour
@@ -376,14 +473,20 @@ def unit_template_plot(templates: Sequence["UnitTemplate"], *, max_units: int = 
                 parts.append(f"{unit.count}×")
             if unit.rate_per_hour is not None and math.isfinite(unit.rate_per_hour):
                 parts.append(f"{unit.rate_per_hour:.1f}/h")
-            ax.plot(t_ms, unit.template_uv, color=CHANNEL_COLOURS[k % len(CHANNEL_COLOURS)], lw=1.6,
-                    ls="-" if k < 4 else "--", label=" · ".join(parts))
+            ax.plot(
+                t_ms,
+                unit.template_uv,
+                color=CHANNEL_COLOURS[k % len(CHANNEL_COLOURS)],
+                lw=1.6,
+                ls="-" if k < 4 else "--",
+                label=" · ".join(parts),
+            )
         ax.axvline(0, color="#cccccc", lw=0.8)
         ax.set_title(name, color="#222222")
         ax.set_xlabel("ms from peak")
         ax.set_ylabel("µV")
         ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncols=2, fontsize=8)
-    for ax in axes[len(channels):]:
+    for ax in axes[len(channels) :]:
         ax.set_axis_off()
     return fig
 
@@ -418,7 +521,11 @@ def _ratio_axis(axis, low: float, high: float) -> None:
         axis.axes.set_ylim(low, high)
 
 
-_VERDICT_COLOURS = {"associated": _OI["vermillion"], "no evidence": _OI["blue"], "insufficient data": _GREY}
+_VERDICT_COLOURS = {
+    "associated": _OI["vermillion"],
+    "no evidence": _OI["blue"],
+    "insufficient data": _GREY,
+}
 
 
 @_styled
@@ -429,7 +536,7 @@ def forest_plot(
     ci_high: Sequence[float],
     verdict: Sequence[str],
     contrast: Sequence[str] | None = None,
-) -> "Figure":
+) -> Figure:
     """Rate ratio per factor with its 95 % interval on a log axis.
 
     Factors with an estimate are drawn as points with interval bars, coloured by verdict
@@ -441,8 +548,11 @@ def forest_plot(
     hi = np.asarray(ci_high, dtype=float)
     verdict = [str(v) for v in verdict]
     contrast = list(contrast) if contrast is not None else [""] * len(factors)
-    drawn = [i for i in range(len(factors))
-             if verdict[i] != "insufficient data" and np.isfinite(rr[i]) and rr[i] > 0]
+    drawn = [
+        i
+        for i in range(len(factors))
+        if verdict[i] != "insufficient data" and np.isfinite(rr[i]) and rr[i] > 0
+    ]
     left_out = [factors[i] for i in range(len(factors)) if i not in drawn]
     fig = _figure(9.0, 1.3 + 0.42 * max(len(drawn), 1) + (0.35 if left_out else 0))
     ax = fig.add_subplot()
@@ -466,13 +576,31 @@ def forest_plot(
         ax.set_xlabel("rate ratio (log scale): below 1 fewer, above 1 more fasciculations")
         from matplotlib.lines import Line2D
 
-        handles = [Line2D([], [], color=_VERDICT_COLOURS["associated"], marker="s", lw=2.2, label="associated"),
-                   Line2D([], [], color=_VERDICT_COLOURS["no evidence"], marker="o", lw=2.2, label="no evidence")]
+        handles = [
+            Line2D(
+                [], [], color=_VERDICT_COLOURS["associated"], marker="s", lw=2.2, label="associated"
+            ),
+            Line2D(
+                [],
+                [],
+                color=_VERDICT_COLOURS["no evidence"],
+                marker="o",
+                lw=2.2,
+                label="no evidence",
+            ),
+        ]
         fig.legend(handles=handles, loc="outside upper right", ncols=2)
     ax.set_title("Rate ratio per factor, 95 % interval", color="#222222")
     if left_out:
-        fig.text(0.01, 0.005, "Insufficient data (no estimate): " + ", ".join(left_out), color="#666666",
-                 fontsize=8.5, ha="left", va="bottom")
+        fig.text(
+            0.01,
+            0.005,
+            "Insufficient data (no estimate): " + ", ".join(left_out),
+            color="#666666",
+            fontsize=8.5,
+            ha="left",
+            va="bottom",
+        )
     return fig
 
 
@@ -484,7 +612,7 @@ def fitted_plot(
     exposures: Mapping[str, Sequence[float]],
     *,
     units: Mapping[str, str] | None = None,
-) -> "Figure":
+) -> Figure:
     """Observed and fitted hourly rate over time, with each factor's exposure drawn beneath.
 
     Parameters
@@ -504,7 +632,9 @@ def fitted_plot(
     if not hours:
         _note(fig.add_subplot(), "No hours to show.")
         return fig
-    axes = fig.subplots(1 + n_fac, 1, sharex=True, height_ratios=[3.0] + [0.9] * n_fac, squeeze=False)[:, 0]
+    axes = fig.subplots(
+        1 + n_fac, 1, sharex=True, height_ratios=[3.0] + [0.9] * n_fac, squeeze=False
+    )[:, 0]
     ax = axes[0]
     obs = np.asarray(observed_per_hour, dtype=float)
     fit = np.asarray(fitted_per_hour, dtype=float)
@@ -524,8 +654,16 @@ def fitted_plot(
         ax.set_yticks([])
         unit = (units or {}).get(name, "")
         ax.set_ylabel(name, rotation=0, ha="right", va="center", fontsize=8.5)
-        ax.text(1.0, 0.95, f"max {top:.3g} {unit}".rstrip(), transform=ax.transAxes, ha="right", va="top",
-                fontsize=7.5, color="#555555")
+        ax.text(
+            1.0,
+            0.95,
+            f"max {top:.3g} {unit}".rstrip(),
+            transform=ax.transAxes,
+            ha="right",
+            va="top",
+            fontsize=7.5,
+            color="#555555",
+        )
         ax.grid(axis="y", visible=False)
     axes[-1].set_xlim(hours[0], hours[-1] + dt.timedelta(hours=1))
     _time_axis(axes[-1], hours[0].tzinfo)
@@ -539,7 +677,7 @@ def sensitivity_plot(
     rate_ratio: Sequence[float],
     ci_low: Sequence[float],
     ci_high: Sequence[float],
-) -> "Figure":
+) -> Figure:
     """Rate ratio of each factor across kernel settings (one panel per factor, log axis).
 
     A finding that holds across half-lives and windows is more trustworthy than one that
@@ -561,9 +699,18 @@ def sensitivity_plot(
     for ax, name in zip(axes, names):
         idx = [i for i, f in enumerate(factor) if f == name and np.isfinite(rr[i]) and rr[i] > 0]
         xs = np.arange(len(idx))
-        ax.errorbar(xs, rr[idx], yerr=[rr[idx] - np.where(np.isfinite(lo[idx]), lo[idx], rr[idx]),
-                                       np.where(np.isfinite(hi[idx]), hi[idx], rr[idx]) - rr[idx]],
-                    fmt="o", color=_OI["blue"], capsize=3, ms=5)
+        ax.errorbar(
+            xs,
+            rr[idx],
+            yerr=[
+                rr[idx] - np.where(np.isfinite(lo[idx]), lo[idx], rr[idx]),
+                np.where(np.isfinite(hi[idx]), hi[idx], rr[idx]) - rr[idx],
+            ],
+            fmt="o",
+            color=_OI["blue"],
+            capsize=3,
+            ms=5,
+        )
         ax.axhline(1.0, color="#444444", lw=1)
         vals = np.concatenate([rr[idx], lo[idx], hi[idx], [1.0]])
         vals = vals[np.isfinite(vals) & (vals > 0)]
@@ -572,13 +719,13 @@ def sensitivity_plot(
         ax.set_xlim(-0.6, len(idx) - 0.4)
         ax.set_title(name, color="#222222")
         ax.set_ylabel("rate ratio")
-    for ax in axes[len(names):]:
+    for ax in axes[len(names) :]:
         ax.set_axis_off()
     return fig
 
 
 @_styled
-def acf_plot(lags: Sequence[float], acf: Sequence[float], n_hours: int) -> "Figure":
+def acf_plot(lags: Sequence[float], acf: Sequence[float], n_hours: int) -> Figure:
     """Autocorrelation of the model's residuals by lag, with the 95 % band of white noise.
 
     Bars outside the band mean neighbouring hours are still related after the model, which is
@@ -589,7 +736,9 @@ def acf_plot(lags: Sequence[float], acf: Sequence[float], n_hours: int) -> "Figu
     fig = _figure(9.0, 3.0)
     ax = fig.add_subplot()
     band = 1.96 / math.sqrt(max(n_hours, 1))
-    ax.axhspan(-band, band, color=_OI["sky"], alpha=0.25, lw=0, label="95 % band if hours were independent")
+    ax.axhspan(
+        -band, band, color=_OI["sky"], alpha=0.25, lw=0, label="95 % band if hours were independent"
+    )
     ok = np.isfinite(acf)
     ax.vlines(lags[ok], 0, acf[ok], color=_OI["blue"], lw=2)
     ax.plot(lags[ok], acf[ok], "o", color=_OI["blue"], ms=3.5)
@@ -603,8 +752,13 @@ def acf_plot(lags: Sequence[float], acf: Sequence[float], n_hours: int) -> "Figu
     return fig
 
 
-_SETTING_NAMES = {"half_life_h": "half-life", "window_h": "window", "target_h": "target", "hold_h": "hold",
-                  "hours": "hours"}
+_SETTING_NAMES = {
+    "half_life_h": "half-life",
+    "window_h": "window",
+    "target_h": "target",
+    "hold_h": "hold",
+    "hours": "hours",
+}
 
 
 def setting_label(setting: str, value: float, is_default: bool) -> str:
@@ -614,7 +768,7 @@ def setting_label(setting: str, value: float, is_default: bool) -> str:
     return f"{name} {value:g}{unit}" + (" (default)" if is_default else "")
 
 
-def trigger_figures(result: Any) -> dict[str, "Figure"]:
+def trigger_figures(result: Any) -> dict[str, Figure]:
     """The trigger figures of an :class:`emg.triggers.result.TriggerResult`.
 
     Returns
@@ -626,18 +780,29 @@ def trigger_figures(result: Any) -> dict[str, "Figure"]:
     figs: dict[str, Figure] = {}
     factors = list(result.factors)
     figs["forest"] = forest_plot(
-        [f.factor for f in factors], [f.rate_ratio for f in factors], [f.ci_low for f in factors],
-        [f.ci_high for f in factors], [f.verdict for f in factors], [f.contrast for f in factors],
+        [f.factor for f in factors],
+        [f.rate_ratio for f in factors],
+        [f.ci_low for f in factors],
+        [f.ci_high for f in factors],
+        [f.verdict for f in factors],
+        [f.contrast for f in factors],
     )
     hourly = result.hourly
     if len(hourly.time):
-        figs["fitted"] = fitted_plot(hourly.time, hourly.observed_rate_per_h, hourly.fitted_rate_per_h,
-                                     dict(hourly.exposures))
+        figs["fitted"] = fitted_plot(
+            hourly.time,
+            hourly.observed_rate_per_h,
+            hourly.fitted_rate_per_h,
+            dict(hourly.exposures),
+        )
     rows = list(result.sensitivity)
     if rows:
         figs["sensitivity"] = sensitivity_plot(
-            [r.factor for r in rows], [setting_label(r.setting, r.value, r.is_default) for r in rows],
-            [r.rate_ratio for r in rows], [r.ci_low for r in rows], [r.ci_high for r in rows],
+            [r.factor for r in rows],
+            [setting_label(r.setting, r.value, r.is_default) for r in rows],
+            [r.rate_ratio for r in rows],
+            [r.ci_low for r in rows],
+            [r.ci_high for r in rows],
         )
     acf = np.asarray(result.residual_acf, dtype=float)
     if acf.size > 1 and np.isfinite(acf[1:]).any():

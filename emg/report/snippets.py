@@ -17,7 +17,13 @@ import numpy as np
 
 from .load import UnitTemplate
 
-__all__ = ["Snippets", "SampleSource", "open_source", "cut_snippets", "unit_templates_from_snippets"]
+__all__ = [
+    "SampleSource",
+    "Snippets",
+    "cut_snippets",
+    "open_source",
+    "unit_templates_from_snippets",
+]
 
 #: Default window around the largest deflection, ms (a 5-20 ms MUAP fits with its baseline).
 PRE_MS = 25.0
@@ -61,7 +67,9 @@ def open_source(path: str | Path) -> SampleSource:
     if hasattr(reader, "read_samples"):
         return SampleSource(reader.read_samples, info.fs, info.channel_names, info.n_samples)
     rec = reader.read()
-    return SampleSource(lambda first, n: rec.data[:, first : first + n], rec.fs, rec.channel_names, rec.n_samples)
+    return SampleSource(
+        lambda first, n: rec.data[:, first : first + n], rec.fs, rec.channel_names, rec.n_samples
+    )
 
 
 def _design(fs: float, mains_hz: float | None):
@@ -112,9 +120,9 @@ def cut_snippets(
     from scipy import signal
 
     fs = source.fs
-    pre = int(round(pre_ms * 1e-3 * fs))
-    post = int(round(post_ms * 1e-3 * fs))
-    pad = int(round(PAD_S * fs))
+    pre = round(pre_ms * 1e-3 * fs)
+    post = round(post_ms * 1e-3 * fs)
+    pad = round(PAD_S * fs)
     sos = _design(fs, mains_hz)
     index = {name: i for i, name in enumerate(source.channel_names)}
     onset_s = np.asarray(onset_s, dtype=np.float64)
@@ -124,7 +132,7 @@ def cut_snippets(
             raise ValueError(
                 f"Invalid value for 'channel': allowed are {', '.join(map(repr, source.channel_names))}, got {name!r}."
             )
-        centre = int(round(t * fs))
+        centre = round(float(t) * fs)
         lo = max(0, centre - pre - pad)
         hi = min(source.n_samples, centre + post + pad + 1)
         if hi - lo < 8:
@@ -139,7 +147,10 @@ def cut_snippets(
 
 
 def unit_templates_from_snippets(
-    snippets: Snippets, channel: Sequence[str], unit: Sequence[str], counts: dict[tuple[str, str], int]
+    snippets: Snippets,
+    channel: Sequence[str],
+    unit: Sequence[str],
+    counts: dict[tuple[str, str], int],
 ) -> list[UnitTemplate]:
     """Median waveform per (channel, unit) from snippets of that unit's events."""
     channel = np.asarray(channel, dtype=object)

@@ -17,12 +17,12 @@ from ..types import EVENT_LABELS, SEGMENT_LABELS
 from .load import Analysis, RateTable
 
 __all__ = [
-    "ChannelRate",
     "ChannelQuality",
+    "ChannelRate",
     "UnitRow",
+    "channel_quality",
     "channel_rates",
     "daily_rates",
-    "channel_quality",
     "exact_poisson_ci",
     "pick_examples",
     "union_length_s",
@@ -36,7 +36,9 @@ MIN_VALID_S = 300.0
 NOISE_LIMIT_UV = 10.0
 
 
-def exact_poisson_ci(count: int, exposure_h: float, level: float = 0.95) -> tuple[float, float, float]:
+def exact_poisson_ci(
+    count: int, exposure_h: float, level: float = 0.95
+) -> tuple[float, float, float]:
     """Rate per hour and its exact (Garwood) Poisson interval.
 
     Parameters
@@ -59,7 +61,9 @@ def exact_poisson_ci(count: int, exposure_h: float, level: float = 0.95) -> tupl
     >>> round(r, 2), round(lo, 3), round(hi, 3)
     (5.0, 2.398, 9.195)
     """
-    from scipy.special import gammaincinv  # chi2.ppf(q, 2k) / 2 == gammaincinv(k, q), a cheaper import
+    from scipy.special import (
+        gammaincinv,
+    )  # chi2.ppf(q, 2k) / 2 == gammaincinv(k, q), a cheaper import
 
     if not exposure_h > 0:
         return math.nan, math.nan, math.nan
@@ -263,6 +267,10 @@ def pick_examples(
             continue
         order = idx[np.argsort(amplitude_uv[idx], kind="stable")]
         k = min(n_per_label, order.size)
-        pos = np.unique(np.round(np.linspace(0.1, 0.9, k) * (order.size - 1)).astype(int)) if k > 1 else [order.size // 2]
+        pos = (
+            np.unique(np.round(np.linspace(0.1, 0.9, k) * (order.size - 1)).astype(int))
+            if k > 1
+            else [order.size // 2]
+        )
         out[name] = order[np.asarray(pos)]
     return out
