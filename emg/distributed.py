@@ -104,9 +104,10 @@ class connect:
     def __enter__(self):
         distributed = _distributed()
         if self.kind == "local":
+            where = {"host": "127.0.0.1"} if self.processes else {}  # threads talk in-process
             self.cluster = distributed.LocalCluster(
                 n_workers=int(self.target), threads_per_worker=1, processes=self.processes,
-                host="127.0.0.1", dashboard_address=None, silence_logs=50,
+                dashboard_address=None, silence_logs=50, **where,
             )
             self.client = distributed.Client(self.cluster)
         else:
@@ -501,7 +502,7 @@ def _stitch_task(path, format, fs_arg, mains, kwargs, chunk_s, plan, *pieces):
 
 def analyze_files(paths, client, *, format: str = "auto", fs: float | None = None, mains="auto",
                   chunk_s: float | None = None, piece_s: float = PIECE_S, warmup_s: float = WARMUP_S,
-                  progress=None, **kwargs) -> Iterator[tuple[str, object, dict | None]]:
+                  split: bool | None = None, progress=None, **kwargs) -> Iterator[tuple[str, object, dict | None]]:
     """Analyse files on a dask.distributed ``client``; yield ``(path, result_or_message, stats)``.
 
     Results come in completion order; ``result_or_message`` is an
@@ -516,6 +517,9 @@ def analyze_files(paths, client, *, format: str = "auto", fs: float | None = Non
     client : distributed.Client
     piece_s, warmup_s : float
         Piece length and warm-up (s) of long BDF/EDF files (see the module docstring).
+    split : bool or None
+        Cut long files into pieces; None (default): only when there are fewer files than
+        worker threads (otherwise one task per file already keeps every worker busy).
     progress : callable or None
         ``progress(iterable, total=...)`` wrapping the completed tasks (a progress bar).
     """
@@ -524,13 +528,16 @@ def analyze_files(paths, client, *, format: str = "auto", fs: float | None = Non
 
     chunk_s = BATCH_CHUNK_S if chunk_s is None else chunk_s
     distributed = _distributed()
+    paths = [str(p) for p in paths]
+    if split is None:
+        split = len(paths) < sum(client.nthreads().values())
     finals = {}
     every = []
-    for path in map(str, paths):
+    for path in paths:
         plan = None
         try:
             reader = open_reader(path, format=format, fs=fs)
-            if hasattr(reader, "read_samples"):
+            if split and hasattr(reader, "read_samples"):
                 plan = plan_pieces(reader.info, chunk_s=chunk_s, piece_s=piece_s, warmup_s=warmup_s)
         except Exception:  # noqa: BLE001 - the whole-file task reports it
             plan = None
