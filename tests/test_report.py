@@ -673,6 +673,27 @@ def test_report_degrades_without_the_recording(sim_folder, tmp_path):
     assert "neither unit templates" not in page
 
 
+def test_report_with_too_little_rest_shows_counts_not_rates(sim_folder, tmp_path):
+    from emg.report import write_report
+
+    folder, expected = sim_folder
+    for p in folder.glob("calf.*"):
+        if p.suffix in (".csv", ".json"):
+            shutil.copy(p, tmp_path / p.name)
+    with open(folder / "calf.rates.csv", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    for row in rows:  # as after a 2-minute recording: under 5 min of rest, so no rate anywhere
+        row.update(valid_s="100.0", rate_per_hour="", ci_low="", ci_high="")
+    _write_csv(tmp_path / "calf.rates.csv", list(rows[0]), [list(r.values()) for r in rows])
+    page = write_report(tmp_path).path.read_text(encoding="utf-8")
+    assert "no hourly rate to plot" in page
+    assert "<small>per hour</small>" not in page
+    n = expected["fasciculations"]["EMG1"]
+    assert f"{n} <small>fasciculations</small>" in page
+    assert "in 3 min of valid rest: too little for a rate" in page  # two hours of 100 s
+    assert _assert_self_contained(page) == 4 - 1  # no rate figure; timeline, gallery, units stay
+
+
 def test_report_with_diary_adds_the_trigger_section(weeks, tmp_path):
     from emg.report import write_report
 

@@ -78,6 +78,13 @@ def _channels(analyses: Sequence[Analysis]) -> list[str]:
 # -- sections --------------------------------------------------------------------------------
 
 
+_RATE_LEAD = (
+    "Fasciculations counted per hour of <strong>valid rest</strong>: time when the muscle was at rest "
+    "and the signal was clean enough to see them. The 95 % interval is the range the true rate most "
+    "likely lies in; it narrows the longer you record."
+)
+
+
 def _rate_section(analyses: Sequence[Analysis], rates: RateTable) -> str:
     from .plots import rate_plot, to_png
 
@@ -89,13 +96,17 @@ def _rate_section(analyses: Sequence[Analysis], rates: RateTable) -> str:
             digits = 1 if r.rate_per_hour < 100 else 0
             big = f"{H.fmt_num(r.rate_per_hour, digits)} <small>per hour</small>"
             ci = f"95 % interval {H.fmt_num(r.ci_low, digits)} to {H.fmt_num(r.ci_high, digits)}"
-        else:
-            big = "– <small>per hour</small>"
-            ci = f"not enough valid rest for a rate ({valid}; at least {MIN_VALID_S / 60:.0f} min needed)"
-        detail = (
-            f"{r.fasciculations:,} fasciculations in {valid} of valid rest; "
-            f"{r.hours_with_rate} of {r.hours} clock hours have a rate"
-        ).replace(",", "\u202f")
+            detail = (
+                f"{r.fasciculations:,} fasciculations in {valid} of valid rest; "
+                f"{r.hours_with_rate} of {r.hours} clock hours have a rate"
+            ).replace(",", "\u202f")
+        else:  # too little rest for a rate: show the count, never a rate from seconds of data
+            noun = "fasciculation" if r.fasciculations == 1 else "fasciculations"
+            big = f"{r.fasciculations:,} <small>{noun}</small>".replace(",", "\u202f")
+            ci = f"in {valid} of valid rest: too little for a rate"
+            detail = (
+                f"a rate needs at least {MIN_VALID_S / 60:.0f} min of valid rest; record longer"
+            )
         cards.append(
             f'<div class="card"><div class="ch">{H.esc(r.channel)}</div><div class="big">{big}</div>'
             f'<div class="ci">{ci}</div><div class="detail">{detail}</div></div>'
@@ -107,6 +118,17 @@ def _rate_section(analyses: Sequence[Analysis], rates: RateTable) -> str:
             f'<p class="note">Sampled at {", ".join(f"{fs:g}" for fs in slow)} Hz: a 10 ms fasciculation is only a '
             "few samples long there. It can still be counted, but its shape (and the motor-unit grouping) is "
             "coarse; 1000 Hz or more keeps the shape.</p>"
+        )
+    if not np.any(np.isfinite(rates.rate_per_hour) & (rates.valid_s >= MIN_VALID_S)):
+        notes.append(
+            f'<p class="note">No clock hour has {MIN_VALID_S / 60:.0f} minutes of valid rest yet, so there is no '
+            "hourly rate to plot. Record for longer, at rest.</p>"
+        )
+        return H.section(
+            "rate",
+            "Fasciculations per hour",
+            _RATE_LEAD,
+            f'<div class="cards">{"".join(cards)}</div>' + "".join(notes),
         )
     fig = rate_plot(rates, channels, min_valid_s=MIN_VALID_S)
     body = (
@@ -122,12 +144,7 @@ def _rate_section(analyses: Sequence[Analysis], rates: RateTable) -> str:
             "black line gives each day's rate. The bottom panel shows how much of each hour could be used.",
         )
     )
-    lead = (
-        "Fasciculations counted per hour of <strong>valid rest</strong>: time when the muscle was at rest "
-        "and the signal was clean enough to see them. The 95 % interval is the range the true rate most "
-        "likely lies in; it narrows the longer you record."
-    )
-    return H.section("rate", "Fasciculations per hour", lead, body)
+    return H.section("rate", "Fasciculations per hour", _RATE_LEAD, body)
 
 
 def _quality_section(analyses: Sequence[Analysis]) -> str:

@@ -208,7 +208,7 @@ def rate_plot(
     """
     names = list(channels) if channels is not None else list(dict.fromkeys(rates.channel.tolist()))
     n = len(names)
-    fig = _figure(10.0, 1.0 + 1.9 * max(n, 1) + 1.5)
+    fig = _figure(10.0, 1.0 + (1.9 if n <= 4 else 1.3) * max(n, 1) + 1.5)
     if n == 0 or len(rates) == 0:
         _note(fig.add_subplot(), "No hourly rates in this folder.")
         return fig
