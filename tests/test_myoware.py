@@ -354,7 +354,7 @@ def test_protocols_and_board_spec():
 
 def test_handshake_round_trip_through_the_device_model():
     t = [1000.0]
-    dev = MyowareDevice(clock=lambda: t[0])
+    dev = MyowareDevice(clock=lambda: t[0], highpass_hz=None)
     t[0] += 12.5  # the board has been up for 12.5 s
     dev.commands.fs_hz, dev.commands.n_channels = 250, 2  # left over from an earlier session
     dev.commands.streaming = True
@@ -507,3 +507,87 @@ def test_device_model_high_pass_removes_electrode_offsets():
     np.testing.assert_allclose(
         rms[[0, 3]], 200 / np.sqrt(2) * 0.991, rtol=0.03
     )  # |H(150 Hz)| = 0.991
+
+
+# -- the live path with the emulated bridge (pseudo-terminal, real serial reader) ------------
+def _myoware_ramp(n: int = 120_000) -> np.ndarray:
+    """Channel 0: sample i is count 12 + i mod 1000, so a value names its emulator time slot."""
+    sig = np.zeros((4, n))
+    sig[0] = (np.arange(n) % 1000 + 12 - 512) * UV_PER_COUNT_UNO
+    return sig
+
+
+def _collect_slots(source) -> tuple[np.ndarray, np.ndarray]:
+    data, valid, first = [], [], 0
+    for chunk in source:
+        assert chunk.first_sample == first
+        first += chunk.n_samples
+        data.append(chunk.data)
+        valid.append(chunk.valid)
+    return np.concatenate(data, axis=1), np.concatenate(valid)
+
+
+def test_live_injected_drops_are_counted_exactly_in_real_time_slots(tmp_path):
+    from emg.devices.emulator import Emulator
+    from emg.devices.stream import LiveSource
+
+    device = MyowareDevice(highpass_hz=None)
+    emu = Emulator(
+        "myoware", link=str(tmp_path / "t"), signal=_myoware_ramp(), drop_every=7, device=device
+    )
+    with emu, LiveSource("myoware", emu.port, seconds=2.0) as src:
+        data, valid = _collect_slots(src)
+    assert data.shape == (4, 2000)
+    counts = np.rint(data[0] / UV_PER_COUNT_UNO + 512).astype(np.int64) - 12
+    offsets = (counts[valid] - np.flatnonzero(valid)) % 1000
+    assert np.unique(offsets).size == 1  # every valid slot holds the sample of its time slot
+    lost = np.flatnonzero(~valid)
+    runs = np.split(lost, np.flatnonzero(np.diff(lost) != 1) + 1)
+    assert {len(r) for r in runs} == {10}  # whole 10-sample packets, nothing else
+    assert src.stats.packets_lost == len(runs) >= 20
+    assert (data[:, ~valid] == 0).all()  # never interpolated
+
+
+def test_live_garbage_loses_nothing(tmp_path):
+    from emg.devices.emulator import Emulator
+    from emg.devices.stream import LiveSource
+
+    device = MyowareDevice(highpass_hz=None)
+    emu = Emulator(
+        "myoware", link=str(tmp_path / "t"), signal=_myoware_ramp(), garbage_every=3, device=device
+    )
+    with emu, LiveSource("myoware", emu.port, seconds=1.5) as src:
+        data, valid = _collect_slots(src)
+    assert valid.all() and src.stats.packets_lost == 0
+    counts = np.rint(data[0] / UV_PER_COUNT_UNO + 512).astype(np.int64) - 12
+    assert np.unique((counts - np.arange(counts.size)) % 1000).size == 1
+    assert src.stats.bytes_discarded > 100
+
+
+def test_live_wrong_baud_rate_or_board_fails_clearly_within_5_s(tmp_path):
+    from emg.devices.emulator import Emulator
+    from emg.devices.stream import LiveSource
+
+    with Emulator("myoware", link=str(tmp_path / "m"), signal=np.zeros((4, 500))) as emu:
+        t0 = time.monotonic()
+        with pytest.raises(
+            DeviceError, match=r"/m: .*(wrong board or baud rate|wrong board, port or baud rate)"
+        ):
+            LiveSource("myoware", emu.port, baudrate=115200).open()
+        assert time.monotonic() - t0 < 5.0
+    with Emulator("cyton", link=str(tmp_path / "c"), signal=np.zeros((8, 500))) as emu:
+        t0 = time.monotonic()
+        with pytest.raises(DeviceError, match=r"/c: "):
+            LiveSource("myoware", emu.port).open()
+        assert time.monotonic() - t0 < 5.0
+
+
+def test_garbage_glued_in_front_of_a_packet_costs_only_the_garbage():
+    wire, counts = _stream(3, seed=8)
+    pieces = [p + b"\x00" for p in wire.split(b"\x00")[:-1]]
+    junk = bytes([0x13, 0x01, 0x01, 0x07, 0xFF, 0x01, 0x02, 0x41])  # fake markers too
+    dec = MyowareDecoder()
+    frames = dec.feed(pieces[0] + junk + pieces[1] + junk[:3] + pieces[2])
+    np.testing.assert_array_equal(_all_counts(frames), counts)
+    assert dec.frames_rejected == 2 and dec.bytes_discarded == len(junk) + 3
+    assert dec.rejected_by_reason == {"garbage": 2}

@@ -239,7 +239,8 @@ class MyowareDecoder:
     -----
     ``feed`` never raises. The stream is cut at ``0x00``; each piece that fails COBS, the
     CRC, the version or a field check counts once in ``frames_rejected`` and its bytes in
-    ``bytes_discarded``. Consecutive data packets (``seq`` +1, same layout) of one ``feed``
+    ``bytes_discarded``, unless a valid packet ends it (garbage glued in front of a packet:
+    then only the garbage is discarded and the packet is kept). Consecutive data packets (``seq`` +1, same layout) of one ``feed``
     are bundled into one frame: ``counter`` is the first packet's ``seq`` (modulo 65 536),
     ``n_packets`` how many, ``board_time_ms`` the first packet's ``t_us // 1000``, and
     ``aux`` uint32 ``[n_packets, 2]`` holds each packet's ``t_us`` and ``status`` (bit 0
@@ -276,19 +277,47 @@ class MyowareDecoder:
         self.bytes_discarded += n_bytes
         self.rejected_by_reason[reason] = self.rejected_by_reason.get(reason, 0) + 1
 
+    @staticmethod
+    def _check(piece: bytes) -> DataPacket | str:
+        """A packet or reply from one piece; PacketError('cobs', ...) when it is not one."""
+        packet = cobs_decode(piece)
+        if packet is None:
+            raise PacketError("cobs")
+        return parse_packet(packet)
+
+    @classmethod
+    def _salvage(cls, piece: bytes) -> tuple[int, DataPacket | str] | None:
+        """A valid packet at the end of a failed piece (garbage glued in front of a packet).
+
+        A packet's encoding starts with its code byte, then version 1 and type 1 or 2, so
+        only positions followed by ``01 01`` or ``01 02`` are tried.
+        """
+        starts = set()
+        for marker in (b"\x01\x01", b"\x01\x02"):
+            i = piece.find(marker, 2)
+            while i >= 0:
+                starts.add(i - 1)
+                i = piece.find(marker, i + 1)
+        for k in sorted(starts):
+            try:
+                return k, cls._check(piece[k:])
+            except PacketError:
+                continue
+        return None
+
     def _piece(self, piece: bytes) -> DataPacket | None:
         if not piece:
             self.bytes_discarded += 1  # two delimiters in a row
             return None
-        packet = cobs_decode(piece)
-        if packet is None:
-            self._reject(len(piece) + 1, "cobs")
-            return None
         try:
-            parsed = parse_packet(packet)
+            parsed = self._check(piece)
         except PacketError as exc:
-            self._reject(len(piece) + 1, exc.reason)
-            return None
+            salvaged = self._salvage(piece)
+            if salvaged is None:
+                self._reject(len(piece) + 1, exc.reason)
+                return None
+            k, parsed = salvaged
+            self._reject(k, "garbage")
         if isinstance(parsed, str):
             self.replies.append(parsed)
             return None
@@ -518,6 +547,8 @@ class MyowareDevice:
     ):
         self.commands = BridgeCommands(mcu)
         self.highpass_hz = highpass_hz
+        if highpass_hz is not None:
+            import scipy.signal  # noqa: F401 - import now, not while streaming (it takes seconds cold)
         self._hp_state: tuple[float, np.ndarray, np.ndarray] | None = None  # fs, last x, last y
         self._clock = clock
         self._boot_s = clock()
