@@ -401,7 +401,7 @@ def _units_section(analyses: Sequence[Analysis], sources: dict[str, Any]) -> str
                             row.rate_per_hour if row else None,
                         )
                     )
-        else:
+        elif np.any((a.events.label == "fasciculation") & (a.events.unit != "")):
             missing.append(a.stem)
     order = {name: i for i, name in enumerate(r.channel for r in rows)}
     templates.sort(key=lambda t: order.get(t.channel, len(order)))
