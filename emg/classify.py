@@ -14,13 +14,18 @@ fasciculating motor unit forms its own.
 three other members of its family next to it in time, it makes a regular run of four: the
 three intervals are one beat period between 0.333 and 1.5 s (40-180 per minute), one of
 them may be two periods (a missed beat), each within ``rhythm_tol`` (10 %) of a period
-(:func:`regular_run`), and its family beats: at least 5 of its members within ±6.2 s are
+(:func:`regular_run`; family members < 0.1 s apart count as one beat), and its family beats: at least 5 of its members within ±6.2 s are
 in such runs, and they are at least 60 % of them. A motor unit firing at random passes
 this only by a rare chance (tested at 12/min). An event
 coinciding (±``coincidence_ms``) with a heartbeat on another channel is a heartbeat too
-when its family already holds heartbeats. Optionally the pipeline subtracts the beat
-template (see :func:`subtract_template`) before fasciculations are searched again inside
-a beat.
+when its family already holds heartbeats. Events of a heartbeat complex split into several
+(Q, R, S: from ``-40`` to ``+90`` ms of a beat on any channel), or of a lead too small for
+its own rhythm, are heartbeats when their family lands next to beats at least 3 times and
+in ≥ 60 % of its members (a motor unit firing at random lands there ~15 % of the time). **Template subtraction**: the
+family's mean waveform, scaled by least squares (±5 ms), is subtracted from every
+would-be heartbeat; a residual above ``max(residual_k × noise, residual_frac × its
+peak-to-peak)`` (8 × noise, 20 %) means a discharge rides on the beat: it is a
+fasciculation. (:func:`subtract_template` does the same on a signal.)
 
 **Artifact**: peak-to-peak above ``artifact_uv`` (2500 µV, larger than surface
 fasciculations); inside an artefact segment (movement, electrode pop, saturation: see
@@ -115,6 +120,12 @@ class ShapeFamilies:
         w = np.asarray(w, np.float64) - np.mean(w)
         n = np.linalg.norm(w)
         return w / n if n > 0 else w
+
+    def template(self, channel: int, family: int) -> np.ndarray | None:
+        """The unit-norm mean waveform of a family still held, else None."""
+        ids = self._ids[channel]
+        k = np.flatnonzero(ids == family)
+        return None if not len(k) else self._tpl[channel][int(k[0])].copy()
 
     def assign(self, channel: int, waveform: np.ndarray, amplitude_uv: float) -> int:
         """Family id of one event (new families get new ids; ids are unique across channels)."""
@@ -222,7 +233,8 @@ class EventClassifier:
     def __init__(self, fs: float, n_channels: int, *, family_corr: float = 0.85, family_amp: float = 1.6,
                  rhythm_tol: float = 0.10, coincidence_ms: float = 20.0, artifact_uv: float = 2500.0,
                  common_fraction: float = 0.75, multiplet_s: tuple[float, float] = (0.010, 0.110),
-                 multiplet_amp: float = 2.0, min_separation_ms: float = 8.0):
+                 multiplet_amp: float = 2.0, min_separation_ms: float = 8.0, residual_k: float = 8.0,
+                 residual_frac: float = 0.2):
         self.fs = float(fs)
         self.n_channels = int(n_channels)
         self.rhythm_tol = rhythm_tol
@@ -232,6 +244,7 @@ class EventClassifier:
         self.multiplet_s = multiplet_s
         self.multiplet_amp = multiplet_amp
         self.min_sep_s = min_separation_ms * 1e-3
+        self.residual_k, self.residual_frac = residual_k, residual_frac
         self.context_s = 4 * RR_MAX_S + 0.2  # look-ahead and look-back of the rhythm test
         self.families = ShapeFamilies(n_channels, min_corr=family_corr, max_amp_ratio=family_amp)
         self._buf: Events | None = None  # events not yet final (plus look-back context)
@@ -317,6 +330,10 @@ class EventClassifier:
                 is_ecg[k] = True
         # the rest of a heartbeat's complex: families whose members keep landing next to beats
         is_ecg |= self._beat_locked(buf, rows, is_ecg)
+        # template subtraction: a beat that does not fit its family's template carries a discharge
+        for k, i in enumerate(rows):
+            if is_ecg[k] and self._carries_discharge(buf, int(i)):
+                is_ecg[k] = False
         labels[is_ecg] = "ecg"
         big = buf.amplitude_uv[rows] > self.artifact_uv
         common = np.zeros(len(rows), bool)
@@ -327,6 +344,24 @@ class EventClassifier:
         labels[big & (zones == 1)] = "artifact"
         labels[zones == 2] = ""  # excluded: inside a bout, noisy or gap segment
         return labels
+
+    def _carries_discharge(self, buf: Events, i: int) -> bool:
+        """Subtract the family's template (least-squares scaled, ±5 ms); a residual above
+        ``max(residual_k × noise, residual_frac × peak-to-peak)`` is a discharge riding on the beat."""
+        tpl = self.families.template(int(buf.channel[i]), int(self._fam[i]))
+        if tpl is None:
+            return False
+        w = np.asarray(buf.waveforms[i], np.float64)
+        best = np.inf
+        m = max(2, int(round(0.005 * self.fs)))
+        for lag in range(-m, m + 1):
+            x = np.roll(tpl, lag)[m + 1 : -m - 1]
+            y = w[m + 1 : -m - 1] - w[m + 1 : -m - 1].mean()
+            x = x - x.mean()
+            a = float(np.dot(x, y) / max(np.dot(x, x), 1e-12))
+            best = min(best, float(np.ptp(y - a * x)))
+        limit = max(self.residual_k * float(buf.noise_uv[i]), self.residual_frac * float(buf.amplitude_uv[i]))
+        return best > limit
 
     def _beat_locked(self, buf: Events, rows: np.ndarray, is_ecg: np.ndarray) -> np.ndarray:
         """Events inside a heartbeat's complex (``-40..+90 ms`` of a beat) from beat-locked families."""
@@ -342,12 +377,12 @@ class EventClassifier:
                 beat_rows.add(j)
         for j in self._beats_prev:
             beat_rows.add(j)
-        beats = {c: np.sort([t[j] for j in beat_rows if ch[j] == c]) for c in range(self.n_channels)}
+        # a beat on any channel: ECG is seen everywhere at once, largest where the heart is near
+        b = np.sort([t[j] for j in beat_rows])
         out = np.zeros(len(rows), bool)
         for k, i in enumerate(rows):
             if is_ecg[k]:
                 continue
-            b = beats[int(ch[i])]
             lo = np.searchsorted(b, t[i] - 0.090)
             near = lo < len(b) and b[lo] <= t[i] + 0.040
             fid = int(self._fam[i])
@@ -389,7 +424,10 @@ class EventClassifier:
         idx = np.arange(lo, hi)
         idx = idx[(fam[idx] == fam[i])]
         times = t[idx]
-        k = int(np.flatnonzero(idx == i)[0])
+        # a complex split into several events is one beat: members < 0.1 s apart are merged
+        starts = np.flatnonzero(np.diff(times, prepend=-np.inf) > 0.1)
+        k = int(np.searchsorted(starts, int(np.flatnonzero(idx == i)[0]), side="right") - 1)
+        times = times[starts]
         for a in range(k - 3, k + 1):
             if a < 0 or a + 3 >= len(times):
                 continue

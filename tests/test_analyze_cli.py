@@ -62,14 +62,6 @@ def test_analyze_all_good_exits_zero_and_real_recordings_are_mostly_excluded(tmp
     assert labels <= {"voluntary", "cramp", "myokymia", "artifact", "noisy"} and labels
 
 
-@pytest.mark.parametrize("flag, words", [(["--scheduler", "local:2"], "--scheduler is not available yet"),
-                                         (["--annotate"], "--annotate is not available yet")])
-def test_later_features_say_so(bdf, tmp_path, capsys, flag, words):
-    rc = main(["analyze", str(bdf), "--out", str(tmp_path), *flag])
-    assert rc == 2
-    assert words in capsys.readouterr().err
-
-
 def test_bad_usage_exits_two(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["analyze", "x.bdf"])  # --out is required
