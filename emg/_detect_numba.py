@@ -84,7 +84,7 @@ def block_mad(y, usable, block_n, min_fraction):
 
 @jit
 def threshold_events(y, usable, thr, block_n, first_sample, merge_n, max_n, dead_n, extend_frac, shadow_frac,
-                     shadow_n, state, peak_val, out_ch, out_peak):
+                     shadow_n, state, peak_val, out_ch, out_peak, out_val):
     """Threshold crossings of |y| grouped into events, each reported at its largest |y|.
 
     A sample above the threshold opens an event. The event grows while samples above
@@ -109,6 +109,8 @@ def threshold_events(y, usable, thr, block_n, first_sample, merge_n, max_n, dead
         |y| at the open event's peak and at the previous event's peak, updated.
     out_ch, out_peak : int64 (capacity,)
         Closed events (channel, absolute peak sample), in order of closing.
+    out_val : float64 (capacity,)
+        |y| at each closed event's peak.
 
     Returns
     -------
@@ -141,6 +143,7 @@ def threshold_events(y, usable, thr, block_n, first_sample, merge_n, max_n, dead
                 if g - last > merge_n or g - start >= max_n:
                     out_ch[k] = c
                     out_peak[k] = peak
+                    out_val[k] = pv
                     k += 1
                     is_open = 0
                     prev_peak = peak
@@ -261,8 +264,8 @@ def event_features(waves, noise, fs, search_n, gap_n, level_sd, level_frac):
 
 
 @jit
-def mains_cancel(x, valid, cos_t, sin_t, first_sample, mu, pll_gain, max_dw, freeze_k, hold_n, max_frozen_n, ema_n,
-                 amp, dw, ema, hold, out):
+def mains_cancel(x, valid, cos_t, sin_t, first_sample, mu, pll_gain, max_dw, clip_k, freeze_k, hold_n,
+                 max_frozen_n, ema_n, amp, dw, ema, hold, out):
     """Adaptive mains canceller (one LMS phasor per harmonic, a frequency-locked loop) that
     freezes on spikes.
 
@@ -270,12 +273,12 @@ def mains_cancel(x, valid, cos_t, sin_t, first_sample, mu, pll_gain, max_dw, fre
     time constant ``1 / mu[k]`` samples (``mu`` grows with the harmonic number, like notches
     of equal Q); a second-order loop estimates the mains frequency error ``dw`` (rad/sample)
     from the fundamental's phase corrections and turns every ``a_k`` by ``k dw`` per sample,
-    so a drifting mains frequency leaves no residual. Adaptation is frozen for ``hold_n``
-    samples whenever ``|residual| > freeze_k x`` its running mean absolute value (which
-    itself follows the residual clipped at that limit): unlike a notch, a large spike leaves
-    no ringing. A freeze longer than ``max_frozen_n`` samples is not a spike: adaptation is
-    then forced for as long again, so the canceller cannot lock itself out; the error that
-    drives it is clipped at the freeze limit, so even then a spike pulls little.
+    so a drifting mains frequency leaves no residual. The error that drives the adaptation
+    is clipped at ``clip_k x`` its running mean absolute value (which itself follows the
+    clipped residual), so a spike pulls little; adaptation is frozen for ``hold_n`` samples
+    whenever ``|residual| > freeze_k x`` that level: unlike a notch, a large spike leaves no
+    ringing. A freeze longer than ``max_frozen_n`` samples is not a spike: adaptation is then
+    forced for as long again, so the canceller cannot lock itself out.
 
     Parameters
     ----------
@@ -321,9 +324,9 @@ def mains_cancel(x, valid, cos_t, sin_t, first_sample, mu, pll_gain, max_dw, fre
                 m += amp[c, k, 0] * cos_t[k, ph] - amp[c, k, 1] * sin_t[k, ph]
             e = np.float64(x[c, i]) - m
             out[c, i] = e
-            lim = freeze_k * ema[c]
+            lim = clip_k * ema[c]
             ema[c] += alpha * (min(abs(e), lim) - ema[c])
-            if abs(e) > lim and hold[c, 1] >= 0:
+            if abs(e) > freeze_k * ema[c] and hold[c, 1] >= 0:
                 hold[c, 0] = hold_n
             if hold[c, 0] > 0:
                 hold[c, 0] -= 1

@@ -17,8 +17,9 @@ Pipeline per channel, all causal:
 4. events: |x| above ``threshold`` x noise; crossings (above 10 % of the event's peak)
    closer than ``merge_ms`` join one event (at most ``max_event_ms`` long) reported at
    its largest |x|; a new event needs ``dead_ms`` after the previous peak and must rise
-   above the previous peak's decaying shadow (50 % x exp(-dt / 20 ms)), so the filter's
-   tail after a large potential is not a second event while a doublet's second discharge is;
+   above the previous peak's decaying shadow (60 % x exp(-dt / 20 ms), at least 5 samples), so the filter's
+   tail after a large potential is not a second event while a doublet's second discharge
+   is; the same rule backwards drops a small leading phase split off a larger potential;
 5. features (:data:`emg.types.Events`): peak-to-peak, duration and phases of the support
    (samples above max(3 x noise, 10 % of the peak) with gaps under 3 ms, within 15 ms of
    the peak), energy, spectral centroid of the Hann-windowed snippet, SNR =
@@ -101,7 +102,7 @@ class Detector:
         max_event_ms: float = 30.0,
         dead_ms: float = 3.0,
         extend_frac: float = 0.1,
-        shadow_frac: float = 0.5,
+        shadow_frac: float = 0.6,
         shadow_ms: float = 20.0,
         wave_ms: float = 25.0,
         coincidence_ms: float = 5.0,
@@ -124,12 +125,13 @@ class Detector:
         self._filter_kw = {"highpass_hz": highpass_hz, "lowpass_hz": lowpass_hz}
         self.block_n = _samples(block_s, fs, 1)
         self.noise_blocks = int(noise_blocks)
-        self.merge_n = _samples(merge_ms / 1000, fs, 1)
+        self.merge_n = _samples(merge_ms / 1000, fs, 2)
         self.max_n = _samples(max_event_ms / 1000, fs, 2)
         self.dead_n = _samples(dead_ms / 1000, fs, 0)
         self.extend_frac = float(extend_frac)
         self.shadow_frac = float(shadow_frac)
-        self.shadow_n = max(1e-9, shadow_ms / 1000 * fs)
+        self.shadow_n = max(5.0, shadow_ms / 1000 * fs)  # at least 5 samples (250 Hz: 20 ms)
+        self.shadow_span_n = int(math.ceil(3 * self.shadow_n))  # backward shadow look-ahead
         self.half_n = _samples(wave_ms / 1000, fs, 2)
         self.coinc_n = _samples(coincidence_ms / 1000, fs, 0)
         self.settle_n = _samples(settle_s, fs, 0)
@@ -156,10 +158,11 @@ class Detector:
         self._sigma_by_block: dict[int, np.ndarray] = {}
         self.noise_uv = np.full(self.n_channels, np.nan)
         self._state = np.zeros((self.n_channels, 5), np.int64)
-        self._state[:, 4] = -(1 << 40)
+        self._state[:, 3:] = -(1 << 40)
         self._peak_val = np.zeros((self.n_channels, 2))
         self._pend_ch = np.zeros(0, np.int64)  # closed events awaiting their waveform/coincidence
         self._pend_peak = np.zeros(0, np.int64)
+        self._pend_val = np.zeros(0)
         self._recent_ch = np.zeros(0, np.int64)  # emitted events still inside a coincidence window
         self._recent_peak = np.zeros(0, np.int64)
 
@@ -209,6 +212,7 @@ class Detector:
         if len(open_ch):  # events still open at the end are complete as far as data goes
             self._pend_ch = np.concatenate([self._pend_ch, open_ch.astype(np.int64)])
             self._pend_peak = np.concatenate([self._pend_peak, self._state[open_ch, 2]])
+            self._pend_val = np.concatenate([self._pend_val, self._peak_val[open_ch, 0]])
             self._state[open_ch, 0] = 0
         return self._emit(final=True)
 
@@ -284,11 +288,13 @@ class Detector:
         cap = self.n_channels * (n // (self.merge_n + 1) + 2)
         out_ch = np.empty(cap, np.int64)
         out_peak = np.empty(cap, np.int64)
+        out_val = np.empty(cap)
         k = threshold_events(np.ascontiguousarray(y), np.ascontiguousarray(u), thr, block_n, first,
                              self.merge_n, self.max_n, self.dead_n, self.extend_frac, self.shadow_frac,
-                             self.shadow_n, self._state, self._peak_val, out_ch, out_peak)
+                             self.shadow_n, self._state, self._peak_val, out_ch, out_peak, out_val)
         self._pend_ch = np.concatenate([self._pend_ch, out_ch[:k]])
         self._pend_peak = np.concatenate([self._pend_peak, out_peak[:k]])
+        self._pend_val = np.concatenate([self._pend_val, out_val[:k]])
         self._det_pos = first + n
 
     def _trim(self) -> None:
@@ -311,12 +317,14 @@ class Detector:
         if not len(self._pend_peak):
             return Events.empty(self.fs, self.n_wave)
         y_end = self._y_start + self._y.shape[1]
+        open_starts = np.where(self._state[:, 0] == 1, self._state[:, 1], self._det_pos)
+        horizon = np.inf if final else int(open_starts.min())
+        self._backward_shadow(horizon)
         if final:
             ready = np.ones(len(self._pend_peak), bool)
         else:
-            open_starts = np.where(self._state[:, 0] == 1, self._state[:, 1], self._det_pos)
-            horizon = int(open_starts.min())
-            ready = (self._pend_peak + self.coinc_n < horizon) & (self._pend_peak + self.half_n < y_end)
+            wait = max(self.coinc_n, self.shadow_span_n)
+            ready = (self._pend_peak + wait < horizon) & (self._pend_peak + self.half_n < y_end)
         if not ready.any():
             return Events.empty(self.fs, self.n_wave)
         ch, peak = self._pend_ch[ready], self._pend_peak[ready]
@@ -327,7 +335,8 @@ class Detector:
         self._recent_peak = np.concatenate([self._recent_peak, peak])
         keep_recent = self._recent_peak >= peak.max() - 2 * self.coinc_n - 1
         self._recent_ch, self._recent_peak = self._recent_ch[keep_recent], self._recent_peak[keep_recent]
-        self._pend_ch, self._pend_peak = self._pend_ch[~ready], self._pend_peak[~ready]
+        self._pend_ch, self._pend_peak, self._pend_val = (
+            self._pend_ch[~ready], self._pend_peak[~ready], self._pend_val[~ready])
 
         offsets = np.arange(-self.half_n, self.half_n + 1)
         idx = peak[:, None] + offsets[None, :] - self._y_start
@@ -340,6 +349,35 @@ class Detector:
         return Events(fs=self.fs, sample=peak, channel=ch, amplitude_uv=pp, duration_ms=dur, phases=phases,
                       energy_uv2s=energy, centroid_hz=centroid, snr=pp / noise, noise_uv=noise,
                       coincident=coincident, waveforms=waves)
+
+    def _backward_shadow(self, horizon: float) -> None:
+        """Drop pending events lying in the shadow of a larger event that follows them.
+
+        The forward shadow is applied while detecting; this is its mirror image, for a small
+        leading phase split from its potential (mostly at 250 Hz). Only events whose whole
+        look-ahead lies before ``horizon`` (all later events known) are judged, so the
+        result does not depend on chunking.
+        """
+        if len(self._pend_peak) < 2:
+            return
+        keep = np.ones(len(self._pend_peak), bool)
+        for c in np.unique(self._pend_ch):
+            idx = np.flatnonzero(self._pend_ch == c)
+            idx = idx[np.argsort(self._pend_peak[idx], kind="stable")]
+            p, v = self._pend_peak[idx], self._pend_val[idx]
+            for a in range(len(idx) - 1):
+                if p[a] + self.shadow_span_n >= horizon:
+                    break
+                for b in range(a + 1, len(idx)):
+                    dt = p[b] - p[a]
+                    if dt > self.shadow_span_n:
+                        break
+                    if v[a] < self.shadow_frac * v[b] * math.exp(-dt / self.shadow_n):
+                        keep[idx[a]] = False
+                        break
+        if not keep.all():
+            self._pend_ch, self._pend_peak, self._pend_val = (
+                self._pend_ch[keep], self._pend_peak[keep], self._pend_val[keep])
 
     def _coincidence(self, ch: np.ndarray, peak: np.ndarray) -> np.ndarray:
         """Other channels with an event peak within ``coinc_n`` samples of each event."""

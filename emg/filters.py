@@ -201,8 +201,10 @@ class MainsCanceller:
         Edge of the following low-pass (limits the harmonics followed).
     tau_s : float
         Adaptation time constant of the fundamental (harmonic k: ``tau_s / k``).
+    clip : float
+        The adapting error is clipped at this multiple of the residual's running mean |value|.
     freeze : float
-        Freeze when |residual| exceeds this multiple of its running mean absolute value.
+        Freeze when |residual| exceeds this multiple of that level.
     hold_s : float
         Freeze length after the last such sample.
     max_frozen_s : float
@@ -212,7 +214,7 @@ class MainsCanceller:
     """
 
     def __init__(self, fs: float, mains_hz: float, n_channels: int, *, lowpass_hz: float = 250.0,
-                 tau_s: float = 0.1, freeze: float = 4.0, hold_s: float = 0.03, max_frozen_s: float = 0.1,
+                 tau_s: float = 0.1, clip: float = 4.0, freeze: float = 8.0, hold_s: float = 0.03, max_frozen_s: float = 0.1,
                  max_drift_hz: float = 0.5):
         self.fs, self.mains_hz, self.n_channels = float(fs), float(mains_hz), int(n_channels)
         self.harmonics_hz = mains_harmonics(fs, mains_hz, lowpass_hz)
@@ -221,6 +223,7 @@ class MainsCanceller:
         self.cos_t, self.sin_t = np.cos(phase), np.sin(phase)
         # equal-Q behaviour: the k-th harmonic adapts k times faster (its frequency drifts k times more)
         self.mu = np.arange(1, len(self.harmonics_hz) + 1) / (tau_s * fs)
+        self.clip = float(clip)
         self.freeze = float(freeze)
         self.hold_n = max(1, int(round(hold_s * fs)))
         self.max_frozen_n = max(self.hold_n + 1, int(round(max_frozen_s * fs)))
@@ -244,7 +247,7 @@ class MainsCanceller:
             level = np.abs(x[:, ok]).mean(axis=1) if ok.any() else np.full(self.n_channels, np.inf)
             self.ema = np.where(np.isinf(self.ema), np.maximum(level, 1e-3), self.ema)
         mains_cancel(x, np.ascontiguousarray(valid, dtype=np.bool_), self.cos_t, self.sin_t, int(first_sample),
-                     self.mu, self.pll_gain, self.max_dw, self.freeze, self.hold_n, self.max_frozen_n,
+                     self.mu, self.pll_gain, self.max_dw, self.clip, self.freeze, self.hold_n, self.max_frozen_n,
                      self.ema_n, self.amp, self.dw, self.ema, self.hold, out)
         return out
 

@@ -46,9 +46,9 @@ SCENARIOS_CONFIG: dict[str, Scenario] = {
     "clean": _CLEAN,
     "cyton-250": replace(
         _CLEAN,
-        description="as clean but at 250 Hz (OpenBCI Cyton default), 3-5 µV noise: potentials 2-3 samples wide",
+        description="as clean but at 250 Hz (OpenBCI Cyton default): potentials 2-3 samples wide",
         fs=250.0,
-        noise_uv=(3.0, 5.0),
+        noise_uv=(2.5, 4.0),
         mains_uv=(20.0, 60.0),
     ),
     "mains-60": replace(

@@ -1,0 +1,147 @@
+"""NumPy/SciPy references for the kernels in ``_detect_numba.py`` (private; used by tests).
+
+Each reference computes the same result a different way (SciPy filters, vectorised
+NumPy, a walk over the list of supra-threshold samples) for one chunk from a fresh state,
+so the tests can check the compiled kernels against them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import signal
+
+__all__ = ["sos_filter_ref", "block_mad_ref", "threshold_events_ref", "event_features_ref", "mains_cancel_ref"]
+
+
+def sos_filter_ref(x: np.ndarray, valid: np.ndarray, sos: np.ndarray) -> np.ndarray:
+    """``scipy.signal.sosfilt`` on each run of valid samples, started in steady state."""
+    out = np.zeros(x.shape, np.float64)
+    zi_unit = signal.sosfilt_zi(sos)
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], valid.astype(int), [0]])))
+    for lo, hi in zip(edges[::2], edges[1::2]):
+        for c in range(x.shape[0]):
+            seg = x[c, lo:hi].astype(np.float64)
+            out[c, lo:hi] = signal.sosfilt(sos, seg, zi=zi_unit * seg[0])[0]
+    return out
+
+
+def block_mad_ref(y: np.ndarray, usable: np.ndarray, block_n: int, min_fraction: float) -> np.ndarray:
+    """median(|y|)/0.6745 per block with NumPy."""
+    n_blocks = y.shape[1] // block_n
+    out = np.full((y.shape[0], n_blocks), np.nan)
+    for b in range(n_blocks):
+        sl = slice(b * block_n, (b + 1) * block_n)
+        u = usable[sl]
+        if u.sum() >= max(1, int(min_fraction * block_n)):
+            out[:, b] = np.median(np.abs(y[:, sl][:, u].astype(np.float64)), axis=1) / 0.6744897501960817
+    return out
+
+
+def threshold_events_ref(y, usable, thr, block_n, merge_n, max_n, dead_n, extend_frac, shadow_frac, shadow_n):
+    """Events of one chunk from a fresh state, jumping between the samples above threshold
+    instead of visiting every sample.
+
+    Returns (channel, peak, peak_value) arrays of the events closed within the chunk, in
+    the kernel's output order (by channel, then time).
+    """
+    n_ch, n = y.shape
+    unusable = np.flatnonzero(~np.asarray(usable, bool))
+    out_c, out_p, out_v = [], [], []
+    for c in range(n_ch):
+        a = np.abs(y[c].astype(np.float64))
+        t = np.repeat(thr[c], block_n)[:n]
+        cands = np.flatnonzero(usable & (a > t))
+        prev_peak, prev_pv = -(1 << 40), 0.0
+        j = 0
+        while j < len(cands):
+            s = cands[j]
+            if s - prev_peak <= dead_n or a[s] <= shadow_frac * prev_pv * np.exp(-(s - prev_peak) / shadow_n):
+                j += 1
+                continue
+            start = last = peak = s
+            pv = a[s]
+            k = np.searchsorted(unusable, s)
+            gap = unusable[k] if k < len(unusable) else n + (1 << 40)
+            j += 1
+            while True:
+                close_at = min(last + merge_n + 1, start + max_n)
+                if j < len(cands) and cands[j] <= close_at and cands[j] < gap:
+                    s2 = cands[j]
+                    j += 1
+                    extends = a[s2] > extend_frac * pv
+                    if extends:
+                        last = s2
+                        if a[s2] > pv:
+                            peak, pv = s2, a[s2]
+                    if s2 == start + max_n or (not extends and s2 == close_at):
+                        if not extends:
+                            j -= 1  # a closing sample that did not extend may open the next event
+                        out_c.append(c), out_p.append(peak), out_v.append(pv)
+                        prev_peak, prev_pv = peak, pv
+                        break
+                    continue
+                if gap <= close_at:
+                    break  # dropped at the gap
+                if close_at >= n:
+                    j = len(cands)  # still open at the end of the chunk
+                    break
+                out_c.append(c), out_p.append(peak), out_v.append(pv)
+                prev_peak, prev_pv = peak, pv
+                break
+    return np.array(out_c, np.int64), np.array(out_p, np.int64), np.array(out_v)
+
+
+def event_features_ref(waves, noise, fs, search_n, gap_n, level_sd, level_frac):
+    """The same features with NumPy: support by scanning supra-level indices, rfft centroid."""
+    m, n_wave = waves.shape
+    centre = n_wave // 2
+    out = [np.zeros(m) for _ in range(5)]
+    win = 0.5 - 0.5 * np.cos(2 * np.pi * (np.arange(n_wave) + 1) / (n_wave + 1))
+    freqs = np.arange(n_wave // 2 + 1) * fs / n_wave
+    for e in range(m):
+        w = waves[e].astype(np.float64)
+        level = max(level_sd * noise[e], level_frac * abs(w[centre]))
+        supra = np.abs(w) > level
+        lo_lim, hi_lim = max(0, centre - search_n), min(n_wave - 1, centre + search_n)
+        lo = centre
+        for j in np.flatnonzero(supra[lo_lim:centre])[::-1] + lo_lim:
+            if lo - j <= gap_n:
+                lo = j
+            else:
+                break
+        hi = centre
+        for j in np.flatnonzero(supra[centre + 1 : hi_lim + 1]) + centre + 1:
+            if j - hi <= gap_n:
+                hi = j
+            else:
+                break
+        wide = w[max(0, lo - gap_n) : min(n_wave - 1, hi + gap_n) + 1]
+        seg = w[lo : hi + 1]
+        signs = np.sign(seg[np.abs(seg) > level])
+        out[0][e] = wide.max() - wide.min()
+        out[1][e] = (hi - lo + 1) * 1000.0 / fs
+        out[2][e] = 1 + np.count_nonzero(np.diff(signs)) if len(signs) else 0
+        out[3][e] = np.sum(seg**2) / fs
+        p = np.abs(np.fft.rfft(w * win)) ** 2
+        out[4][e] = np.sum(p[1:] * freqs[1:]) / np.sum(p[1:]) if np.sum(p[1:]) > 0 else 0.0
+    out[2] = out[2].astype(np.int64)
+    return tuple(out)
+
+
+def mains_cancel_ref(x, fs, harmonics_hz, mu):
+    """Plain LMS canceller without freezing, frequency loop or clipping, for one channel,
+    written with complex numbers: ``a_k += 2 mu_k e conj(exp(j w_k n))``.
+
+    Agrees with the kernel when the kernel's freezing and clipping never act and its
+    frequency loop is off (``pll_gain = 0``).
+    """
+    n = len(x)
+    a = np.zeros(len(harmonics_hz), complex)
+    w = 2 * np.pi * np.asarray(harmonics_hz) / fs
+    out = np.empty(n)
+    for i in range(n):
+        r = np.exp(1j * w * i)
+        e = x[i] - np.real(np.sum(a * r))
+        out[i] = e
+        a += 2 * np.asarray(mu) * e * np.conj(r)
+    return out
