@@ -200,6 +200,8 @@ class _DetectionWorker:
     ``emg.detect`` (or when it fails) streaming goes on and the view says so.
     """
 
+    batch_s = 0.25
+
     def __init__(self, fs: float, n_channels: int, on_events):
         import queue
         import threading
@@ -231,16 +233,31 @@ class _DetectionWorker:
             self.failed = f"{type(exc).__name__}: {exc}"
             print(f"emg stream: warning: on-line detection off: {self.failed}", file=sys.stderr)
             return
+        import numpy as np
+
+        from ..types import Chunk
+
+        pending = []
         while True:
-            chunk = self._q.get()
-            if chunk is None:
+            item = self._q.get()
+            if item is not None:
+                pending.append(item)
+                if sum(c.n_samples for c in pending) < self.batch_s * self.fs:
+                    continue  # detection in blocks of batch_s: far fewer calls
+            if not pending:
                 return
+            chunk = pending[0] if len(pending) == 1 else Chunk(
+                np.concatenate([c.data for c in pending], axis=1), first_sample=pending[0].first_sample,
+                fs=self.fs, valid=np.concatenate([c.valid for c in pending]))
+            pending = []
             try:
                 self.on_events(chunk, self.detector.process(chunk))
             except Exception as exc:  # noqa: BLE001 - keep recording if detection fails
                 self.failed = f"{type(exc).__name__}: {exc}"
                 print(f"emg stream: warning: on-line detection stopped: {self.failed}", file=sys.stderr)
                 self.detector = None
+                return
+            if item is None:
                 return
 
 

@@ -58,6 +58,7 @@ class _GainTracker:
     def __init__(self, n_channels: int):
         self.gains = np.full(n_channels, DEFAULT_GAIN, dtype=np.int64)
         self._pending = b""
+        self.scale_uv = self._scale()
 
     def observe(self, data: bytes) -> None:
         buf = self._pending + bytes(data)
@@ -82,17 +83,20 @@ class _GainTracker:
             else:
                 i += 1
         self._pending = buf[i:]
+        self.scale_uv = self._scale()
 
-    @property
-    def scale_uv(self) -> np.ndarray:
-        return (VREF_V / self.gains / (2**23 - 1) * 1e6).astype(np.float64)
+    def _scale(self) -> np.ndarray:
+        return VREF_V / self.gains.astype(np.float64) / (2**23 - 1) * 1e6
 
 
 def _int24(block: np.ndarray) -> np.ndarray:
     """Big-endian signed 24-bit integers from uint8 ``[..., 3*k]`` -> int32 ``[..., k]``."""
-    b = block.reshape(*block.shape[:-1], -1, 3).astype(np.int32)
-    value = (b[..., 0] << 16) | (b[..., 1] << 8) | b[..., 2]
-    return value - ((value & 0x800000) << 1)
+    k = block.shape[-1] // 3
+    b = block.reshape(-1, 3)
+    wide = np.empty((b.shape[0], 4), dtype=np.uint8)
+    wide[:, 1:] = b
+    wide[:, 0] = (b[:, 0] >= 0x80) * 0xFF  # sign extension
+    return wide.view(">i4").reshape(*block.shape[:-1], k)
 
 
 class _PacketScanner:
@@ -149,13 +153,16 @@ class _PacketScanner:
                     continue
             # accepted: take the whole run of aligned, consecutive packets at once
             k = n // PACKET_SIZE
-            block = np.frombuffer(bytes(buf[: k * PACKET_SIZE]), dtype=np.uint8).reshape(k, PACKET_SIZE)
-            good = (block[:, 0] == HEADER) & _FOOTER_LUT[block[:, -1]]
-            good[1:] &= np.diff(block[:, 1].astype(np.int16)) % 256 == 1
-            run = int(np.argmin(good)) if not good.all() else k
-            run = max(run, 1)
-            out.append(block[:run])
-            self._last_counter = int(block[run - 1, 1])
+            run, prev = 1, counter
+            while run < k:
+                o = run * PACKET_SIZE
+                if buf[o] != HEADER or buf[o + PACKET_SIZE - 1] not in FOOTERS or buf[o + 1] != (prev + 1) % 256:
+                    break
+                prev = buf[o + 1]
+                run += 1
+            block = np.frombuffer(bytes(buf[: run * PACKET_SIZE]), dtype=np.uint8).reshape(run, PACKET_SIZE)
+            out.append(block)
+            self._last_counter = prev
             del buf[: run * PACKET_SIZE]
             self._locked = True
         if not out:
@@ -170,13 +177,16 @@ def _board_time_ms(packet: np.ndarray) -> int | None:
     return None
 
 
-def _split_runs(counters: np.ndarray, modulo: int) -> list[tuple[int, int]]:
+def _split_runs(counters: list[int], modulo: int) -> list[tuple[int, int]]:
     """Index ranges ``[a, b)`` over which ``counters`` increase by one (mod ``modulo``)."""
-    if len(counters) == 0:
-        return []
-    breaks = np.flatnonzero(np.diff(counters.astype(np.int64)) % modulo != 1) + 1
-    edges = [0, *breaks.tolist(), len(counters)]
-    return list(zip(edges[:-1], edges[1:]))
+    runs, a = [], 0
+    for i in range(1, len(counters)):
+        if (counters[i] - counters[i - 1]) % modulo != 1:
+            runs.append((a, i))
+            a = i
+    if counters:
+        runs.append((a, len(counters)))
+    return runs
 
 
 class CytonDecoder:
@@ -246,9 +256,9 @@ class CytonDecoder:
 
     def _frames(self, packets: np.ndarray) -> list[Frame]:
         counts = _int24(packets[:, 2:26])  # [k, 8]
-        samples = (counts * self._gains.scale_uv[None, :]).T.astype(np.float32)
+        samples = (counts * self._gains.scale_uv).astype(np.float32).T
         frames = []
-        for a, b in _split_runs(packets[:, 1], 256):
+        for a, b in _split_runs(packets[:, 1].tolist(), 256):
             frames.append(Frame(
                 counter=int(packets[a, 1]), counter_modulo=256,
                 samples_uv=np.ascontiguousarray(samples[:, a:b]), n_packets=b - a,
@@ -260,28 +270,24 @@ class CytonDecoder:
         if self._pending is not None:
             packets = np.concatenate([self._pending[None, :], packets])
             self._pending = None
-        c = packets[:, 1].astype(np.int64)
-        odd = c % 2 == 1
-        start = np.zeros(len(c), dtype=bool)
-        start[:-1] = odd[:-1] & ((c[1:] - c[:-1]) % 256 == 1)
-        if odd[-1]:
+        c = packets[:, 1].tolist()
+        # a pair is an odd (board) packet followed by the next sample number (Daisy)
+        first = [i for i in range(len(c) - 1) if c[i] & 1 and (c[i + 1] - c[i]) % 256 == 1]
+        if c[-1] & 1:
             self._pending = packets[-1].copy()
-        first = np.flatnonzero(start)
-        used = len(first) * 2 + (1 if odd[-1] else 0)
-        self.unpaired_packets += len(c) - used
-        if len(first) == 0:
+        self.unpaired_packets += len(c) - 2 * len(first) - (c[-1] & 1)
+        if not first:
             return []
-        board = _int24(packets[first, 2:26])
-        daisy = _int24(packets[first + 1, 2:26])
-        counts = np.concatenate([board, daisy], axis=1)  # [pairs, 16]
-        samples = (counts * self._gains.scale_uv[None, :]).T.astype(np.float32)
-        pair_index = c[first] // 2
+        idx = np.array(first)
+        counts = _int24(packets[np.stack([idx, idx + 1], axis=1), 2:26]).reshape(len(first), 16)
+        samples = (counts * self._gains.scale_uv).astype(np.float32).T
+        pair_index = [c[i] // 2 for i in first]
         frames = []
         for a, b in _split_runs(pair_index, 128):
             frames.append(Frame(
-                counter=int(pair_index[a]), counter_modulo=128,
+                counter=pair_index[a], counter_modulo=128,
                 samples_uv=np.ascontiguousarray(samples[:, a:b]), n_packets=b - a,
-                board_time_ms=_board_time_ms(packets[first[a]]), aux=packets[first[a:b], 26:33].copy(),
+                board_time_ms=_board_time_ms(packets[first[a]]), aux=packets[idx[a:b], 26:33].copy(),
             ))
         return frames
 

@@ -155,12 +155,16 @@ class SerialTransport:
         Silence (s) reported as a stall, and silence after which the port is reopened.
     reconnect_timeout_s : float or None
         Give up reconnecting after this long (None: keep trying until stopped).
+    read_interval_s : float
+        After a read that returned data, wait this long before the next one so bytes arrive
+        in blocks (like the FTDI latency timer): fewer wake-ups, at most this much latency.
     """
 
     def __init__(self, spec: BoardSpec, port: str, protocol: Protocol, *, decoder_factory=None,
                  baudrate: int | None = None, stall_s: float = 1.0, reconnect_after_s: float = 3.0,
-                 reconnect_timeout_s: float | None = None):
+                 reconnect_timeout_s: float | None = None, read_interval_s: float = 0.02):
         self.spec = spec
+        self.read_interval_s = float(read_interval_s)
         self.port = port
         self.protocol = protocol
         self.decoder_factory = decoder_factory
@@ -272,6 +276,8 @@ class SerialTransport:
             if data:
                 last_data, stalled = now, False
                 self.protocol.data_received(data, now)
+                if self.read_interval_s > 0:
+                    self._stop.wait(self.read_interval_s)
                 continue
             silent = now - last_data
             if silent >= self.stall_s and not stalled:
