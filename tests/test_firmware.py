@@ -185,6 +185,33 @@ def test_firmware_image_in_simavr(uno_build, tmp_path):
         and dec.overruns == 0
         and dec.late == 0
     )
+    # every packet the firmware sent is byte for byte what the Python encoder makes of its content
+    from emg.devices.myoware import (
+        build_data_packet,
+        build_text_packet,
+        cobs_decode,
+        parse_packet,
+        to_wire,
+    )
+
+    pieces = uart.read_bytes().split(b"\x00")
+    assert pieces[-1] == b"" and len(pieces) > 40
+    for piece in pieces[:-1]:
+        p = parse_packet(cobs_decode(piece))
+        if isinstance(p, str):
+            again = to_wire(build_text_packet(p))
+        else:
+            again = to_wire(
+                build_data_packet(
+                    p.counts,
+                    seq=p.seq,
+                    t_us=p.t_us,
+                    adc_bits=p.adc_bits,
+                    vref_mv=p.vref_mv,
+                    status=p.status,
+                )
+            )
+        assert again == piece + b"\x00"
     # session 1: 4 channels at 1 kHz for 100 ms; session 2: 2 channels at 4 kHz for 60 ms
     assert [(f.counter, f.samples_uv.shape[0]) for f in frames] == [(0, 4), (0, 2)]
     first, second = frames
@@ -225,18 +252,29 @@ def test_firmware_keeps_up_at_8000_conversions_per_second(uno_build, tmp_path):
     build, result = uno_build
     assert result.returncode == 0
     if not SIMAVR_H.exists():
-        pytest.skip("simavr headers missing: apt-get install simavr libsimavr-dev (.ci/run installs them)")
+        pytest.skip(
+            "simavr headers missing: apt-get install simavr libsimavr-dev (.ci/run installs them)"
+        )
     assert _make(f"HOST_BUILD={tmp_path}", "sim").returncode == 0
 
     from emg.devices.myoware import MyowareDecoder
 
     for n_channels, fs in ((1, 8000), (4, 2000)):
         uart = tmp_path / f"uart{n_channels}.bin"
-        script = ["20:channels 1", f"25:rate {fs}", f"30:channels {n_channels}", "40:start", "540:stop"]
+        script = [
+            "20:channels 1",
+            f"25:rate {fs}",
+            f"30:channels {n_channels}",
+            "40:start",
+            "540:stop",
+        ]
         command = [str(tmp_path / "sim_uno"), str(build / "firmware_bridge_.elf"), str(uart)]
         run = subprocess.run(
             [*command, str(tmp_path / "adc.txt"), *script],
-            capture_output=True, text=True, timeout=120, check=False,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
         )
         assert run.returncode == 0, run.stderr
         dec = MyowareDecoder()
