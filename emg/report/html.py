@@ -101,7 +101,7 @@ DOCTOR_BOX = """<aside class="doctor" role="note" aria-labelledby="doctor-title"
 <li>it comes with <strong>weakness</strong> (tripping, dropping things, trouble with buttons or stairs)
 or <strong>muscle wasting</strong> (a muscle getting visibly thinner).</li>
 </ul>
-<p>Most twitching is benign: it follows exercise, stress, caffeine, too little sleep and other
+<p>Twitching is common and usually harmless: it often follows exercise, stress, caffeine, too little sleep and other
 everyday causes. This report is personal insight, not a diagnosis: it counts events that look
 like fasciculations on a surface sensor and cannot tell you whether a nerve or muscle disease is
 present or absent. Only a clinical examination, and if needed a needle EMG, can. Associations with
