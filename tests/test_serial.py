@@ -112,7 +112,7 @@ def test_transport_survives_unplug_and_reports_it(tmp_path):
             while tr.reconnects == 0 and time.monotonic() < deadline:
                 time.sleep(0.05)
             assert [e[0] for e in proto.events] == ["made", "lost", "made"]
-            assert proto.events[1][1] == "SerialException"
+            assert proto.events[1][1] in ("SerialException", "OSError")  # read or in_waiting failed
             before = proto.bytes
             time.sleep(0.2)
             assert proto.bytes > before  # streaming again
