@@ -15,7 +15,8 @@ It prints the coverage of the 95 % intervals of the planted effects, the false-p
 on the null factors (p < 0.05, and for ours also q < 0.05), the power per planted effect
 size, and each naive method's false-positive rate as a ratio to ours.
 
-Usage: ``python benchmarks/eval_triggers.py [--seeds 200] [--workers 2]``
+Usage: ``python benchmarks/eval_triggers.py [--seeds 200] [--workers 2] [--day-sd 0.2]
+[--day-rho 0.6] [--hour-rho 0.8]`` (the noise options make a harsher scenario).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import math
 import sys
 import time
 from collections import defaultdict
+from functools import partial
 from multiprocessing import Pool
 
 import numpy as np
@@ -51,7 +53,7 @@ def _daily_amounts(diary, factor, days):
     return np.array([out[int(d)] for d in days])
 
 
-def one_seed(seed: int) -> dict:
+def one_seed(seed: int, noise: dict | None = None) -> dict:
     import warnings
 
     from scipy import stats
@@ -63,7 +65,7 @@ def one_seed(seed: int) -> dict:
 
     level = seed % 3
     sim = simulate_weeks(seed, caffeine_rr=LEVELS["caffeine"][level],
-                         training_rr=LEVELS["strength_training"][level])
+                         training_rr=LEVELS["strength_training"][level], **(noise or {}))
     t0 = time.perf_counter()
     res = analyse(sim.hours, sim.diary, load_kernels(None), sensitivity=False)
     t_ours = time.perf_counter() - t0
@@ -108,10 +110,14 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=200)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--day-sd", type=float, default=0.2, help="SD of the day-level AR(1) noise")
+    ap.add_argument("--day-rho", type=float, default=0.6, help="lag-1 correlation, day level")
+    ap.add_argument("--hour-rho", type=float, default=0.8, help="lag-1 correlation, hour level")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     with Pool(args.workers) as pool:
-        results = pool.map(one_seed, range(args.seeds), chunksize=1)
+        noise = {"day_sd": args.day_sd, "day_rho": args.day_rho, "hour_rho": args.hour_rho}
+        results = pool.map(partial(one_seed, noise=noise), range(args.seeds), chunksize=1)
     wall = time.perf_counter() - t0
     methods = ("ours", "hac", "poisson", "daycorr")
     names = {"ours": "ours (NB, day-shift permutation)", "hac": "NB + HAC Wald",
@@ -119,6 +125,7 @@ def main(argv=None) -> int:
     cover = defaultdict(list)
     fpr = defaultdict(list)
     fpr_q = []
+    fpr_factor = defaultdict(list)
     power = defaultdict(list)
     insufficient = defaultdict(int)
     for r in results:
@@ -131,6 +138,7 @@ def main(argv=None) -> int:
                 if row["null"]:
                     if math.isfinite(p):
                         fpr[m].append(p < 0.05)
+                        fpr_factor[(m, row["factor"])].append(p < 0.05)
                     if m == "ours":
                         fpr_q.append(q < 0.05)
                 else:
@@ -141,7 +149,8 @@ def main(argv=None) -> int:
                     if m == "ours":
                         power[("ours q<0.05", row["factor"], row["truth"])].append(q < 0.05)
     print(f"eval_triggers: {args.seeds} seeds x 6 weeks, {args.workers} workers, "
-          f"{wall:.0f} s wall")
+          f"{wall:.0f} s wall; noise: day SD {args.day_sd}, day r {args.day_rho}, "
+          f"hour r {args.hour_rho}")
     if insufficient:
         print("  factors with insufficient data (left out): "
               + ", ".join(f"{k} {v}x" for k, v in sorted(insufficient.items())))
@@ -157,6 +166,11 @@ def main(argv=None) -> int:
         ratio = rate / base if base > 0 else float("inf")
         print(f"  {names[m]:34s} {rate:.3f} (n={len(fpr[m])})  {ratio:5.1f}x ours")
     print(f"  {'ours, verdict associated (q<0.05)':34s} {np.mean(fpr_q):.3f} (n={len(fpr_q)})")
+    nulls = sorted({f for (_, f) in fpr_factor})
+    print("  per null factor, p < 0.05:  " + "  ".join(nulls))
+    for m in methods:
+        print(f"    {m:9s}" + "".join(f"{np.mean(fpr_factor[(m, f)]):>{len(f) + 2}.3f}"
+                                      for f in nulls))
     print("\nPower (share of seeds with p < 0.05) per planted rate ratio")
     for f, levels in LEVELS.items():
         print(f"  {f}")
