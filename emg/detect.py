@@ -126,7 +126,7 @@ class Detector:
         self.block_n = _samples(block_s, fs, 1)
         self.noise_blocks = int(noise_blocks)
         self.merge_n = _samples(merge_ms / 1000, fs, 2)
-        self.max_n = _samples(max_event_ms / 1000, fs, 2)
+        self.max_n = _samples(max_event_ms / 1000, fs, 12)  # >= 12 samples (48 ms at 250 Hz)
         self.dead_n = _samples(dead_ms / 1000, fs, 0)
         self.extend_frac = float(extend_frac)
         self.shadow_frac = float(shadow_frac)

@@ -1,0 +1,254 @@
+"""The detector: kernels agree with their NumPy references, results do not depend on
+chunking, planted potentials are found, gaps produce nothing."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from emg import _detect_numba as K
+from emg import _detect_ref as R
+from emg.detect import Detector, detect
+from emg.filters import highpass_sos, lowpass_sos, mains_harmonics
+from emg.simulate import simulate
+from emg.types import Chunk, Events, Recording
+
+
+def _recall_precision(events: Events, truth, tol_s=0.015):
+    tp = n_true = n_call = 0
+    for c in range(truth.n_channels):
+        true_t = truth.fasciculation_times(c)
+        calls = events.onset_s[events.channel == c]
+        n_true, n_call = n_true + len(true_t), n_call + len(calls)
+        if len(true_t) and len(calls):
+            d = np.abs(calls[:, None] - true_t[None, :])
+            tp += int(np.sum(d.min(axis=0) <= tol_s))
+    return tp / max(n_true, 1), tp / max(n_call, 1)
+
+
+# -- kernels against references -------------------------------------------------------------
+def _gappy(rng, n):
+    valid = np.ones(n, bool)
+    for _ in range(3):
+        i = int(rng.integers(10, n - 60))
+        valid[i : i + int(rng.integers(1, 50))] = False
+    return valid
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_sos_filter_kernel_matches_scipy_reference(seed):
+    rng = np.random.default_rng(seed)
+    x = (rng.standard_normal((2, 3000)) * 20 + rng.uniform(-500, 500, (2, 1))).astype(np.float32)
+    valid = _gappy(rng, 3000)
+    sos = np.vstack([highpass_sos(1000.0), lowpass_sos(1000.0)])
+    from scipy import signal
+
+    out = np.empty_like(x)
+    K.sos_filter(x, valid, sos, signal.sosfilt_zi(sos), np.zeros((2, len(sos), 2)), np.ones(2, bool), out)
+    ref = R.sos_filter_ref(x, valid, sos)
+    assert np.allclose(out, ref, atol=1e-3)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_block_mad_kernel_matches_reference(seed):
+    rng = np.random.default_rng(seed)
+    y = (rng.standard_normal((3, 4000)) * rng.uniform(1, 10, (3, 1))).astype(np.float32)
+    usable = _gappy(rng, 4000)
+    usable[1000:1900] = False  # one block with too few usable samples -> NaN
+    got = K.block_mad(y, usable, 1000, 0.25)
+    ref = R.block_mad_ref(y, usable, 1000, 0.25)
+    assert np.isnan(got[:, 1]).all() and np.isnan(ref[:, 1]).all()
+    assert np.allclose(got, ref, rtol=1e-6, equal_nan=True)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_threshold_kernel_matches_reference(seed):
+    rng = np.random.default_rng(seed)
+    n_ch, n, block_n = 2, 3000, 500
+    y = (rng.standard_normal((n_ch, n)) * 3).astype(np.float32)
+    for _ in range(40):
+        c, i = rng.integers(n_ch), rng.integers(0, n - 30)
+        y[c, i : i + rng.integers(3, 25)] += rng.normal(0, 40)
+    usable = _gappy(rng, n)
+    thr = rng.uniform(8, 15, (n_ch, n // block_n))
+    p = dict(merge_n=int(rng.integers(1, 6)), max_n=int(rng.integers(5, 40)), dead_n=int(rng.integers(0, 5)),
+             extend_frac=float(rng.choice([0.0, 0.1, 0.3])), shadow_frac=float(rng.choice([0.0, 0.6])),
+             shadow_n=float(rng.uniform(3, 20)))
+    state = np.zeros((n_ch, 5), np.int64)
+    state[:, 3:] = -(1 << 40)
+    cap = n_ch * n
+    oc, op, ov = np.empty(cap, np.int64), np.empty(cap, np.int64), np.empty(cap)
+    k = K.threshold_events(y, usable, thr, block_n, 0, p["merge_n"], p["max_n"], p["dead_n"], p["extend_frac"],
+                           p["shadow_frac"], p["shadow_n"], state, np.zeros((n_ch, 2)), oc, op, ov)
+    rc, rp, rv = R.threshold_events_ref(y, usable, thr, block_n, **p)
+    assert k == len(rc) > 5
+    assert np.array_equal(oc[:k], rc) and np.array_equal(op[:k], rp)
+    assert np.allclose(ov[:k], rv)
+
+
+def test_feature_kernel_matches_reference():
+    rec, _ = simulate("clean", minutes=1, channels=2, seed=5)
+    ev = detect(rec)
+    assert len(ev) > 10
+    got = K.event_features(ev.waveforms, ev.noise_uv.astype(float), rec.fs, 15, 3, 3.0, 0.1)
+    ref = R.event_features_ref(ev.waveforms, ev.noise_uv.astype(float), rec.fs, 15, 3, 3.0, 0.1)
+    for g, r in zip(got, ref):
+        assert np.allclose(g, r, rtol=1e-6, atol=1e-6)
+    # the detector's own columns are these features
+    assert np.allclose(ev.amplitude_uv, got[0], rtol=1e-6)
+    assert np.array_equal(ev.phases, got[2])
+
+
+def test_mains_kernel_matches_plain_lms_reference_when_freeze_and_loop_are_off():
+    fs, n = 1000.0, 3000
+    rng = np.random.default_rng(6)
+    t = np.arange(n) / fs
+    x = (80 * np.cos(2 * np.pi * 50 * t + 0.4) + 20 * np.cos(2 * np.pi * 150 * t) + rng.standard_normal(n) * 3)
+    harm = mains_harmonics(fs, 50.0, 250.0)
+    mu = np.arange(1, len(harm) + 1) / (0.1 * fs)
+    phase = 2 * np.pi * np.outer(harm, np.arange(20)) / fs
+    out = np.empty((1, n), np.float32)
+    K.mains_cancel(x[None].astype(np.float32), np.ones(n, bool), np.cos(phase), np.sin(phase), 0, mu, 0.0, 0.0,
+                   1e12, 1e12, 1, 10, 1000.0, np.zeros((1, len(harm), 2)), np.zeros(1), np.full(1, 1.0),
+                   np.zeros((1, 2), np.int64), out)
+    ref = R.mains_cancel_ref(x.astype(np.float32).astype(float), fs, harm, mu)
+    assert np.allclose(out[0], ref, atol=1e-3)
+
+
+# -- chunk invariance -------------------------------------------------------------------------
+_REC, _ = simulate("mixed", minutes=0.75, channels=3, seed=21)
+_GAPPED = Recording(_REC.data, fs=_REC.fs, channel_names=_REC.channel_names, start=_REC.start,
+                    gaps=[(12.3, 0.8), (30.0, 0.05)])
+_WHOLE = detect(_GAPPED)
+
+
+def _run_chunked(rec: Recording, sizes: list[int]) -> Events:
+    det = Detector(rec.fs, rec.n_channels)
+    valid = rec.valid_mask()
+    parts, first = [], 0
+    i = 0
+    while first < rec.n_samples:
+        n = sizes[i % len(sizes)]
+        i += 1
+        parts.append(det.process(Chunk(rec.data[:, first : first + n], first, rec.fs, valid[first : first + n])))
+        first += n
+    parts.append(det.flush())
+    return Events.concat(parts, fs=rec.fs)
+
+
+def _assert_same(a: Events, b: Events):
+    assert len(a) == len(b)
+    for name in Events.columns:
+        assert np.array_equal(getattr(a, name), getattr(b, name)), name
+    assert np.array_equal(a.waveforms, b.waveforms)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.integers(min_value=1, max_value=7000), min_size=1, max_size=6))
+def test_events_do_not_depend_on_chunk_sizes(sizes):
+    _assert_same(_WHOLE, _run_chunked(_GAPPED, sizes))
+
+
+def test_tiny_chunks_equal_one_chunk():
+    _assert_same(_WHOLE, _run_chunked(_GAPPED, [1, 3, 250, 17]))
+
+
+def test_no_events_in_gaps_or_while_settling():
+    assert len(_WHOLE) > 50
+    t = _WHOLE.onset_s
+    assert not np.any((t >= 12.3) & (t < 12.3 + 0.8 + 0.5))
+    assert not np.any(t < 0.5)
+
+
+# -- accuracy and behaviour ---------------------------------------------------------------
+@pytest.mark.parametrize(("scenario", "min_recall", "min_precision"),
+                         [("clean", 0.97, 0.9), ("mains-60", 0.97, 0.9), ("cyton-250", 0.93, 0.9),
+                          ("low-snr", 0.9, 0.85)])
+def test_finds_planted_potentials(scenario, min_recall, min_precision):
+    rec, truth = simulate(scenario, minutes=4, channels=2, seed=2)
+    ev = detect(rec)
+    recall, precision = _recall_precision(ev, truth)
+    assert recall >= min_recall
+    assert precision >= min_precision
+
+
+def test_mains_found_and_noise_estimated():
+    for scenario, mains in (("clean", 50.0), ("mains-60", 60.0)):
+        rec, truth = simulate(scenario, minutes=0.5, channels=2, seed=3)
+        det = Detector(rec.fs, rec.n_channels)
+        assert det.mains_hz is None
+        det.process(Chunk(rec.data, 0, rec.fs))
+        det.flush()
+        assert det.mains_hz == mains
+        assert np.allclose(det.noise_uv, truth.noise_uv, rtol=0.3)
+    det = Detector(1000.0, 1, mains=60)
+    assert det.mains_hz == 60.0
+
+
+def test_event_columns_and_waveforms():
+    rec, truth = simulate("clean", minutes=1, channels=2, seed=4)
+    ev = detect(rec)
+    centre = ev.waveforms.shape[1] // 2
+    assert ev.waveforms.shape[1] == 51  # +-25 ms at 1 kHz
+    assert np.allclose(np.abs(ev.waveforms[:, centre]), np.abs(ev.waveforms).max(axis=1))  # peak at centre
+    assert np.all(ev.snr >= 4.9) and np.allclose(ev.snr, ev.amplitude_uv / ev.noise_uv, rtol=1e-5)
+    assert np.all((ev.duration_ms > 0) & (ev.duration_ms <= 31)) and np.all(ev.phases >= 1)
+    assert np.all((ev.centroid_hz > 20) & (ev.centroid_hz < 500))
+    assert np.all(np.diff(ev.sample) >= 0)
+    # large, not too fast potentials: measured peak-to-peak close to the planted one (the
+    # 20-250 Hz band shrinks short polyphasic ones more: they are left out here)
+    slow = {(u["channel"], u["unit"]) for u in truth.units if u["duration_ms"] >= 10}
+    checked = 0
+    for row in truth.events_of("fasciculation")[:40]:
+        m = (ev.channel == row["channel"]) & (np.abs(ev.onset_s - row["time_s"]) < 0.015)
+        if m.sum() == 1 and row["amplitude_uv"] > 100 and (row["channel"], row["unit"]) in slow:
+            assert ev.amplitude_uv[m][0] == pytest.approx(row["amplitude_uv"], rel=0.25)
+            checked += 1
+    assert checked >= 5
+
+
+def test_coincidence_counts_other_channels():
+    rec, truth = simulate("chest-ecg", minutes=0.5, channels=3, seed=6)
+    ev = detect(rec)
+    beats = truth.events_of("ecg", 0)["time_s"]
+    near_beat = np.min(np.abs(ev.onset_s[:, None] - beats[None, :]), axis=1) < 0.03
+    assert near_beat.sum() > 20
+    assert np.mean(ev.coincident[near_beat] == 2) > 0.8  # a heartbeat is on all three channels
+    rec1, _ = simulate("clean", minutes=0.5, channels=1, seed=6)
+    assert np.all(detect(rec1).coincident == 0)
+
+
+def test_bad_input_messages():
+    with pytest.raises(ValueError, match="Invalid value for 'mains': allowed are 'auto', 50, 60, None, got 55"):
+        Detector(1000.0, 1, mains=55)
+    det = Detector(1000.0, 2)
+    with pytest.raises(ValueError, match="first_sample must be 0"):
+        det.process(Chunk(np.zeros((2, 10)), 5, 1000.0))
+    with pytest.raises(ValueError, match="3 channels, the detector has 2"):
+        det.process(Chunk(np.zeros((3, 10)), 0, 1000.0))
+    with pytest.raises(ValueError, match="fs is 500 Hz"):
+        det.process(Chunk(np.zeros((2, 10)), 0, 500.0))
+
+
+def test_pure_python_path_gives_the_same_events(tmp_path):
+    """EMG_NO_NUMBA=1 runs the kernels as Python: same events as the compiled path."""
+    rec, _ = simulate("clean", minutes=0.2, channels=1, seed=8)
+    ev = detect(rec)
+    script = (
+        "import numpy as np, sys; from emg.simulate import simulate; from emg.detect import detect; "
+        "from emg import _numba; assert not _numba.NUMBA_ENABLED; "
+        "rec, _ = simulate('clean', minutes=0.2, channels=1, seed=8); ev = detect(rec); "
+        "np.save(sys.argv[1], np.vstack([ev.sample, ev.amplitude_uv]))"
+    )
+    out = tmp_path / "py.npy"
+    env = {**os.environ, "EMG_NO_NUMBA": "1"}
+    subprocess.run([sys.executable, "-c", script, str(out)], check=True, env=env, timeout=300)
+    py = np.load(out)
+    assert np.array_equal(py[0], ev.sample)
+    assert np.allclose(py[1], ev.amplitude_uv, rtol=1e-5)
