@@ -9,7 +9,13 @@ from hypothesis import strategies as st
 
 from emg.devices import Frame, board_spec
 from emg.devices.cyton import (
-    BANNER, BANNER_DAISY, PACKET_SIZE, CytonDecoder, CytonDevice, handshake, uv_per_count,
+    BANNER,
+    BANNER_DAISY,
+    PACKET_SIZE,
+    CytonDecoder,
+    CytonDevice,
+    handshake,
+    uv_per_count,
 )
 from emg.errors import DeviceError
 

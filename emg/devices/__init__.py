@@ -47,7 +47,13 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 __all__ = [
-    "Frame", "Decoder", "DeviceModel", "CommandLink", "BoardSpec", "BOARDS", "board_spec",
+    "BOARDS",
+    "BoardSpec",
+    "CommandLink",
+    "Decoder",
+    "DeviceModel",
+    "Frame",
+    "board_spec",
 ]
 
 #: Board names accepted by ``--board`` and :func:`board_spec`.

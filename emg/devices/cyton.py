@@ -21,8 +21,15 @@ from ..errors import DeviceError
 from . import BoardSpec, CommandLink, Frame
 
 __all__ = [
-    "CytonDecoder", "CytonDevice", "BOARD_SPECS", "PACKET_SIZE", "GAINS", "uv_per_count",
-    "BANNER", "BANNER_DAISY", "handshake",
+    "BANNER",
+    "BANNER_DAISY",
+    "BOARD_SPECS",
+    "GAINS",
+    "PACKET_SIZE",
+    "CytonDecoder",
+    "CytonDevice",
+    "handshake",
+    "uv_per_count",
 ]
 
 PACKET_SIZE = 33
@@ -240,7 +247,7 @@ class CytonDecoder:
         """Track gain changes in commands the host wrote."""
         try:
             self._gains.observe(data)
-        except Exception:  # noqa: BLE001 - a malformed command must not break decoding
+        except Exception:  # noqa: BLE001, S110 - a malformed command must not break decoding
             pass
 
     def feed(self, data: bytes) -> list[Frame]:

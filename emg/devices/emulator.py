@@ -230,7 +230,7 @@ class Emulator:
                 self._unplugged = False
 
     # -- running ------------------------------------------------------------------------------
-    def start(self) -> "Emulator":
+    def start(self) -> Emulator:
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name=f"emg-emulator-{self.board}", daemon=True)
             self._thread.start()
@@ -248,7 +248,7 @@ class Emulator:
             except OSError:
                 pass
 
-    def __enter__(self) -> "Emulator":
+    def __enter__(self) -> Emulator:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -377,7 +377,7 @@ class Emulator:
                 self.next_sample = due
         self._stop.set()
 
-    def run_forever(self, *, on_tick: Callable[["Emulator"], None] | None = None, interval_s: float = 1.0) -> None:
+    def run_forever(self, *, on_tick: Callable[[Emulator], None] | None = None, interval_s: float = 1.0) -> None:
         """Run in the foreground until ``seconds`` elapsed or KeyboardInterrupt."""
         self.start()
         try:

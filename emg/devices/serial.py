@@ -25,7 +25,7 @@ __all__ = ["Protocol", "SerialLink", "SerialTransport", "find_port", "latency_hi
 class Protocol:
     """Receives what the transport reads; override the methods you need (all run on its thread)."""
 
-    def connection_made(self, transport: "SerialTransport", identity: str, t_host: float) -> None:
+    def connection_made(self, transport: SerialTransport, identity: str, t_host: float) -> None:
         """The port is open and the handshake succeeded (again, after a reconnect)."""
 
     def data_received(self, data: bytes, t_host: float) -> None:
@@ -198,7 +198,7 @@ class SerialTransport:
         self.identity = identity
         self.protocol.connection_made(self, identity, time.monotonic())
 
-    def open(self) -> "SerialTransport":
+    def open(self) -> SerialTransport:
         """Connect (in the calling thread, so errors reach the caller) and start reading."""
         self._connect()
         self._thread = threading.Thread(target=self._run, name=f"emg-serial-{self.spec.name}", daemon=True)
@@ -210,7 +210,7 @@ class SerialTransport:
         if ser is not None:
             try:
                 ser.close()
-            except Exception:  # noqa: BLE001
+            except Exception:  # noqa: BLE001, S110 - closing a dead port may fail
                 pass
 
     def close(self) -> None:
@@ -223,7 +223,7 @@ class SerialTransport:
             try:
                 ser.write(self.spec.stop_command)
                 ser.flush()
-            except Exception:  # noqa: BLE001 - the port may already be gone
+            except Exception:  # noqa: BLE001, S110 - the port may already be gone
                 pass
         self._close_port()
 

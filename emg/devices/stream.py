@@ -39,7 +39,7 @@ from ..types import Chunk
 from . import BoardSpec, Frame, board_spec
 from .serial import Protocol, SerialTransport, find_port
 
-__all__ = ["LiveSource", "LiveStats", "open_stream", "SlotClock"]
+__all__ = ["LiveSource", "LiveStats", "SlotClock", "open_stream"]
 
 
 @dataclass
@@ -196,7 +196,7 @@ class LiveSource:
         self._opened = False
 
     # -- lifecycle ----------------------------------------------------------------------------
-    def open(self) -> "LiveSource":
+    def open(self) -> LiveSource:
         """Handshake and start reading; DeviceError (one line naming the port) when the board fails."""
         self._transport.open()
         self._opened = True
@@ -219,7 +219,7 @@ class LiveSource:
     def stopped(self) -> bool:
         return self._stop.is_set() or (self._limit is not None and self.stats.samples >= self._limit)
 
-    def __enter__(self) -> "LiveSource":
+    def __enter__(self) -> LiveSource:
         return self.open()
 
     def __exit__(self, *exc) -> None:
@@ -289,7 +289,7 @@ class LiveSource:
     def _add_frame(self, frame: Frame, t_host: float, parts: list, valid: list) -> None:
         if self.start is None:
             wall = time.time() - (time.monotonic() - t_host) - frame.n_samples / self.fs
-            self.start = dt.datetime.fromtimestamp(wall, tz=dt.timezone.utc).astimezone()
+            self.start = dt.datetime.fromtimestamp(wall, tz=dt.UTC).astimezone()
         missing = self._clock.place(frame, t_host)
         if missing is None:
             return
