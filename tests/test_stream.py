@@ -131,8 +131,9 @@ def test_unplug_replug_resumes_within_2_s_and_loses_nothing_before(tmp_path):
     offsets = _slot_offsets(data, valid)
     before, after = offsets[:gap_start], offsets[gap_start:]
     assert np.unique(before).size == 1 and np.unique(after).size == 1
-    # after reconnection the slots come from host arrival time: within 4 slots (16 ms)
-    assert abs(int(after[0]) - int(before[0])) <= 4
+    # after reconnection the slots come from host arrival times (the least delayed of the
+    # first 0.25 s): within 2 slots (8 ms); measured 0 here
+    assert abs(int(after[0]) - int(before[0])) <= 2
     assert duration_s == pytest.approx(1.0, abs=0.6)
 
 

@@ -88,10 +88,37 @@ class SlotClock:
         """The next frame starts a new session (after a reconnection): its counter means nothing."""
         self._resync = True
 
-    def place(self, frame: Frame, t_host: float) -> int | None:
-        """Packets missing before ``frame`` (>= 0), or None to drop a duplicate/stale frame."""
+    @property
+    def resyncing(self) -> bool:
+        """Whether the next frame must be placed from arrival time alone (see :meth:`resync_missing`)."""
+        return self._resync and self._offset is not None
+
+    def resync_missing(self, items: list[tuple[Frame, float]]) -> int:
+        """Packets missing before the first of ``items`` (frames after a reconnection, with arrival times).
+
+        Each frame's arrival bounds where the session's first sample can be; the frame that
+        arrived with the least delay gives the tightest bound, so a few frames are used
+        rather than the first one alone.
+        """
+        best = float("inf")
+        rel, end_counter = 0, None
+        for frame, t_host in items:
+            if end_counter is not None:
+                rel += ((frame.counter - end_counter) % frame.counter_modulo) * self.spp
+            rel += frame.n_samples
+            end_counter = (frame.counter + frame.n_packets) % frame.counter_modulo
+            best = min(best, (t_host - self._offset) * self.fs - self.next_slot - rel)
+        return max(0, round(best / self.spp))
+
+    def place(self, frame: Frame, t_host: float, missing: int | None = None) -> int | None:
+        """Packets missing before ``frame`` (>= 0), or None to drop a duplicate/stale frame.
+
+        ``missing`` forces the count (after a reconnection, from :meth:`resync_missing`).
+        """
         n = frame.n_samples
-        if self._offset is None:
+        if missing is not None:
+            pass
+        elif self._offset is None:
             missing = 0
             self._offset = t_host - n / self.fs
         else:
@@ -106,6 +133,8 @@ class SlotClock:
                 missing = delta + max(k, 0) * m
                 if delta > m // 2 and by_time / self.spp < delta - m // 4:
                     return None  # counter went backwards: a duplicate or stale frame
+        if self._offset is None:
+            self._offset = t_host - n / self.fs
         self._resync = False
         self._expected_counter = (frame.counter + frame.n_packets) % frame.counter_modulo
         self.next_slot += missing * self.spp + n
@@ -171,7 +200,14 @@ class LiveSource:
         Override the board's baud rate.
     stall_s, reconnect_after_s, reconnect_timeout_s : float
         Watchdog settings of :class:`~emg.devices.serial.SerialTransport`.
+
+    Notes
+    -----
+    After a reconnection, frames are held for ``resync_window_s`` (0.25 s) so the gap can be
+    sized from the least-delayed of them: that much extra latency, once per reconnection.
     """
+
+    resync_window_s = 0.25
 
     def __init__(self, board: str, port: str, *, seconds: float | None = None, baudrate: int | None = None,
                  stall_s: float = 1.0, reconnect_after_s: float = 3.0, reconnect_timeout_s: float | None = None):
@@ -191,6 +227,7 @@ class LiveSource:
             self.spec, self.port, self._protocol, decoder_factory=self.spec.make_decoder, baudrate=baudrate,
             stall_s=stall_s, reconnect_after_s=reconnect_after_s, reconnect_timeout_s=reconnect_timeout_s,
         )
+        self._held: list[tuple[Frame, float]] = []
         self._stop = threading.Event()
         self._limit = None if seconds is None else int(round(seconds * self.fs))
         self._opened = False
@@ -260,17 +297,24 @@ class LiveSource:
         for kind, t_host, payload in items:
             if kind == "frames":
                 for frame in payload:
-                    self._add_frame(frame, t_host, parts, valid)
-            elif kind == "made":
-                self.stats.connected = True
-                self.stats.identity = str(payload)
-                if self.start is not None:
-                    self.stats.reconnects += 1
-                    self._clock.resync()
-            elif kind == "lost":
-                self.stats.connected = False
+                    if self._clock.resyncing:
+                        self._held.append((frame, t_host))
+                    elif self._held:
+                        self._held.append((frame, t_host))
+                    else:
+                        self._add_frame(frame, t_host, parts, valid)
+            elif kind in ("made", "lost"):
+                self._release_held(parts, valid)
+                self.stats.connected = kind == "made"
+                if kind == "made":
+                    self.stats.identity = str(payload)
+                    if self.start is not None:
+                        self.stats.reconnects += 1
+                        self._clock.resync()
             elif kind == "stalled":
                 self.stats.stalls += 1
+        if self._held and (self._held[-1][1] - self._held[0][1] >= self.resync_window_s or self._stop.is_set()):
+            self._release_held(parts, valid)
         self.stats.bytes_received = self._protocol.bytes_received
         self.stats.bytes_discarded = self._protocol.bytes_discarded
         self.stats.frames_rejected = self._protocol.frames_rejected
@@ -286,11 +330,21 @@ class LiveSource:
                 return None
         return Chunk(data, first_sample=first, fs=self.fs, valid=ok)
 
-    def _add_frame(self, frame: Frame, t_host: float, parts: list, valid: list) -> None:
+    def _release_held(self, parts: list, valid: list) -> None:
+        """Place the frames held after a reconnection: the gap from their best arrival time."""
+        if not self._held:
+            return
+        held, self._held = self._held, []
+        missing = self._clock.resync_missing(held)
+        self._add_frame(*held[0], parts, valid, missing=missing)
+        for frame, t_host in held[1:]:
+            self._add_frame(frame, t_host, parts, valid)
+
+    def _add_frame(self, frame: Frame, t_host: float, parts: list, valid: list, missing: int | None = None) -> None:
         if self.start is None:
             wall = time.time() - (time.monotonic() - t_host) - frame.n_samples / self.fs
             self.start = dt.datetime.fromtimestamp(wall, tz=dt.UTC).astimezone()
-        missing = self._clock.place(frame, t_host)
+        missing = self._clock.place(frame, t_host, missing)
         if missing is None:
             return
         if missing:
