@@ -86,6 +86,7 @@ _LABEL_NAMES = {
 }
 
 _STYLE = {
+    "text.parse_math": False,  # channel, file and factor names may hold "$": never mathtext
     "font.size": 10,
     "axes.titlesize": 10.5,
     "axes.titleweight": "bold",
