@@ -570,7 +570,7 @@ def test_forest_plot_greys_out_insufficient_factors():
         lo < 0.7 and hi > 1.6 and lo * hi == pytest.approx(1.0)
     )  # symmetric around 1 on the log axis
     # names are drawn as plain text: a "$" (from a file or factor name) is not mathtext
-    _is_png(to_png(forest_plot(["beer$"], [1.2], [1.0], [1.5], ["associated"], ["per $5 of beer"])))
+    _is_png(to_png(forest_plot(["x$_$"], [1.2], [1.0], [1.5], ["associated"], ["cost $^$"])))
     empty = forest_plot(["cold"], [math.nan], [math.nan], [math.nan], ["insufficient data"])
     assert "No factor has enough" in empty.get_axes()[0].texts[0].get_text()
 
