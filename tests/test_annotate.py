@@ -78,3 +78,10 @@ def test_to_mne_rejects_other_channels(recording, result):
     other, _ = emg.simulate("clean", minutes=0.2, channels=1, seed=1)
     with pytest.raises(ValueError, match="Invalid value for 'result'"):
         emg.to_mne(other, result)
+
+
+def test_emg_simulate_callable_after_importing_the_package():
+    import emg.simulate.truth  # noqa: F401 - rebinds the attribute emg.simulate to the package
+
+    rec, truth = emg.simulate("clean", minutes=0.05, seed=0)
+    assert rec.n_samples == 3000 and rec.fs == 1000.0

@@ -7,9 +7,23 @@ Potentials, ECG beats and artefacts are synthesised at 8 kHz or more and decimat
 device rate through an anti-alias FIR, as a real amplifier does; see ``emg.simulate.shapes``.
 """
 
+import sys as _sys
+import types as _types
+
 from .core import RAIL_UV, simulate
 from .scenarios import SCENARIOS, Scenario, get_scenario
 from .truth import EVENT_DTYPE, EVENT_KINDS, INTERVAL_LABELS, Interval, Truth
 
 __all__ = ["simulate", "SCENARIOS", "Scenario", "get_scenario", "Truth", "Interval", "EVENT_DTYPE",
            "EVENT_KINDS", "INTERVAL_LABELS", "RAIL_UV"]
+
+
+class _CallableModule(_types.ModuleType):
+    """``emg.simulate`` is both this package and the function: importing the package (which
+    rebinds the attribute ``emg.simulate`` to it) must not break ``emg.simulate("clean", ...)``."""
+
+    def __call__(self, *args, **kwargs):
+        return simulate(*args, **kwargs)
+
+
+_sys.modules[__name__].__class__ = _CallableModule
