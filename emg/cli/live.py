@@ -127,7 +127,7 @@ class _LiveView:
         import numpy as np
 
         noise = getattr(self.detector, "noise_uv", None) if self.detector is not None else None
-        if noise is not None:
+        if noise is not None and np.isfinite(np.asarray(noise, dtype=float)).any():
             return [float(v) for v in np.asarray(noise).ravel()[: self.n_ch]]
         if not self._tail:
             return self.noise_uv
