@@ -21,7 +21,9 @@ coinciding (±``coincidence_ms``) with a heartbeat on another channel is a heart
 when its family already holds heartbeats. Events of a heartbeat complex split into several
 (Q, R, S: from ``-40`` to ``+90`` ms of a beat on any channel), or of a lead too small for
 its own rhythm, are heartbeats when their family lands next to beats at least 3 times and
-in ≥ 60 % of its members (a motor unit firing at random lands there ~15 % of the time). **Template subtraction**: the
+in ≥ 60 % of its members (a motor unit firing at random lands there ~15 % of the time).
+Small events (SNR < ``small_snr``, 12: too noisy for a reliable shape) next to a beat are
+heartbeats on a channel where most events (≥ 50 %, ≥ 20) land next to beats. **Template subtraction**: the
 family's mean waveform, scaled by least squares (±5 ms), is subtracted from every
 would-be heartbeat; a residual above ``max(residual_k × noise, residual_frac × its
 peak-to-peak)`` (8 × noise, 20 %) means a discharge rides on the beat: it is a
@@ -48,6 +50,7 @@ discharge group: one row, the first, with ``multiplicity`` 2, 3, ... Events clos
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -83,6 +86,22 @@ def regular_run(intervals_s, tol: float = 0.10) -> bool:
     return False
 
 
+def _regular_runs(intervals_s: np.ndarray, tol: float) -> np.ndarray:
+    """:func:`regular_run` of every window of 3 successive intervals (vectorised)."""
+    d = np.asarray(intervals_s, float)
+    if len(d) < 3:
+        return np.zeros(0, bool)
+    D = np.lib.stride_tricks.sliding_window_view(d, 3)
+    out = np.zeros(len(D), bool)
+    for j in range(3):
+        p = D[:, j : j + 1]
+        m = np.rint(D / p)
+        good = ((p[:, 0] >= RR_MIN_S) & (p[:, 0] <= RR_MAX_S) & np.all((m >= 1) & (m <= 2), axis=1)
+                & (np.count_nonzero(m == 2, axis=1) <= 1) & np.all(np.abs(D - m * p) <= tol * p, axis=1))
+        out |= good
+    return out
+
+
 def regular_triple(d1: float, d2: float, tol: float = 0.12) -> bool:
     """Two successive single beat periods of 40-180/min, equal within ``tol``."""
     return bool(RR_MIN_S <= d1 <= RR_MAX_S and RR_MIN_S <= d2 <= RR_MAX_S and abs(d1 - d2) <= tol * max(d1, d2))
@@ -107,65 +126,75 @@ class ShapeFamilies:
         self.min_corr = min_corr
         self.max_amp_ratio = max_amp_ratio
         self.max_families = max_families
-        self._tpl: list[np.ndarray | None] = [None] * n_channels  # (K, n_wave) unit-norm
-        self._amp: list[np.ndarray] = [np.zeros(0) for _ in range(n_channels)]
-        self._ids: list[np.ndarray] = [np.zeros(0, np.int64) for _ in range(n_channels)]
-        self._used: list[np.ndarray] = [np.zeros(0, np.int64) for _ in range(n_channels)]
-        self._count: list[np.ndarray] = [np.zeros(0, np.int64) for _ in range(n_channels)]
+        self.n_channels = n_channels
+        self._tpl: np.ndarray | None = None  # (n_channels, K, n_wave) unit-norm, allocated on first use
+        self._amp = np.zeros((n_channels, max_families))
+        self._ids = np.full((n_channels, max_families), -1, np.int64)
+        self._used = np.zeros((n_channels, max_families), np.int64)
+        self._count = np.zeros((n_channels, max_families), np.int64)
         self._next_id = 0
         self._tick = 0
 
     @staticmethod
     def _norm(w: np.ndarray) -> np.ndarray:
-        w = np.asarray(w, np.float64) - np.mean(w)
-        n = np.linalg.norm(w)
+        w = np.asarray(w, np.float64)
+        w = w - w.mean()
+        n = math.sqrt(float(np.dot(w, w)))
         return w / n if n > 0 else w
 
     def template(self, channel: int, family: int) -> np.ndarray | None:
         """The unit-norm mean waveform of a family still held, else None."""
-        ids = self._ids[channel]
-        k = np.flatnonzero(ids == family)
-        return None if not len(k) else self._tpl[channel][int(k[0])].copy()
+        k = np.flatnonzero(self._ids[channel] == family)
+        return None if not len(k) or self._tpl is None else self._tpl[channel, int(k[0])].copy()
+
+    def assign_many(self, channels: np.ndarray, waveforms: np.ndarray, amplitudes_uv: np.ndarray) -> np.ndarray:
+        """Family ids of a batch of events, in order (the compiled kernel; same result as :meth:`assign`)."""
+        from ._classify_numba import assign_families
+
+        n = len(channels)
+        out = np.empty(n, np.int64)
+        if n == 0:
+            return out
+        if self._tpl is None:
+            self._tpl = np.zeros((self.n_channels, self.max_families, waveforms.shape[1]))
+        state = np.array([self._next_id, self._tick], np.int64)
+        assign_families(np.ascontiguousarray(channels, np.int64), np.ascontiguousarray(waveforms, np.float32),
+                        np.ascontiguousarray(amplitudes_uv, np.float64), self._tpl, self._amp, self._ids,
+                        self._used, self._count, state, float(self.min_corr), float(self.max_amp_ratio), out)
+        self._next_id, self._tick = int(state[0]), int(state[1])
+        return out
 
     def assign(self, channel: int, waveform: np.ndarray, amplitude_uv: float) -> int:
-        """Family id of one event (new families get new ids; ids are unique across channels)."""
+        """Family id of one event (new families get new ids; ids are unique across channels).
+
+        The plain-NumPy reference of :meth:`assign_many`."""
         self._tick += 1
         w = self._norm(waveform)
-        tpl = self._tpl[channel]
-        if tpl is not None and len(tpl):
-            corr = tpl @ w
+        if self._tpl is None:
+            self._tpl = np.zeros((self.n_channels, self.max_families, len(w)))
+        ids = self._ids[channel]
+        live = ids >= 0
+        if live.any():
+            corr = self._tpl[channel] @ w
             ratio = amplitude_uv / np.maximum(self._amp[channel], 1e-9)
-            ok = (corr >= self.min_corr) & (ratio <= self.max_amp_ratio) & (ratio >= 1 / self.max_amp_ratio)
+            ok = live & (corr >= self.min_corr) & (ratio <= self.max_amp_ratio) & (ratio >= 1 / self.max_amp_ratio)
             if ok.any():
                 k = int(np.argmax(np.where(ok, corr, -2)))
-                n = min(self._count[channel][k] + 1, 30)
-                upd = self._norm((1 - 1 / n) * tpl[k] + (1 / n) * w)
-                tpl[k] = upd
-                self._amp[channel][k] = (1 - 1 / n) * self._amp[channel][k] + amplitude_uv / n
-                self._count[channel][k] += 1
-                self._used[channel][k] = self._tick
-                return int(self._ids[channel][k])
+                n = min(int(self._count[channel, k]) + 1, 30)
+                self._tpl[channel, k] = self._norm((1 - 1 / n) * self._tpl[channel, k] + (1 / n) * w)
+                self._amp[channel, k] += (amplitude_uv - self._amp[channel, k]) / n
+                self._count[channel, k] += 1
+                self._used[channel, k] = self._tick
+                return int(ids[k])
         fid = self._next_id
         self._next_id += 1
-        if tpl is None or len(tpl) == 0:
-            self._tpl[channel] = w[None, :]
-            self._amp[channel] = np.array([amplitude_uv])
-            self._ids[channel] = np.array([fid])
-            self._used[channel] = np.array([self._tick])
-            self._count[channel] = np.array([1])
-        elif len(tpl) < self.max_families:
-            self._tpl[channel] = np.vstack([tpl, w])
-            self._amp[channel] = np.append(self._amp[channel], amplitude_uv)
-            self._ids[channel] = np.append(self._ids[channel], fid)
-            self._used[channel] = np.append(self._used[channel], self._tick)
-            self._count[channel] = np.append(self._count[channel], 1)
-        else:
-            k = int(np.argmin(self._used[channel]))
-            tpl[k] = w
-            self._amp[channel][k] = amplitude_uv
-            self._ids[channel][k] = fid
-            self._used[channel][k] = self._tick
-            self._count[channel][k] = 1
+        free = np.flatnonzero(~live)
+        k = int(free[0]) if len(free) else int(np.argmin(self._used[channel]))
+        self._tpl[channel, k] = w
+        self._amp[channel, k] = amplitude_uv
+        ids[k] = fid
+        self._used[channel, k] = self._tick
+        self._count[channel, k] = 1
         return fid
 
 
@@ -234,7 +263,7 @@ class EventClassifier:
                  rhythm_tol: float = 0.10, coincidence_ms: float = 20.0, artifact_uv: float = 2500.0,
                  common_fraction: float = 0.75, multiplet_s: tuple[float, float] = (0.010, 0.110),
                  multiplet_amp: float = 2.0, min_separation_ms: float = 8.0, residual_k: float = 8.0,
-                 residual_frac: float = 0.2):
+                 residual_frac: float = 0.2, small_snr: float = 12.0):
         self.fs = float(fs)
         self.n_channels = int(n_channels)
         self.rhythm_tol = rhythm_tol
@@ -245,6 +274,7 @@ class EventClassifier:
         self.multiplet_amp = multiplet_amp
         self.min_sep_s = min_separation_ms * 1e-3
         self.residual_k, self.residual_frac = residual_k, residual_frac
+        self.small_snr = small_snr
         self.context_s = 4 * RR_MAX_S + 0.2  # look-ahead and look-back of the rhythm test
         self.families = ShapeFamilies(n_channels, min_corr=family_corr, max_amp_ratio=family_amp)
         self._buf: Events | None = None  # events not yet final (plus look-back context)
@@ -255,7 +285,7 @@ class EventClassifier:
         self._held: Events | None = None  # group heads that may still grow
         self._held_last: dict[int, float] = {}
         self._fam_near: dict[int, tuple[int, int]] = {}
-        self._rhythm_cache: dict[tuple[int, int], bool] = {}
+        self._ch_near: dict[int, tuple[int, int]] = {}
         self._beats_prev: list[int] = []
         self.counts = {"fasciculation": 0, "ecg": 0, "artifact": 0, "excluded": 0}
 
@@ -264,8 +294,7 @@ class EventClassifier:
         """Add detector events (in time order, after the ones already pushed)."""
         if not len(events):
             return
-        fam = np.array([self.families.assign(int(c), w, float(a))
-                        for c, w, a in zip(events.channel, events.waveforms, events.amplitude_uv)], np.int64)
+        fam = self.families.assign_many(events.channel, events.waveforms, events.amplitude_uv)
         if self._buf is None or len(self._buf) == 0:
             self._buf, self._fam = events, fam
         else:
@@ -306,8 +335,6 @@ class EventClassifier:
         if keep_from > 0:
             self._buf = buf.select(np.arange(keep_from, len(buf)))
             self._fam = self._fam[keep_from:]
-            first = int(self._buf.sample[0]) if len(self._buf) else 0
-            self._rhythm_cache = {k: v for k, v in self._rhythm_cache.items() if k[0] >= first}
             self._done -= keep_from
         return self._emit_groups(limit, final)
 
@@ -317,7 +344,8 @@ class EventClassifier:
         labels = np.array(["fasciculation"] * len(rows), dtype=object)
         zones = zone(t[rows], ch[rows])
         # ECG by rhythm within the shape family
-        is_ecg = np.array([self._heartbeat(buf, int(i)) for i in rows], bool)
+        beats_all = self._heartbeats(buf)
+        is_ecg = beats_all[rows].copy()
         for k, i in enumerate(rows):
             if is_ecg[k]:
                 self._ecg_families.add(int(self._fam[i]))
@@ -329,11 +357,11 @@ class EventClassifier:
             if any(int(self._fam[j]) in self._ecg_families for j in near):
                 is_ecg[k] = True
         # the rest of a heartbeat's complex: families whose members keep landing next to beats
-        is_ecg |= self._beat_locked(buf, rows, is_ecg)
+        is_ecg |= self._beat_locked(buf, rows, is_ecg, beats_all)
         # template subtraction: a beat that does not fit its family's template carries a discharge
-        for k, i in enumerate(rows):
-            if is_ecg[k] and self._carries_discharge(buf, int(i)):
-                is_ecg[k] = False
+        cand = np.flatnonzero(is_ecg)
+        if len(cand):
+            is_ecg[cand[self._carry_discharge(buf, rows[cand])]] = False
         labels[is_ecg] = "ecg"
         big = buf.amplitude_uv[rows] > self.artifact_uv
         common = np.zeros(len(rows), bool)
@@ -345,25 +373,35 @@ class EventClassifier:
         labels[zones == 2] = ""  # excluded: inside a bout, noisy or gap segment
         return labels
 
-    def _carries_discharge(self, buf: Events, i: int) -> bool:
-        """Subtract the family's template (least-squares scaled, ±5 ms); a residual above
-        ``max(residual_k × noise, residual_frac × peak-to-peak)`` is a discharge riding on the beat."""
-        tpl = self.families.template(int(buf.channel[i]), int(self._fam[i]))
-        if tpl is None:
-            return False
-        w = np.asarray(buf.waveforms[i], np.float64)
-        best = np.inf
+    def _carry_discharge(self, buf: Events, rows: np.ndarray) -> np.ndarray:
+        """For would-be heartbeats: subtract the family's template (least-squares scaled, best
+        lag within ±5 ms); a residual above ``max(residual_k × noise, residual_frac ×
+        peak-to-peak)`` is a discharge riding on the beat."""
+        out = np.zeros(len(rows), bool)
+        tpls = [self.families.template(int(buf.channel[i]), int(self._fam[i])) for i in rows]
+        have = np.array([t is not None for t in tpls])
+        if not have.any():
+            return out
+        n = buf.waveforms.shape[1]
         m = max(2, int(round(0.005 * self.fs)))
-        for lag in range(-m, m + 1):
-            x = np.roll(tpl, lag)[m + 1 : -m - 1]
-            y = w[m + 1 : -m - 1] - w[m + 1 : -m - 1].mean()
-            x = x - x.mean()
-            a = float(np.dot(x, y) / max(np.dot(x, x), 1e-12))
-            best = min(best, float(np.ptp(y - a * x)))
-        limit = max(self.residual_k * float(buf.noise_uv[i]), self.residual_frac * float(buf.amplitude_uv[i]))
-        return best > limit
+        if n <= 2 * m + 4:
+            return out
+        sel = rows[have]
+        T = np.stack([t for t in tpls if t is not None])  # (r, n)
+        idx = np.arange(m + 1, n - m - 1)
+        lag_idx = (idx[None, :] - np.arange(-m, m + 1)[:, None]) % n  # (lags, s)
+        X = T[:, lag_idx]  # (r, lags, s)
+        X = X - X.mean(axis=2, keepdims=True)
+        Y = buf.waveforms[sel][:, idx].astype(np.float64)
+        Y = Y - Y.mean(axis=1, keepdims=True)
+        a = np.einsum("rls,rs->rl", X, Y) / np.maximum((X * X).sum(axis=2), 1e-12)
+        resid = Y[:, None, :] - a[..., None] * X
+        best = (resid.max(axis=2) - resid.min(axis=2)).min(axis=1)
+        limit = np.maximum(self.residual_k * buf.noise_uv[sel], self.residual_frac * buf.amplitude_uv[sel])
+        out[np.flatnonzero(have)] = best > limit
+        return out
 
-    def _beat_locked(self, buf: Events, rows: np.ndarray, is_ecg: np.ndarray) -> np.ndarray:
+    def _beat_locked(self, buf: Events, rows: np.ndarray, is_ecg: np.ndarray, beats_all: np.ndarray) -> np.ndarray:
         """Events inside a heartbeat's complex (``-40..+90 ms`` of a beat) from beat-locked families."""
         t = buf.onset_s
         ch = buf.channel
@@ -373,7 +411,7 @@ class EventClassifier:
         for j in range(last + 1, len(buf)):
             if t[j] > t[last] + 0.05:
                 break
-            if self._heartbeat(buf, j):
+            if beats_all[j]:
                 beat_rows.add(j)
         for j in self._beats_prev:
             beat_rows.add(j)
@@ -389,51 +427,48 @@ class EventClassifier:
             total, hits = self._fam_near.get(fid, (0, 0))
             total, hits = total + 1, hits + int(near)
             self._fam_near[fid] = (total, hits)
+            c = int(ch[i])
+            ch_total, ch_hits = self._ch_near.get(c, (0, 0))
+            self._ch_near[c] = (ch_total + 1, ch_hits + int(near))
             if near and hits >= 3 and hits >= 0.6 * total:
                 out[k] = True
+            elif near and buf.snr[i] < self.small_snr and ch_hits >= 20 and ch_hits >= 0.5 * ch_total:
+                out[k] = True  # too small for a reliable shape, on a channel where the heart dominates
         # remember recent beats (row indices shift when the buffer is trimmed: keep times instead)
         self._beats_prev = []
         return out
 
-    def _heartbeat(self, buf: Events, i: int) -> bool:
-        """In a regular run, in a family that beats: >= 5 of its members within the context
-        are in regular runs, and they are >= 60 % of its members there."""
-        if not self._in_rhythm(buf, i):
-            return False
-        t = buf.onset_s
-        lo = np.searchsorted(t, t[i] - self.context_s)
-        hi = np.searchsorted(t, t[i] + self.context_s, side="right")
-        idx = np.arange(lo, hi)
-        idx = idx[self._fam[idx] == self._fam[i]]
-        hits = sum(self._in_rhythm(buf, int(j)) for j in idx)
-        return hits >= 5 and hits >= 0.6 * len(idx)
-
-    def _in_rhythm(self, buf: Events, i: int) -> bool:
-        key = (int(buf.sample[i]), int(buf.channel[i]))
-        hit = self._rhythm_cache.get(key)
-        if hit is None:
-            hit = self._in_rhythm_uncached(buf, i)
-            self._rhythm_cache[key] = hit
-        return hit
-
-    def _in_rhythm_uncached(self, buf: Events, i: int) -> bool:
+    def _heartbeats(self, buf: Events) -> np.ndarray:
+        """Heartbeat flag of every buffered event (rules in the module docstring), vectorised
+        per shape family."""
         t = buf.onset_s
         fam = self._fam
-        lo = np.searchsorted(t, t[i] - self.context_s)
-        hi = np.searchsorted(t, t[i] + self.context_s, side="right")
-        idx = np.arange(lo, hi)
-        idx = idx[(fam[idx] == fam[i])]
-        times = t[idx]
-        # a complex split into several events is one beat: members < 0.1 s apart are merged
-        starts = np.flatnonzero(np.diff(times, prepend=-np.inf) > 0.1)
-        k = int(np.searchsorted(starts, int(np.flatnonzero(idx == i)[0]), side="right") - 1)
-        times = times[starts]
-        for a in range(k - 3, k + 1):
-            if a < 0 or a + 3 >= len(times):
+        in_run = np.zeros(len(buf), bool)
+        beat = np.zeros(len(buf), bool)
+        order = np.lexsort((t, fam))
+        bounds = np.flatnonzero(np.diff(fam[order])) + 1
+        for idx in np.split(order, bounds):
+            if len(idx) < 4:
                 continue
-            if regular_run(np.diff(times[a : a + 4]), self.rhythm_tol):
-                return True
-        return False
+            times = t[idx]
+            # a complex split into several events is one beat: members < 0.1 s apart are merged
+            starts = np.flatnonzero(np.diff(times, prepend=-np.inf) > 0.1)
+            if len(starts) < 4:
+                continue
+            beat_of = np.searchsorted(starts, np.arange(len(idx)), side="right") - 1
+            runs = _regular_runs(np.diff(times[starts]), self.rhythm_tol)  # one per run of 4 beats
+            ok = np.zeros(len(starts), bool)
+            for k in range(4):
+                ok[k : k + len(runs)] |= runs
+            member = ok[beat_of]
+            in_run[idx] = member
+            # the family beats around each member: >= 5 in runs within ±context, >= 60 % of them
+            csum = np.concatenate([[0], np.cumsum(member)])
+            lo = np.searchsorted(times, times - self.context_s)
+            hi = np.searchsorted(times, times + self.context_s, side="right")
+            hits = csum[hi] - csum[lo]
+            beat[idx] = member & (hits >= 5) & (hits >= 0.6 * (hi - lo))
+        return beat
 
     # -- multiplets ---------------------------------------------------------------------
     def _collect(self, buf: Events, rows: np.ndarray, labels: np.ndarray) -> None:

@@ -344,29 +344,48 @@ class Segmenter:
                     sat[c, w] = True
         gapw = ~valid[: nw * self.win].reshape(nw, self.win).all(axis=1)
         # rest noise per 1 s block from the trailing history (never from the future)
-        frac = np.zeros((n_ch, nw))
-        sigma_w = np.zeros((n_ch, nw))
-        for b0 in range(0, nw, self.block):
-            b1 = min(nw, b0 + self.block)
-            ok = ~gapw[b0:b1] & ~sat[:, b0:b1].any(axis=0) & (rms[:, b0:b1].min(axis=0) > 0)
-            hist = self._hist_rms
-            if hist.shape[1] >= self.block:
-                sig = np.percentile(hist, 20, axis=1)
+        ok_w = ~gapw & ~sat.any(axis=0) & (rms.min(axis=0) > 0)
+        starts = np.arange(0, nw, self.block)
+        n_b = len(starts)
+        hist = self._hist_rms
+        allv = np.concatenate([hist, rms[:, ok_w]], axis=1)
+        okc = np.concatenate([[0], np.cumsum(ok_w)])
+        cnt = hist.shape[1] + okc[starts]  # ok windows of history before each block
+        p20 = np.full((n_ch, n_b), np.nan)
+        full = cnt >= self.baseline_w
+        if full.any():
+            idx = cnt[full][:, None] - self.baseline_w + np.arange(self.baseline_w)[None, :]
+            p20[:, full] = np.percentile(allv[:, idx], 20, axis=2)
+        for j in np.flatnonzero(~full):
+            if cnt[j] >= self.block:
+                p20[:, j] = np.percentile(allv[:, max(0, cnt[j] - self.baseline_w) : cnt[j]], 20, axis=1)
+        pad = n_b * self.block - nw
+        blk_rms = np.pad(np.where(ok_w[None, :], rms, np.nan), ((0, 0), (0, pad)), constant_values=np.nan)
+        blk_rms = blk_rms.reshape(n_ch, n_b, self.block)
+        blk_all = np.pad(rms, ((0, 0), (0, pad)), mode="edge").reshape(n_ch, n_b, self.block)
+        any_ok = np.isfinite(blk_rms).any(axis=2)
+        with np.errstate(all="ignore"):
+            import warnings
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                med = np.nanmedian(blk_rms, axis=2)
+        sigma_b = np.zeros((n_ch, n_b))
+        for j in range(n_b):
+            if cnt[j] >= self.block:
+                sig = p20[:, j]
             else:  # start of the recording: the first second itself
-                blk = rms[:, b0:b1][:, ok] if ok.any() else rms[:, b0:b1]
-                sig = np.percentile(blk, 20, axis=1)
+                vals = blk_rms[:, j][:, np.isfinite(blk_rms[0, j])] if any_ok[0, j] else blk_all[:, j]
+                sig = np.percentile(vals, 20, axis=1)
             prev = self._sigma
             sig = np.where(np.isfinite(prev), np.minimum(sig, 1.5 * prev), sig)
-            if ok.any():  # the noise may drop at once (a loose contact settles)
-                sig = np.minimum(sig, np.median(rms[:, b0:b1][:, ok], axis=1))
+            sig = np.where(any_ok[:, j], np.minimum(sig, med[:, j]), sig)  # the noise may drop at once
             sig = np.maximum(sig, 1e-3)
             self._sigma = sig
-            yb = y[:, b0:b1]
-            frac[:, b0:b1] = (np.abs(yb) > self.active_k * sig[:, None, None]).mean(axis=2)
-            sigma_w[:, b0:b1] = sig[:, None]
-            keep = rms[:, b0:b1][:, ok]
-            hist = np.concatenate([hist, keep], axis=1)
-            self._hist_rms = hist[:, -self.baseline_w :]
+            sigma_b[:, j] = sig
+        sigma_w = np.repeat(sigma_b, self.block, axis=1)[:, :nw]
+        frac = (np.abs(y) > self.active_k * sigma_w[..., None]).mean(axis=2)
+        self._hist_rms = allv[:, -self.baseline_w :]
         self.noise_uv = self._sigma.copy()
         self._rms = np.concatenate([self._rms, rms], axis=1)
         self._frac = np.concatenate([self._frac, frac], axis=1)

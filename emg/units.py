@@ -16,7 +16,7 @@ members weigh most), kept for the report.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -31,13 +31,9 @@ class UnitTemplate:
     unit: int  # 1-based id within the channel
     waveform_uv: np.ndarray  # mean waveform, µV, peak at the centre
     count: int = 0
-    amplitudes_uv: list[float] = field(default_factory=list)
+    amplitude_uv: float = 0.0  # running mean peak-to-peak of the members, µV
     first_s: float = 0.0
     last_s: float = 0.0
-
-    @property
-    def amplitude_uv(self) -> float:
-        return float(np.median(self.amplitudes_uv)) if self.amplitudes_uv else float(np.ptp(self.waveform_uv))
 
     def to_dict(self) -> dict:
         return {
@@ -51,18 +47,23 @@ class UnitTemplate:
 
 
 def best_correlation(a: np.ndarray, b: np.ndarray, max_lag: int) -> float:
-    """Largest normalised cross-correlation of two equal-length waveforms over ``|lag| <= max_lag``."""
+    """Largest normalised cross-correlation of two equal-length waveforms over ``|lag| <= max_lag``.
+
+    The overlapping parts are compared (the ends are cut by ``max_lag`` samples).
+    """
+    a = np.asarray(a, np.float64)
+    b = np.asarray(b, np.float64)
     n = len(a)
-    best = -1.0
-    for lag in range(-max_lag, max_lag + 1):
-        x = a[max(0, lag) : n + min(0, lag)]
-        y = b[max(0, -lag) : n + min(0, -lag)]
-        x = x - x.mean()
-        y = y - y.mean()
-        den = float(np.sqrt(np.dot(x, x) * np.dot(y, y)))
-        if den > 0:
-            best = max(best, float(np.dot(x, y)) / den)
-    return best
+    if n <= 2 * max_lag + 2:
+        max_lag = max(0, (n - 3) // 2)
+    core = np.arange(max_lag, n - max_lag)
+    x = a[core]
+    x = x - x.mean()
+    ys = b[core[None, :] + np.arange(-max_lag, max_lag + 1)[:, None]]
+    ys = ys - ys.mean(axis=1, keepdims=True)
+    den = np.sqrt(np.dot(x, x) * (ys * ys).sum(axis=1))
+    corr = np.where(den > 0, (ys @ x) / np.where(den > 0, den, 1.0), -1.0)
+    return float(corr.max())
 
 
 class UnitTracker:
@@ -116,13 +117,11 @@ class UnitTracker:
                 return -1
             best = UnitTemplate(channel, len(units) + 1, wave.copy(), first_s=time_s)
             units.append(best)
-        else:
-            weight = 1.0 / min(best.count + 1, self.memory)
+        weight = 1.0 / min(best.count + 1, self.memory)
+        if best.count:
             best.waveform_uv = (1 - weight) * best.waveform_uv + weight * wave
+        best.amplitude_uv += weight * (float(amplitude_uv) - best.amplitude_uv)
         best.count += 1
-        best.amplitudes_uv.append(float(amplitude_uv))
-        if len(best.amplitudes_uv) > self.memory:
-            del best.amplitudes_uv[0]
         best.last_s = time_s
         return best.unit
 

@@ -137,3 +137,23 @@ def test_subtract_template_removes_a_repeated_beat():
     y = subtract_template(x, beats, 20)
     assert np.abs(y[beats]).max() < 5.0
     assert np.abs(x[beats]).min() > 400.0
+
+
+def test_family_kernel_matches_the_numpy_reference():
+    from emg.classify import ShapeFamilies
+
+    rng = np.random.default_rng(11)
+    shapes = [QRS, MU, -MU, np.roll(QRS, 5)]
+    n = 600
+    ch = rng.integers(0, 2, n)
+    kind = rng.integers(0, 4, n)
+    amps = rng.choice([50.0, 300.0, 310.0, 900.0], n)
+    waves = np.array([a * shapes[k] / np.ptp(shapes[k]) + rng.normal(0, 8.0, len(T)) for a, k in zip(amps, kind)])
+    waves = waves.astype(np.float32)
+    ptp = np.ptp(waves, axis=1)
+    ref = ShapeFamilies(2, max_families=3)  # small: the least recently used family gets replaced
+    expect = [ref.assign(int(c), w, float(a)) for c, w, a in zip(ch, waves, ptp)]
+    fast = ShapeFamilies(2, max_families=3)
+    got = np.concatenate([fast.assign_many(ch[i : i + 97], waves[i : i + 97], ptp[i : i + 97]) for i in range(0, n, 97)])
+    assert got.tolist() == expect
+    assert np.allclose(fast._tpl, ref._tpl) and fast._ids.tolist() == ref._ids.tolist()
