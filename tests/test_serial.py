@@ -33,6 +33,13 @@ def test_find_port_by_usb_id():
 
 def test_latency_hint_only_for_real_ftdi_ports(tmp_path):
     assert latency_hint(str(tmp_path / "ttyNOPE")) is None
+    sysfs = tmp_path / "sys"
+    (sysfs / "ttyUSB0").mkdir(parents=True)
+    (sysfs / "ttyUSB0" / "latency_timer").write_text("16\n")
+    hint = latency_hint("/dev/ttyUSB0", sysfs=str(sysfs))
+    assert hint.startswith("/dev/ttyUSB0: FTDI latency timer is 16 ms") and "echo 1 | sudo tee" in hint
+    (sysfs / "ttyUSB0" / "latency_timer").write_text("1\n")
+    assert latency_hint("/dev/ttyUSB0", sysfs=str(sysfs)) is None
 
 
 def test_missing_port_is_a_one_line_error(tmp_path):

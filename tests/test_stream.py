@@ -17,6 +17,8 @@ import time
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from emg.devices import Frame
 from emg.devices.cyton import uv_per_count
@@ -232,3 +234,24 @@ def test_slot_clock_counter_loss_and_wrap_from_arrival_time():
     assert clock.place(_frame((5 + 301) % 256), t + 0.020 + 301 / 250 + 0.001) is None
     clock.resync()  # after a reconnection only time counts
     assert clock.place(_frame(77), t + 0.020 + 301 / 250 + 0.5) == 124
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    losses=st.lists(st.one_of(st.just(0), st.integers(1, 5), st.integers(200, 900)), min_size=5, max_size=40),
+    jitter_ms=st.lists(st.floats(0, 30), min_size=40, max_size=40),
+    modulo=st.sampled_from([256, 128]),
+)
+def test_property_slot_clock_recovers_real_slots(losses, jitter_ms, modulo):
+    """Frames after random losses (some longer than 3 counter wraps) and 0-30 ms of arrival
+    jitter land in their true slots."""
+    fs = 250.0
+    clock = SlotClock(fs=fs, samples_per_packet=1)
+    slot = 0
+    for i, lost in enumerate(losses):
+        slot += lost
+        t = 1000.0 + (slot + 1) / fs + jitter_ms[i] / 1e3
+        missing = clock.place(_frame(slot % modulo, modulo), t)
+        assert missing == (lost if i else 0)
+        slot += 1
+    assert clock.next_slot == slot - losses[0]

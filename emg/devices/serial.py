@@ -64,12 +64,12 @@ def find_port(board: str | BoardSpec, ports: Sequence | None = None) -> str:
     return found[0].device
 
 
-def latency_hint(port: str) -> str | None:
+def latency_hint(port: str, *, sysfs: str = "/sys/bus/usb-serial/devices") -> str | None:
     """On Linux, advice when the FTDI latency timer of ``port`` is 16 ms (bursty data)."""
     if not sys.platform.startswith("linux"):
         return None
     name = os.path.basename(os.path.realpath(port))
-    path = f"/sys/bus/usb-serial/devices/{name}/latency_timer"
+    path = f"{sysfs}/{name}/latency_timer"
     try:
         with open(path) as fh:
             value = int(fh.read().strip())
