@@ -200,7 +200,6 @@ def _quality_section(analyses: Sequence[Analysis]) -> str:
         f"are above {NOISE_LIMIT_UV:g} µV, where small fasciculations drown: check the electrodes.",
     )
     figs = []
-    from .plots import to_png as _png  # noqa: F401 - same function, kept for clarity
 
     for a in analyses[:MAX_TIMELINES]:
         figs.append(
@@ -327,9 +326,90 @@ def _gallery_section(
     return H.section("waveforms", "What the events look like", lead, body)
 
 
+def _templates_from_recording(a: Analysis, source: Any) -> list[UnitTemplate]:
+    """Median waveform per unit from up to ``MAX_EVENTS_PER_UNIT`` of its events, evenly spread."""
+    from .snippets import cut_snippets, unit_templates_from_snippets
+
+    ev = a.events
+    fasc = (ev.label == "fasciculation") & (ev.unit != "")
+    picked: list[int] = []
+    for ch, unit in dict.fromkeys(zip(ev.channel[fasc].tolist(), ev.unit[fasc].tolist())):
+        idx = np.flatnonzero(fasc & (ev.channel == ch) & (ev.unit == unit))
+        picked.extend(
+            idx[:: max(1, idx.size // MAX_EVENTS_PER_UNIT)][:MAX_EVENTS_PER_UNIT].tolist()
+        )
+    if not picked:
+        return []
+    rows = np.asarray(sorted(picked), dtype=int)
+    sn = cut_snippets(source, ev.onset_s[rows], ev.channel[rows], mains_hz=a.summary.mains_hz)
+    return unit_templates_from_snippets(sn, ev.channel[rows], ev.unit[rows], {})
+
+
+def _unit_templates(
+    analyses: Sequence[Analysis], sources: dict[str, Any], rows: Sequence[Any]
+) -> tuple[list[UnitTemplate], list[str]]:
+    """Templates of every input (from units.json, else from the recording) with counts and rates
+    from the events; and the inputs with units but no way to show their waveforms."""
+    counts = {(r.channel, r.unit): r for r in rows}
+    templates: list[UnitTemplate] = []
+    missing = []
+    for a in analyses:
+        prefix = f"{a.stem}: " if len(analyses) > 1 else ""
+        if a.units:
+            found = a.units
+        elif a.stem in sources:
+            found = _templates_from_recording(a, sources[a.stem])
+        else:
+            if np.any((a.events.label == "fasciculation") & (a.events.unit != "")):
+                missing.append(a.stem)
+            continue
+        for t in found:
+            row = counts.get((prefix + t.channel, t.unit))
+            count = t.count if t.count is not None else (row.count if row else None)
+            rate = (
+                t.rate_per_hour
+                if t.rate_per_hour is not None
+                else (row.rate_per_hour if row else None)
+            )
+            templates.append(
+                UnitTemplate(
+                    prefix + t.channel, t.unit, t.template_uv, t.fs, t.peak_index, count, rate
+                )
+            )
+    order = {name: i for i, name in enumerate(r.channel for r in rows)}
+    templates.sort(key=lambda t: order.get(t.channel, len(order)))
+    return templates, missing
+
+
+def _unit_table(rows: Sequence[Any]) -> str:
+    """The most active units per channel; the rest summed in one row."""
+    table_rows = []
+    for channel in dict.fromkeys(r.channel for r in rows):
+        mine = sorted((r for r in rows if r.channel == channel), key=lambda r: -r.count)
+        for r in mine[:MAX_UNITS_LISTED]:
+            table_rows.append(
+                [H.esc(r.channel), H.esc(r.unit), _int(r.count), H.fmt_num(r.rate_per_hour, 1)]
+            )
+        rest = mine[MAX_UNITS_LISTED:]
+        if rest:
+            table_rows.append(
+                [H.esc(channel), f"{len(rest)} more units", _int(sum(r.count for r in rest)), "–"]
+            )
+    return H.table(
+        ["Channel", "Unit", "Fasciculations", "Per hour"],
+        table_rows,
+        numeric=(2, 3),
+        caption="Fasciculations per putative motor unit (the most active first) and per hour of that "
+        "channel's valid rest.",
+    )
+
+
+def _int(n: int) -> str:
+    return f"{n:,}".replace(",", "\u202f")
+
+
 def _units_section(analyses: Sequence[Analysis], sources: dict[str, Any]) -> str:
     from .plots import to_png, unit_template_plot
-    from .snippets import cut_snippets, unit_templates_from_snippets
 
     rows = unit_rows(analyses)
     lead = (
@@ -337,96 +417,9 @@ def _units_section(analyses: Sequence[Analysis], sources: dict[str, Any]) -> str
         "fibre and the muscle fibres it drives). The line is each unit's typical waveform."
     )
     if not rows:
-        return H.section(
-            "units",
-            "Motor units",
-            lead,
-            '<p class="note">No fasciculations were grouped into motor units.</p>',
-        )
-    counts = {(r.channel, r.unit): r for r in rows}
-    templates: list[UnitTemplate] = []
-    missing = []
-    multi = len(analyses) > 1
-    for a in analyses:
-        prefix = f"{a.stem}: " if multi else ""
-        if a.units:
-            for t in a.units:
-                row = counts.get((prefix + t.channel, t.unit))
-                templates.append(
-                    UnitTemplate(
-                        prefix + t.channel,
-                        t.unit,
-                        t.template_uv,
-                        t.fs,
-                        t.peak_index,
-                        t.count if t.count is not None else (row.count if row else None),
-                        t.rate_per_hour
-                        if t.rate_per_hour is not None
-                        else (row.rate_per_hour if row else None),
-                    )
-                )
-        elif a.stem in sources:
-            ev = a.events
-            picked = []
-            for ch, unit in dict.fromkeys(
-                zip(
-                    ev.channel[(ev.label == "fasciculation") & (ev.unit != "")].tolist(),
-                    ev.unit[(ev.label == "fasciculation") & (ev.unit != "")].tolist(),
-                )
-            ):
-                idx = np.flatnonzero(
-                    (ev.channel == ch) & (ev.unit == unit) & (ev.label == "fasciculation")
-                )
-                picked.extend(
-                    idx[:: max(1, idx.size // MAX_EVENTS_PER_UNIT)][:MAX_EVENTS_PER_UNIT].tolist()
-                )
-            picked = np.asarray(sorted(picked), dtype=int)
-            if picked.size:
-                sn = cut_snippets(
-                    sources[a.stem],
-                    ev.onset_s[picked],
-                    ev.channel[picked],
-                    mains_hz=a.summary.mains_hz,
-                )
-                for t in unit_templates_from_snippets(sn, ev.channel[picked], ev.unit[picked], {}):
-                    row = counts.get((prefix + t.channel, t.unit))
-                    templates.append(
-                        UnitTemplate(
-                            prefix + t.channel,
-                            t.unit,
-                            t.template_uv,
-                            t.fs,
-                            t.peak_index,
-                            row.count if row else None,
-                            row.rate_per_hour if row else None,
-                        )
-                    )
-        elif np.any((a.events.label == "fasciculation") & (a.events.unit != "")):
-            missing.append(a.stem)
-    order = {name: i for i, name in enumerate(r.channel for r in rows)}
-    templates.sort(key=lambda t: order.get(t.channel, len(order)))
-    table_rows = []
-    for channel in dict.fromkeys(r.channel for r in rows):
-        mine = sorted((r for r in rows if r.channel == channel), key=lambda r: -r.count)
-        for r in mine[:MAX_UNITS_LISTED]:
-            table_rows.append(
-                [
-                    H.esc(r.channel),
-                    H.esc(r.unit),
-                    f"{r.count:,}".replace(",", "\u202f"),
-                    H.fmt_num(r.rate_per_hour, 1),
-                ]
-            )
-        rest = mine[MAX_UNITS_LISTED:]
-        if rest:
-            table_rows.append(
-                [
-                    H.esc(channel),
-                    f"{len(rest)} more units",
-                    f"{sum(r.count for r in rest):,}".replace(",", "\u202f"),
-                    "–",
-                ]
-            )
+        note = '<p class="note">No fasciculations were grouped into motor units.</p>'
+        return H.section("units", "Motor units", lead, note)
+    templates, missing = _unit_templates(analyses, sources, rows)
     body = ""
     if templates:
         body += H.figure(
@@ -440,14 +433,7 @@ def _units_section(analyses: Sequence[Analysis], sources: dict[str, Any]) -> str
             f'<p class="note">No waveforms for {H.esc(", ".join(missing))}: neither unit templates '
             "(units.json) nor the recording are available; counts are still in the table.</p>"
         )
-    body += H.table(
-        ["Channel", "Unit", "Fasciculations", "Per hour"],
-        table_rows,
-        numeric=(2, 3),
-        caption="Fasciculations per putative motor unit (the most active first) and per hour of that "
-        "channel's valid rest.",
-    )
-    return H.section("units", "Motor units", lead, body)
+    return H.section("units", "Motor units", lead, body + _unit_table(rows))
 
 
 def _triggers_section(analyses: Sequence[Analysis], diary: Path, errors: list[EmgError]) -> str:
