@@ -322,12 +322,6 @@ class LiveSource:
             return None
         data = np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
         ok = np.concatenate(valid) if len(valid) > 1 else valid[0]
-        if self._limit is not None and first + data.shape[1] > self._limit:
-            keep = max(0, self._limit - first)
-            data, ok = data[:, :keep], ok[:keep]
-            self.stats.samples = first + keep
-            if keep == 0:
-                return None
         return Chunk(data, first_sample=first, fs=self.fs, valid=ok)
 
     def _release_held(self, parts: list, valid: list) -> None:
@@ -347,19 +341,29 @@ class LiveSource:
         missing = self._clock.place(frame, t_host, missing)
         if missing is None:
             return
+        spp = self.spec.samples_per_packet
+        room = None if self._limit is None else self._limit - self.stats.samples  # `seconds` reached?
         if missing:
-            n_gap = missing * self.spec.samples_per_packet
+            n_gap = missing * spp if room is None else min(missing * spp, room)
+            if n_gap <= 0:
+                return
             gap = (self.stats.samples / self.fs, n_gap / self.fs)
             self.stats.gaps.append(gap)
             self.new_gaps.append(gap)
-            self.stats.packets_lost += missing
+            self.stats.packets_lost += -(-n_gap // spp)
             parts.append(np.zeros((self.n_channels, n_gap), np.float32))
             valid.append(np.zeros(n_gap, bool))
             self.stats.samples += n_gap
-        parts.append(frame.samples_uv)
-        valid.append(np.ones(frame.n_samples, bool))
-        self.stats.samples += frame.n_samples
-        self.stats.packets_received += frame.n_packets
+            room = None if room is None else room - n_gap
+        samples = frame.samples_uv
+        if room is not None and samples.shape[1] > room:
+            samples = samples[:, : max(room, 0)]
+        if samples.shape[1] == 0:
+            return
+        parts.append(samples)
+        valid.append(np.ones(samples.shape[1], bool))
+        self.stats.samples += samples.shape[1]
+        self.stats.packets_received += -(-samples.shape[1] // spp)
 
 
 def open_stream(board: str, port: str, **kwargs) -> LiveSource:
