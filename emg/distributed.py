@@ -30,8 +30,15 @@ a local run.
 
 The shape-family clustering of the classifier and the motor-unit tracker keep templates for
 the whole recording: no warm-up can reproduce them, which is why they run in the stitching
-task. That task does about a third of the work of a file (measured in
-``benchmarks/bench_scale.py``), which bounds the speed-up of a single long file.
+task. That task does about a third of the work of a file, which bounds the speed-up of a
+single long file.
+
+Measured limit (see the README): the mains canceller's frequency-locked loop integrates phase
+corrections; on a channel with little mains its loop gain is small and its state keeps a
+trace of the distant past (after a 5-minute warm-up its frequency estimate still differed
+in the 11th digit). Boundary states then differ, the pieces are recomputed, and splitting
+gives no speed-up - so it is off by default (``split=False``); the results are identical
+either way. A detector whose state forgets within a bounded time would make it pay off.
 """
 
 from __future__ import annotations
@@ -107,7 +114,7 @@ class connect:
             where = {"host": "127.0.0.1"} if self.processes else {}  # threads talk in-process
             self.cluster = distributed.LocalCluster(
                 n_workers=int(self.target), threads_per_worker=1, processes=self.processes,
-                dashboard_address=None, silence_logs=50, **where,
+                dashboard_address=None, scheduler_kwargs={"dashboard": False}, silence_logs=50, **where,
             )
             self.client = distributed.Client(self.cluster)
         else:
@@ -502,7 +509,7 @@ def _stitch_task(path, format, fs_arg, mains, kwargs, chunk_s, plan, *pieces):
 
 def analyze_files(paths, client, *, format: str = "auto", fs: float | None = None, mains="auto",
                   chunk_s: float | None = None, piece_s: float = PIECE_S, warmup_s: float = WARMUP_S,
-                  split: bool | None = None, progress=None, **kwargs) -> Iterator[tuple[str, object, dict | None]]:
+                  split: bool = False, progress=None, **kwargs) -> Iterator[tuple[str, object, dict | None]]:
     """Analyse files on a dask.distributed ``client``; yield ``(path, result_or_message, stats)``.
 
     Results come in completion order; ``result_or_message`` is an
@@ -517,9 +524,11 @@ def analyze_files(paths, client, *, format: str = "auto", fs: float | None = Non
     client : distributed.Client
     piece_s, warmup_s : float
         Piece length and warm-up (s) of long BDF/EDF files (see the module docstring).
-    split : bool or None
-        Cut long files into pieces; None (default): only when there are fewer files than
-        worker threads (otherwise one task per file already keeps every worker busy).
+    split : bool
+        Also cut long BDF/EDF files into pieces (one task each). Off by default: with the
+        current detector the boundary states rarely match bit for bit (see the module
+        docstring), so the pieces are mostly recomputed in the stitching task - identical
+        results, but slower than one task per file.
     progress : callable or None
         ``progress(iterable, total=...)`` wrapping the completed tasks (a progress bar).
     """
@@ -529,8 +538,6 @@ def analyze_files(paths, client, *, format: str = "auto", fs: float | None = Non
     chunk_s = BATCH_CHUNK_S if chunk_s is None else chunk_s
     distributed = _distributed()
     paths = [str(p) for p in paths]
-    if split is None:
-        split = len(paths) < sum(client.nthreads().values())
     finals = {}
     every = []
     for path in paths:
