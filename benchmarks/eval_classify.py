@@ -152,13 +152,15 @@ def main(argv=None) -> int:
     ap.add_argument("--scenarios", default=",".join(SCENARIOS))
     ap.add_argument("--quick", action="store_true", help="1 seed, 3 minutes, 2 channels")
     ap.add_argument("--no-real", action="store_true", help="skip the real recordings")
+    ap.add_argument("--seed-base", type=int, default=0,
+                    help="first simulator seed (tuning used 100 and 1000; evaluation uses 0)")
     args = ap.parse_args(argv)
     if args.quick:
         args.seeds, args.minutes, args.channels = 1, 3.0, 2
     out: dict[str, dict[str, list]] = {}
     seconds = {"pipeline": 0.0, "scipy": 0.0}
     for name in args.scenarios.split(","):
-        for seed in range(args.seeds):
+        for seed in range(args.seed_base, args.seed_base + args.seeds):
             rec, truth = simulate(name, minutes=args.minutes, channels=args.channels, seed=seed)
             t0 = time.perf_counter()
             row, _ = run_pipeline(rec, truth)

@@ -21,8 +21,11 @@ Rules (thresholds are the keyword arguments of :class:`Segmenter`):
   potential fills ≤ 10 % of a window, so isolated fasciculations, doublets and a lone unit
   firing regularly at ~6 Hz never make a window active; interference of many units does.
   A large heartbeat (QRS, then the filter's ring) fills up to three windows, hence runs of
-  ≥ ``min_bout_s`` (0.4 s) of active windows (or two windows, 0.2 s, with ≥ ``dense_fraction``
-  (90 %) of samples above and an RMS ≥ ``dense_k`` (30) × rest noise: a brief strong contraction), padded by ``bout_pad_s`` and merged
+  ≥ ``min_bout_s`` (0.5 s) of active windows (or two windows, 0.2 s, with ≥ ``dense_fraction``
+  (90 %) of samples above, an RMS ≥ ``dense_k`` (30) × rest noise and on average ≥
+  ``dense_fill`` (82 %) of samples above 10 × rest noise: a brief strong contraction fills
+  the 0.2 s, a large heartbeat and its filter ring do not. Set on the Plux thumb recording
+  and chest-ECG simulations of the tuning seeds), padded by ``bout_pad_s`` and merged
   across pauses ≤ ``merge_s``, are bouts. A bout is labelled by its discharge pattern:
   ``myokymia`` when it is made of recurring bursts (below), ``cramp`` when it lasts ≥
   ``cramp_min_s`` (5 s) on one channel only with irregular intervals, else ``voluntary``.
@@ -143,12 +146,13 @@ class Segmenter:
         hp_hz: float = 20.0,
         active_k: float = 3.0,
         active_fraction: float = 0.25,
-        min_bout_s: float = 0.4,
+        min_bout_s: float = 0.5,
         bout_pad_s: float = 0.1,
         merge_s: float = 0.3,
         cramp_min_s: float = 5.0,
         dense_fraction: float = 0.9,
         dense_k: float = 30.0,
+        dense_fill: float = 0.82,
         burst_isi_s: float = 0.040,
         burst_gap_s: float = 0.5,
         lf_min_uv: float = 150.0,
@@ -174,7 +178,7 @@ class Segmenter:
         self.bout_pad_w = int(round(bout_pad_s / w))
         self.merge_w = int(round(merge_s / w))
         self.cramp_min_s = cramp_min_s
-        self.dense_fraction, self.dense_k = dense_fraction, dense_k
+        self.dense_fraction, self.dense_k, self.dense_fill = dense_fraction, dense_k, dense_fill
         self.burst_isi_s, self.burst_gap_s = burst_isi_s, burst_gap_s
         self.lf_min_uv, self.lf_k = lf_min_uv, lf_k
         self.art_pad_w = (int(math.ceil(artifact_pad_s[0] / w)), int(math.ceil(artifact_pad_s[1] / w)))
@@ -209,6 +213,7 @@ class Segmenter:
         self._buf0 = 0
         self._rms = np.zeros((self.n_channels, 0))
         self._frac = np.zeros((self.n_channels, 0))
+        self._frac_hi = np.zeros((self.n_channels, 0))
         self._mean = np.zeros((self.n_channels, 0))
         self._sat = np.zeros((self.n_channels, 0), bool)
         self._gapw = np.zeros(0, bool)
@@ -385,10 +390,12 @@ class Segmenter:
             sigma_b[:, j] = sig
         sigma_w = np.repeat(sigma_b, self.block, axis=1)[:, :nw]
         frac = (np.abs(y) > self.active_k * sigma_w[..., None]).mean(axis=2)
+        frac_hi = (np.abs(y) > self.dense_k / 3 * sigma_w[..., None]).mean(axis=2)
         self._hist_rms = allv[:, -self.baseline_w :]
         self.noise_uv = self._sigma.copy()
         self._rms = np.concatenate([self._rms, rms], axis=1)
         self._frac = np.concatenate([self._frac, frac], axis=1)
+        self._frac_hi = np.concatenate([self._frac_hi, frac_hi], axis=1)
         self._mean = np.concatenate([self._mean, mean], axis=1)
         self._sat = np.concatenate([self._sat, sat], axis=1)
         self._gapw = np.concatenate([self._gapw, gapw])
@@ -439,8 +446,11 @@ class Segmenter:
         act = (frac >= self.active_fraction) & ~gapw
         opened = _dilate(_erode(act, 0, self.min_bout_w - 1), 0, self.min_bout_w - 1)
         # brief strong contractions: >= 0.2 s filled with activity far above the noise
+        frac_hi = self._frac_hi[:, idx]
         dense = (frac >= self.dense_fraction) & (rms >= self.dense_k * sigma) & ~gapw
-        opened |= _dilate(_erode(dense, 0, 1), 0, 1)
+        pair = dense[:, :-1] & dense[:, 1:] & ((frac_hi[:, :-1] + frac_hi[:, 1:]) >= 2 * self.dense_fill)
+        pair = np.concatenate([pair, np.zeros((pair.shape[0], 1), bool)], axis=1)
+        opened |= _dilate(pair, 0, 1)
         bout = _dilate(opened, self.bout_pad_w, self.bout_pad_w)
         half = (self.merge_w + 1) // 2
         bout = _erode(_dilate(bout, half, half), half, half)
@@ -478,7 +488,7 @@ class Segmenter:
         keep_from = min([keep_from] + [r.start_w for r in self._open if r is not None])
         drop = keep_from - self._buf0
         if drop > 0:
-            for name in ("_rms", "_frac", "_mean", "_sat", "_sigma_w"):
+            for name in ("_rms", "_frac", "_frac_hi", "_mean", "_sat", "_sigma_w"):
                 setattr(self, name, getattr(self, name)[:, drop:])
             self._gapw = self._gapw[drop:]
             self._buf0 = keep_from

@@ -19,8 +19,10 @@ def make_events(rows):
     cols["channel"] = np.array([r[1] for r in rows], np.int32)
     cols["amplitude_uv"] = np.array([r[2] for r in rows], np.float32)
     cols["coincident"] = np.array([r[4] for r in rows], np.int32)
+    cols["noise_uv"] = np.full(n, 2.0, np.float32)  # the waveforms below carry 2 µV noise
+    cols["snr"] = cols["amplitude_uv"] / 2.0
     rng = np.random.default_rng(0)
-    waves = np.array([r[2] * r[3] / np.ptp(r[3]) + rng.normal(0, 2.0, len(T)) for r in rows])
+    waves = np.array([r[2] * r[3] / np.ptp(r[3]) + rng.normal(0, 2.0, len(T)) for r in rows])  # 2 µV noise
     return Events(fs=FS, waveforms=waves, **cols)
 
 
