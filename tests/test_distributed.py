@@ -94,12 +94,22 @@ def test_cli_scheduler_writes_the_same_files(tmp_path, capsys):
     args = [str(f) for f in files] + [str(bad)]
     assert main(["analyze", *args, "--out", str(tmp_path / "local")]) == 1
     assert main(["analyze", *args, "--out", str(tmp_path / "dask"), "--scheduler", "local:2"]) == 1
+    # an existing cluster reached by its tcp:// address (scheduler on loopback, thread workers)
+    import distributed
+
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, protocol="tcp",
+                                  host="127.0.0.1", dashboard_address=None) as cluster:
+        address = cluster.scheduler_address
+        assert address.startswith("tcp://127.0.0.1:")
+        assert main(["analyze", *args, "--out", str(tmp_path / "tcp"), "--scheduler", address]) == 1
     err = capsys.readouterr().err
-    assert err.count("broken.bdf") >= 2 and "Traceback" not in err
+    assert err.count("broken.bdf") >= 3 and "Traceback" not in err
     local = sorted(p.name for p in (tmp_path / "local").iterdir())
-    assert local == sorted(p.name for p in (tmp_path / "dask").iterdir()) and len(local) == 10
-    for name in local:
-        assert (tmp_path / "local" / name).read_bytes() == (tmp_path / "dask" / name).read_bytes(), name
+    assert len(local) == 10
+    for other in ("dask", "tcp"):
+        assert local == sorted(p.name for p in (tmp_path / other).iterdir())
+        for name in local:
+            assert (tmp_path / "local" / name).read_bytes() == (tmp_path / other / name).read_bytes(), name
 
 
 def test_cli_bad_scheduler_is_usage_error(tmp_path, capsys):
