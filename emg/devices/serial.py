@@ -259,6 +259,12 @@ class SerialTransport:
         return False
 
     def _run(self) -> None:
+        try:
+            self._read_loop()
+        except Exception as exc:  # noqa: BLE001 - report, never die silently
+            self.error = DeviceError(self.port, f"serial reader stopped: {type(exc).__name__}: {exc}")
+
+    def _read_loop(self) -> None:
         last_data = time.monotonic()
         stalled = False
         while not self._stop.is_set():

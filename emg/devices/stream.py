@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..errors import DeviceError
 from ..types import Chunk
 from . import BoardSpec, Frame, board_spec
 from .serial import Protocol, SerialTransport, find_port
@@ -278,6 +279,8 @@ class LiveSource:
                 yield chunk
             elif self._transport.error is not None:
                 raise self._transport.error
+            elif not self._transport.alive and self._q.empty():
+                raise DeviceError(self.port, "the serial reader stopped")
 
     def read(self, timeout_s: float = 0.1) -> Chunk | None:
         """All samples that arrived (waiting up to ``timeout_s`` for the first), or None."""
