@@ -48,7 +48,7 @@ def _same(a, b) -> bool:
     for col in list(a.events.columns) + ["label", "unit", "multiplicity", "waveforms"]:
         if not np.array_equal(getattr(a.events, col), getattr(b.events, col)):
             return False
-    units = lambda r: {k: [u.to_dict() for u in v] for k, v in r.units.items()}  # noqa: E731
+    units = lambda r: {k: [u.to_dict() for u in v] for k, v in r.units.items()}
     return (a.segments == b.segments and a.rates == b.rates and a.noise_uv == b.noise_uv
             and a.fasciculations == b.fasciculations and units(a) == units(b))
 

@@ -24,10 +24,10 @@ from .types import Annotation, Recording
 if TYPE_CHECKING:  # pragma: no cover
     from .pipeline import AnalysisResult
 
-__all__ = ["result_annotations", "annotated_recording", "write_annotated", "to_mne"]
+__all__ = ["annotated_recording", "result_annotations", "to_mne", "write_annotated"]
 
 
-def result_annotations(result: "AnalysisResult") -> list[Annotation]:
+def result_annotations(result: AnalysisResult) -> list[Annotation]:
     """The events and segments of ``result`` as :class:`~emg.types.Annotation` (seconds from start)."""
     names = result.info.channel_names
     ev = result.events
@@ -48,7 +48,7 @@ def result_annotations(result: "AnalysisResult") -> list[Annotation]:
     return sorted(out, key=lambda a: (a.onset_s, a.description))
 
 
-def annotated_recording(recording: Recording, result: "AnalysisResult") -> Recording:
+def annotated_recording(recording: Recording, result: AnalysisResult) -> Recording:
     """A copy of ``recording`` whose annotations also hold the events and segments of ``result``."""
     if recording.channel_names != result.info.channel_names:
         raise ValueError(
@@ -58,7 +58,7 @@ def annotated_recording(recording: Recording, result: "AnalysisResult") -> Recor
     return dataclasses.replace(recording, annotations=tuple(recording.annotations) + tuple(result_annotations(result)))
 
 
-def write_annotated(result: "AnalysisResult", path: str | os.PathLike, *, recording: Recording | None = None,
+def write_annotated(result: AnalysisResult, path: str | os.PathLike, *, recording: Recording | None = None,
                     format: str = "auto", fs: float | None = None) -> None:
     """Write a BDF+ copy of the analysed recording with the events and segments as annotations.
 
@@ -82,7 +82,7 @@ def write_annotated(result: "AnalysisResult", path: str | os.PathLike, *, record
     write_bdf(annotated_recording(recording, result), path)
 
 
-def to_mne(recording: Recording, result: "AnalysisResult | None" = None):
+def to_mne(recording: Recording, result: AnalysisResult | None = None):
     """An :class:`mne.io.RawArray` (volts, type ``emg``) with gaps, annotations and, given a
     ``result``, its events and segments as :class:`mne.Annotations`."""
     rec = recording if result is None else annotated_recording(recording, result)

@@ -55,7 +55,7 @@ import numpy as np
 from .errors import EmgError
 from .types import Chunk, Events, RecordingInfo, Segment
 
-__all__ = ["parse_scheduler", "connect", "analyze_files", "plan_pieces", "PIECE_S", "WARMUP_S"]
+__all__ = ["PIECE_S", "WARMUP_S", "analyze_files", "connect", "parse_scheduler", "plan_pieces"]
 
 #: default piece length (s) of a long file: one task each
 PIECE_S = 900.0
@@ -542,12 +542,13 @@ def analyze_files(paths, client, *, format: str = "auto", fs: float | None = Non
     every = []
     for path in paths:
         plan = None
-        try:
-            reader = open_reader(path, format=format, fs=fs)
-            if split and hasattr(reader, "read_samples"):
-                plan = plan_pieces(reader.info, chunk_s=chunk_s, piece_s=piece_s, warmup_s=warmup_s)
-        except Exception:  # noqa: BLE001 - the whole-file task reports it
-            plan = None
+        if split:
+            try:
+                reader = open_reader(path, format=format, fs=fs)
+                if hasattr(reader, "read_samples"):
+                    plan = plan_pieces(reader.info, chunk_s=chunk_s, piece_s=piece_s, warmup_s=warmup_s)
+            except Exception:  # noqa: BLE001 - the whole-file task reports it
+                plan = None
         if plan is None:
             fut = client.submit(_guard, _analyze_whole, path, format, fs, mains, chunk_s, kwargs, pure=False)
         else:

@@ -45,7 +45,7 @@ def test_cli_annotate_opens_in_mne(tmp_path, recording, result):
     assert raw.ch_names == list(recording.channel_names)
     # the samples survive (24-bit steps of 0.0224 µV)
     np.testing.assert_allclose(raw.get_data() * 1e6, recording.data, atol=0.02)
-    n_events = sum(1 for line in open(tmp_path / "out" / "rec.events.csv", encoding="utf-8")) - 1
+    n_events = len((tmp_path / "out" / "rec.events.csv").read_text(encoding="utf-8").splitlines()) - 1
     desc = list(raw.annotations.description)
     fasc = [d for d in desc if d.startswith("fasciculation ")]
     summary = json.loads((tmp_path / "out" / "rec.summary.json").read_text())
@@ -81,7 +81,7 @@ def test_to_mne_rejects_other_channels(recording, result):
 
 
 def test_emg_simulate_callable_after_importing_the_package():
-    import emg.simulate.truth  # noqa: F401 - rebinds the attribute emg.simulate to the package
+    import emg.simulate.truth
 
-    rec, truth = emg.simulate("clean", minutes=0.05, seed=0)
+    rec, _ = emg.simulate("clean", minutes=0.05, seed=0)
     assert rec.n_samples == 3000 and rec.fs == 1000.0
