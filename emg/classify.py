@@ -23,7 +23,9 @@ when its family already holds heartbeats. Events of a heartbeat complex split in
 its own rhythm, are heartbeats when their family lands next to beats at least 3 times and
 in ≥ 60 % of its members (a motor unit firing at random lands there ~15 % of the time).
 Small events (SNR < ``small_snr``, 12: too noisy for a reliable shape) next to a beat are
-heartbeats on a channel where most events (≥ 50 %, ≥ 20) land next to beats. Satellites:
+heartbeats on a channel where most events (≥ 50 %, ≥ 20) land next to beats. Lag-locked:
+an event at the same delay (±4 ms, within -60..+90 ms) from a beat of its channel as ≥ 3
+other events of similar size (factor 2) within ±12 s is part of the complex. Satellites:
 an event with SNR < ``satellite_snr`` (20) from 60 ms before to 30 ms after a heartbeat on
 the same channel is a piece of that complex (a discharge there is lost: about 1 % of them
 at 70 beats per minute, more for small ones). **Template subtraction**: the
@@ -288,9 +290,6 @@ class EventClassifier:
         self._rows: list[Events] = []  # labelled, waiting for multiplet merging
         self._held: Events | None = None  # group heads that may still grow
         self._held_last: dict[int, float] = {}
-        self._fam_near: dict[int, tuple[int, int]] = {}
-        self._ch_near: dict[int, tuple[int, int]] = {}
-        self._beats_prev: list[int] = []
         self.counts = {"fasciculation": 0, "ecg": 0, "artifact": 0, "excluded": 0}
 
     # -- input --------------------------------------------------------------------------
@@ -419,41 +418,61 @@ class EventClassifier:
         return out
 
     def _beat_locked(self, buf: Events, rows: np.ndarray, is_ecg: np.ndarray, beats_all: np.ndarray) -> np.ndarray:
-        """Events inside a heartbeat's complex (``-40..+90 ms`` of a beat) from beat-locked families."""
+        """Events inside a heartbeat's complex (``-90..+40 ms`` around a beat on any channel) from
+        families, or small events from channels, that keep landing next to beats (counted over
+        ±2 × the context, past and future)."""
         t = buf.onset_s
         ch = buf.channel
-        beat_rows = set(int(i) for i, e in zip(rows, is_ecg) if e)
-        # beats just after the batch (their rhythm is decidable from the look-ahead context)
-        last = rows[-1] if len(rows) else -1
-        for j in range(last + 1, len(buf)):
-            if t[j] > t[last] + 0.05:
-                break
-            if beats_all[j]:
-                beat_rows.add(j)
-        for j in self._beats_prev:
-            beat_rows.add(j)
-        # a beat on any channel: ECG is seen everywhere at once, largest where the heart is near
-        b = np.sort([t[j] for j in beat_rows])
+        beat_mask = beats_all.copy()
+        beat_mask[rows[is_ecg]] = True
+        b = np.sort(t[beat_mask])
         out = np.zeros(len(rows), bool)
-        for k, i in enumerate(rows):
-            if is_ecg[k]:
+        if not len(b):
+            return out
+        lo = np.searchsorted(b, t - 0.090)
+        near = (lo < len(b)) & (b[np.minimum(lo, len(b) - 1)] <= t + 0.040)
+        span = 2 * self.context_s
+
+        def windowed(groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            hits = np.zeros(len(buf), np.int64)
+            total = np.zeros(len(buf), np.int64)
+            order = np.lexsort((t, groups))
+            bounds = np.flatnonzero(np.diff(groups[order])) + 1
+            for idx in np.split(order, bounds):
+                tt = t[idx]
+                csum = np.concatenate([[0], np.cumsum(near[idx])])
+                a = np.searchsorted(tt, tt - span)
+                z = np.searchsorted(tt, tt + span, side="right")
+                hits[idx] = csum[z] - csum[a]
+                total[idx] = z - a
+            return hits, total
+
+        fam_hits, fam_total = windowed(self._fam)
+        ch_hits, ch_total = windowed(ch.astype(np.int64))
+        r = rows
+        locked = near[r] & (fam_hits[r] >= 3) & (fam_hits[r] >= 0.6 * fam_total[r])
+        small = (near[r] & (buf.snr[r] < self.small_snr) & (ch_hits[r] >= 20) & (ch_hits[r] >= 0.5 * ch_total[r]))
+        # lag-locked: events at the same delay (±4 ms) from the beats of their own channel,
+        # of similar size, seen at >= 3 other beats nearby, are part of the complex
+        lagged = np.zeros(len(r), bool)
+        for c in range(self.n_channels):
+            own = np.sort(t[beat_mask & (ch == c)])
+            if len(own) < 4:
                 continue
-            lo = np.searchsorted(b, t[i] - 0.090)
-            near = lo < len(b) and b[lo] <= t[i] + 0.040
-            fid = int(self._fam[i])
-            total, hits = self._fam_near.get(fid, (0, 0))
-            total, hits = total + 1, hits + int(near)
-            self._fam_near[fid] = (total, hits)
-            c = int(ch[i])
-            ch_total, ch_hits = self._ch_near.get(c, (0, 0))
-            self._ch_near[c] = (ch_total + 1, ch_hits + int(near))
-            if near and hits >= 3 and hits >= 0.6 * total:
-                out[k] = True
-            elif near and buf.snr[i] < self.small_snr and ch_hits >= 20 and ch_hits >= 0.5 * ch_total:
-                out[k] = True  # too small for a reliable shape, on a channel where the heart dominates
-        # remember recent beats (row indices shift when the buffer is trimmed: keep times instead)
-        self._beats_prev = []
-        return out
+            on_c = np.flatnonzero(ch == c)
+            k = np.clip(np.searchsorted(own, t[on_c]), 1, len(own) - 1)
+            prev, nxt = own[k - 1], own[k]
+            lag = np.where(np.abs(t[on_c] - prev) <= np.abs(t[on_c] - nxt), t[on_c] - prev, t[on_c] - nxt)
+            for q in np.flatnonzero((ch[r] == c) & ~is_ecg & ~locked & ~small):
+                i = r[q]
+                li = lag[np.searchsorted(on_c, i)]
+                if not -0.060 <= li <= 0.090:
+                    continue
+                ratio = buf.amplitude_uv[on_c] / max(float(buf.amplitude_uv[i]), 1e-9)
+                same = ((np.abs(lag - li) <= 0.004) & (np.abs(t[on_c] - t[i]) <= span) & (on_c != i)
+                        & (ratio >= 0.5) & (ratio <= 2.0))
+                lagged[q] = np.count_nonzero(same) >= 3
+        return (locked | small | lagged) & ~is_ecg
 
     def _heartbeats(self, buf: Events) -> np.ndarray:
         """Heartbeat flag of every buffered event (rules in the module docstring), vectorised
