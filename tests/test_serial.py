@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from types import SimpleNamespace
@@ -138,3 +139,18 @@ def test_reconnect_gives_up_after_timeout(tmp_path):
     finally:
         src.close()
         emu.stop()
+
+
+@pytest.mark.parametrize("device, host, message", [
+    ("myoware", "cyton", "no OpenBCI banner within 3 s: wrong board, port or baud rate?"),
+    ("cyton", "myoware", "no valid MyoWare bridge packet: wrong board or baud rate"),
+])
+def test_other_board_on_the_port_fails_clearly_within_5_s(tmp_path, device, host, message):
+    pytest.importorskip("emg.devices.myoware")
+    n_channels = 4 if device == "myoware" else 8
+    with Emulator(device, link=str(tmp_path / "t"), signal=_signal(n_channels)) as emu:
+        t0 = time.monotonic()
+        with pytest.raises(DeviceError, match=re.escape(message)) as info:
+            LiveSource(host, emu.port).open()
+        assert time.monotonic() - t0 < 5.0
+    assert str(info.value).startswith(emu.port)
