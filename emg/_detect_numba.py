@@ -13,6 +13,8 @@ from ._numba import jit
 
 __all__ = ["sos_filter", "mains_cancel", "block_mad", "threshold_events", "event_features"]
 
+ROTATE_EVERY = 8  # the canceller turns its phasors for the frequency error every 8 samples
+
 
 @jit
 def sos_filter(x, valid, sos, zi_unit, zi, pending_reset, out):
@@ -59,25 +61,26 @@ def sos_filter(x, valid, sos, zi_unit, zi, pending_reset, out):
 
 
 @jit
-def block_mad(y, usable, block_n, min_fraction):
+def block_mad(y, usable, block_n, min_fraction, stride):
     """Robust noise RMS per channel and block: median(|y|) / 0.6745 over usable samples.
 
-    ``y`` (n_ch, n_blocks * block_n) is zero-mean filtered data. A block with fewer than
-    ``min_fraction`` usable samples gives NaN.
+    ``y`` (n_ch, n_blocks * block_n) is zero-mean filtered data; every ``stride``-th sample
+    of a block is used. A block with fewer than ``min_fraction`` usable samples gives NaN.
     """
     n_ch, n = y.shape
     n_blocks = n // block_n
     out = np.full((n_ch, n_blocks), np.nan)
     tmp = np.empty(block_n, dtype=np.float32)
+    need = max(1, int(min_fraction * ((block_n + stride - 1) // stride)))
     for b in range(n_blocks):
         lo = b * block_n
         for c in range(n_ch):
             m = 0
-            for i in range(lo, lo + block_n):
+            for i in range(lo, lo + block_n, stride):
                 if usable[i]:
                     tmp[m] = abs(y[c, i])
                     m += 1
-            if m >= max(1, int(min_fraction * block_n)):
+            if m >= need:
                 out[c, b] = np.median(tmp[:m]) / 0.6744897501960817
     return out
 
@@ -272,7 +275,8 @@ def mains_cancel(x, valid, cos_t, sin_t, first_sample, mu, pll_gain, max_dw, cli
     Subtracts ``sum_k Re(a_k exp(j k w n))`` from each row. ``a_k`` follows the mains with
     time constant ``1 / mu[k]`` samples (``mu`` grows with the harmonic number, like notches
     of equal Q); a second-order loop estimates the mains frequency error ``dw`` (rad/sample)
-    from the fundamental's phase corrections and turns every ``a_k`` by ``k dw`` per sample,
+    from the fundamental's phase corrections and turns every ``a_k`` by ``k dw`` per sample
+    (applied every ``ROTATE_EVERY`` absolute samples, so chunking does not matter),
     so a drifting mains frequency leaves no residual. The error that drives the adaptation
     is clipped at ``clip_k x`` its running mean absolute value (which itself follows the
     clipped residual), so a spike pulls little; adaptation is frozen for ``hold_n`` samples
@@ -305,49 +309,92 @@ def mains_cancel(x, valid, cos_t, sin_t, first_sample, mu, pll_gain, max_dw, cli
     n_ch, n = x.shape
     n_h, period = cos_t.shape
     alpha = 1.0 / ema_n
+    ct = np.ascontiguousarray(cos_t.T)  # (period, n_h): one contiguous row per sample
+    st = np.ascontiguousarray(sin_t.T)
+    # local state laid out (harmonic, channel): the hot loops run over channels, which the
+    # compiler turns into vector instructions (the channels' recurrences are independent)
+    re = np.empty((n_h, n_ch))
+    im = np.empty((n_h, n_ch))
     for c in range(n_ch):
-        for i in range(n):
-            if not valid[i]:
+        for k in range(n_h):
+            re[k, c] = amp[c, k, 0]
+            im[k, c] = amp[c, k, 1]
+    w = dw.copy()
+    level = ema.copy()
+    h0 = hold[:, 0].copy()
+    h1 = hold[:, 1].copy()
+    m = np.empty(n_ch)
+    ec = np.empty(n_ch)
+    ph = first_sample % period
+    rot = first_sample % ROTATE_EVERY
+    for i in range(n):
+        if i > 0:  # counters instead of a modulo per sample
+            ph += 1
+            if ph == period:
+                ph = 0
+            rot += 1
+            if rot == ROTATE_EVERY:
+                rot = 0
+        if not valid[i]:
+            for c in range(n_ch):
                 out[c, i] = 0.0
-                continue
-            ph = (first_sample + i) % period
-            # turn each phasor by its share of the frequency error
+            continue
+        if rot == 0:
+            # turn each phasor by its share of the frequency error (every few samples)
             for k in range(n_h):
-                ang = (k + 1) * dw[c]
-                cr = 1.0 - 0.5 * ang * ang
-                re = amp[c, k, 0]
-                im = amp[c, k, 1]
-                amp[c, k, 0] = re * cr - im * ang
-                amp[c, k, 1] = re * ang + im * cr
-            m = 0.0
-            for k in range(n_h):
-                m += amp[c, k, 0] * cos_t[k, ph] - amp[c, k, 1] * sin_t[k, ph]
-            e = np.float64(x[c, i]) - m
+                for c in range(n_ch):
+                    ang = (k + 1) * w[c] * ROTATE_EVERY
+                    cr = 1.0 - 0.5 * ang * ang
+                    r0 = re[k, c]
+                    re[k, c] = r0 * cr - im[k, c] * ang
+                    im[k, c] = r0 * ang + im[k, c] * cr
+        for c in range(n_ch):
+            m[c] = 0.0
+        for k in range(n_h):
+            ck = ct[ph, k]
+            sk = st[ph, k]
+            for c in range(n_ch):
+                m[c] += re[k, c] * ck - im[k, c] * sk
+        for c in range(n_ch):
+            e = np.float64(x[c, i]) - m[c]
             out[c, i] = e
-            lim = clip_k * ema[c]
-            ema[c] += alpha * (min(abs(e), lim) - ema[c])
-            if abs(e) > freeze_k * ema[c] and hold[c, 1] >= 0:
-                hold[c, 0] = hold_n
-            if hold[c, 0] > 0:
-                hold[c, 0] -= 1
-                hold[c, 1] += 1
-                if hold[c, 1] > max_frozen_n:
-                    hold[c, 0] = 0
-                    hold[c, 1] = -max_frozen_n
+            lev = level[c]
+            lim = clip_k * lev
+            lev += alpha * (min(abs(e), lim) - lev)
+            level[c] = lev
+            if abs(e) > freeze_k * lev and h1[c] >= 0:
+                h0[c] = hold_n
+            if h0[c] > 0:
+                h0[c] -= 1
+                h1[c] += 1
+                if h1[c] > max_frozen_n:
+                    h0[c] = 0
+                    h1[c] = -max_frozen_n
+                ec[c] = 0.0  # frozen: no adaptation
                 continue
-            if hold[c, 1] > 0:
-                hold[c, 1] = 0
-            elif hold[c, 1] < 0:
-                hold[c, 1] += 1
-            ec = min(max(e, -lim), lim)  # clipped (Huber) error: a spike's pull is bounded
-            for k in range(n_h):
-                g = 2.0 * mu[k] * ec
-                d_re = g * cos_t[k, ph]
-                d_im = -g * sin_t[k, ph]
-                if k == 0:
-                    p2 = amp[c, 0, 0] * amp[c, 0, 0] + amp[c, 0, 1] * amp[c, 0, 1]
-                    if p2 > 16.0 * ema[c] * ema[c]:  # lock only on a clear fundamental
-                        turn = (amp[c, 0, 0] * d_im - amp[c, 0, 1] * d_re) / p2
-                        dw[c] = min(max(dw[c] + pll_gain * turn, -max_dw), max_dw)
-                amp[c, k, 0] += d_re
-                amp[c, k, 1] += d_im
+            if h1[c] > 0:
+                h1[c] = 0
+            elif h1[c] < 0:
+                h1[c] += 1
+            ecc = min(max(e, -lim), lim)  # clipped (Huber) error: a spike's pull is bounded
+            ec[c] = ecc
+            p2 = re[0, c] * re[0, c] + im[0, c] * im[0, c]
+            if p2 > 16.0 * lev * lev:  # lock the frequency only on a clear fundamental
+                g0 = 2.0 * mu[0] * ecc
+                turn = -(re[0, c] * g0 * st[ph, 0] + im[0, c] * g0 * ct[ph, 0]) / p2
+                w[c] = min(max(w[c] + pll_gain * turn, -max_dw), max_dw)
+        for k in range(n_h):
+            gk = 2.0 * mu[k]
+            ck = gk * ct[ph, k]
+            sk = gk * st[ph, k]
+            for c in range(n_ch):
+                re[k, c] += ec[c] * ck
+                im[k, c] -= ec[c] * sk
+    for c in range(n_ch):
+        for k in range(n_h):
+            amp[c, k, 0] = re[k, c]
+            amp[c, k, 1] = im[k, c]
+        dw[c] = w[c]
+        ema[c] = level[c]
+        hold[c, 0] = h0[c]
+        hold[c, 1] = h1[c]

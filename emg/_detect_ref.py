@@ -25,14 +25,15 @@ def sos_filter_ref(x: np.ndarray, valid: np.ndarray, sos: np.ndarray) -> np.ndar
     return out
 
 
-def block_mad_ref(y: np.ndarray, usable: np.ndarray, block_n: int, min_fraction: float) -> np.ndarray:
-    """median(|y|)/0.6745 per block with NumPy."""
+def block_mad_ref(y: np.ndarray, usable: np.ndarray, block_n: int, min_fraction: float,
+                  stride: int = 1) -> np.ndarray:
+    """median(|y|)/0.6745 per block (every ``stride``-th sample) with NumPy."""
     n_blocks = y.shape[1] // block_n
     out = np.full((y.shape[0], n_blocks), np.nan)
     for b in range(n_blocks):
-        sl = slice(b * block_n, (b + 1) * block_n)
+        sl = slice(b * block_n, (b + 1) * block_n, stride)
         u = usable[sl]
-        if u.sum() >= max(1, int(min_fraction * block_n)):
+        if u.sum() >= max(1, int(min_fraction * len(u))):
             out[:, b] = np.median(np.abs(y[:, sl][:, u].astype(np.float64)), axis=1) / 0.6744897501960817
     return out
 

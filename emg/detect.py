@@ -33,6 +33,9 @@ detected, but duration, phases and centroid are coarse there.
 from __future__ import annotations
 
 import math
+import os
+import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -78,6 +81,9 @@ class Detector:
         No detection this long after the start and after each gap (filter settling).
     mains_probe_s : float
         Data used to find the mains frequency.
+    workers : int | None
+        Threads filtering groups of channels side by side (the kernels release the GIL);
+        None: up to 4, no more than the CPUs. Results do not depend on it.
 
     Examples
     --------
@@ -108,6 +114,7 @@ class Detector:
         coincidence_ms: float = 5.0,
         settle_s: float = 0.5,
         mains_probe_s: float = 2.0,
+        workers: int | None = None,
     ):
         if not (isinstance(fs, (int, float)) and math.isfinite(fs) and fs > 0):
             raise ValueError(f"Invalid value for 'fs': must be a positive sample rate in Hz, got {fs!r}.")
@@ -142,7 +149,8 @@ class Detector:
             raise ValueError(f"Invalid value for 'max_event_ms': must be shorter than block_s, got {max_event_ms!r}.")
         self.mains_hz: float | None = float(mains) if mains not in ("auto", None) else None
         self._auto = mains == "auto"
-        self._filter: DetectionFilter | None = None
+        self._filter: _ChannelGroups | None = None
+        self._workers = _default_workers() if workers is None else max(1, int(workers))
         self._probe: list[tuple[np.ndarray, np.ndarray]] = []  # raw chunks held until mains is known
         self._probe_len = 0
         self._next = 0  # absolute index of the next expected input sample
@@ -154,7 +162,7 @@ class Detector:
         self._det_pos = 0  # samples before this went through the state machine
         self._prev_valid = False
         self._last_reset = 0
-        self._mads: list[np.ndarray] = []  # recent per-block noise estimates (n_channels,)
+        self._mads = np.zeros((self.n_channels, 0))  # the last noise_blocks - 1 block estimates
         self._sigma_by_block: dict[int, np.ndarray] = {}
         self.noise_uv = np.full(self.n_channels, np.nan)
         self._state = np.zeros((self.n_channels, 5), np.int64)
@@ -224,7 +232,7 @@ class Detector:
         probe, probe_valid = data[:, : self.probe_n], valid[: self.probe_n]
         if self._auto:
             self.mains_hz = detect_mains(probe, self.fs, probe_valid)
-        self._filter = DetectionFilter(self.fs, self.n_channels, self.mains_hz, **self._filter_kw)
+        self._filter = _ChannelGroups(self.fs, self.n_channels, self.mains_hz, self._workers, self._filter_kw)
         self._filter.warm_up(probe, probe_valid)
         self._probe = []
         if data.shape[1]:
@@ -267,23 +275,31 @@ class Detector:
         """Noise per block, thresholds, and the crossing state machine over blocks of ``y``."""
         first = self._det_pos
         n = y.shape[1]
+        stride = max(1, self.block_n // 500)  # at most ~500 samples per block for the median
         if partial:
-            mads = block_mad(y, u, n, _MAD_MIN_FRACTION)
+            mads = block_mad(y, u, n, _MAD_MIN_FRACTION, stride)
             block_n = n
         else:
-            mads = block_mad(y, u, self.block_n, _MAD_MIN_FRACTION)
+            mads = block_mad(y, u, self.block_n, _MAD_MIN_FRACTION, stride)
             block_n = self.block_n
-        sigma = np.empty_like(mads)
-        for b in range(mads.shape[1]):
-            self._mads.append(mads[:, b])
-            self._mads = self._mads[-self.noise_blocks :]
-            with np.errstate(all="ignore"):
-                stack = np.vstack(self._mads)
-                ok = np.isfinite(stack)
-                sigma[:, b] = [np.median(stack[ok[:, c], c]) if ok[:, c].any() else np.nan
-                               for c in range(self.n_channels)]
-            self._sigma_by_block[(first // self.block_n) + b] = sigma[:, b].copy()
-            self.noise_uv = np.where(np.isfinite(sigma[:, b]), sigma[:, b], self.noise_uv)
+        # running median over the last ``noise_blocks`` block estimates (NaN blocks ignored)
+        nb = mads.shape[1]
+        window = np.concatenate([self._mads, mads], axis=1)
+        self._mads = window[:, -(self.noise_blocks - 1):] if self.noise_blocks > 1 else window[:, :0]
+        pad = self.noise_blocks - 1 - (window.shape[1] - nb)
+        if pad > 0:
+            window = np.concatenate([np.full((self.n_channels, pad), np.nan), window], axis=1)
+        views = np.lib.stride_tricks.sliding_window_view(window, self.noise_blocks, axis=1)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows give NaN
+            sigma = np.nanmedian(views, axis=2)
+        first_block = first // self.block_n
+        for b in range(nb):
+            self._sigma_by_block[first_block + b] = sigma[:, b].copy()
+        last_ok = np.isfinite(sigma)
+        if last_ok.any():
+            idx = np.where(last_ok, np.arange(nb)[None, :], -1).max(axis=1)
+            self.noise_uv = np.where(idx >= 0, sigma[np.arange(self.n_channels), np.maximum(idx, 0)], self.noise_uv)
         thr = np.ascontiguousarray(sigma * self.threshold)
         cap = self.n_channels * (n // (self.merge_n + 1) + 2)
         out_ch = np.empty(cap, np.int64)
@@ -391,6 +407,40 @@ class Detector:
             hit = np.searchsorted(p, peak - self.coinc_n, "left") < np.searchsorted(p, peak + self.coinc_n, "right")
             count += (hit & (ch != other)).astype(np.int32)
         return count
+
+
+def _default_workers() -> int:
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+_POOL: ThreadPoolExecutor | None = None
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _POOL
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(max_workers=_default_workers(), thread_name_prefix="emg-detect")
+    return _POOL
+
+
+class _ChannelGroups:
+    """One :class:`DetectionFilter` per group of channels, run on threads side by side."""
+
+    def __init__(self, fs, n_channels, mains_hz, workers, filter_kw):
+        n_groups = max(1, min(workers, n_channels))
+        self.groups = [g for g in np.array_split(np.arange(n_channels), n_groups) if len(g)]
+        self.filters = [DetectionFilter(fs, len(g), mains_hz, **filter_kw) for g in self.groups]
+
+    def warm_up(self, data, valid) -> None:
+        for g, f in zip(self.groups, self.filters):
+            f.warm_up(data[g[0] : g[-1] + 1], valid)
+
+    def process(self, data, valid) -> np.ndarray:
+        parts = [data[g[0] : g[-1] + 1] for g in self.groups]
+        if len(self.filters) == 1:
+            return self.filters[0].process(parts[0], valid)
+        futures = [_pool().submit(f.process, x, valid) for f, x in zip(self.filters, parts)]
+        return np.concatenate([fu.result() for fu in futures], axis=0)
 
 
 def detect(recording: Recording, **kwargs) -> Events:
