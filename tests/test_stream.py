@@ -255,3 +255,20 @@ def test_property_slot_clock_recovers_real_slots(losses, jitter_ms, modulo):
         assert missing == (lost if i else 0)
         slot += 1
     assert clock.next_slot == slot - losses[0]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--port", "{tmp}/nope"], "{tmp}/nope: cannot open serial port: no such device"),
+    (["--port", "/dev/null"], "/dev/null: cannot open serial port"),
+    (["--port", "{tmp}/nope", "--record", "{tmp}/no/dir/x.bdf"], "{tmp}/no/dir/x.bdf: cannot record here: no such directory"),
+    (["--port", "{tmp}/nope", "--record", "{tmp}/x.edf"], "{tmp}/x.edf: --record writes BDF+: give a file name ending in .bdf"),
+    (["--port", "{tmp}/nope", "--seconds", "0"], "--seconds: must be > 0, got 0"),
+])
+def test_stream_usage_errors_are_one_line(tmp_path, capsys, argv, message):
+    from emg.cli import main
+
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    assert main(["stream", "--board", "cyton", *argv]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("emg stream: error: " + message.replace("{tmp}", str(tmp_path)))
+    assert err.count("\n") == 1

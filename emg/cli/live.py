@@ -279,10 +279,30 @@ def _lsl_outlet(source):
     return pylsl.StreamOutlet(info)
 
 
+def _check_record_path(path: str) -> None:
+    """Fail before touching the device when the recording cannot be written."""
+    import os
+
+    from ..errors import InputError
+
+    if not path.lower().endswith(".bdf"):
+        raise InputError(path, "--record writes BDF+: give a file name ending in .bdf")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise InputError(path, f"cannot record here: no such directory {folder}")
+    if not os.access(folder, os.W_OK):
+        raise InputError(path, f"cannot record here: no permission to write in {folder}")
+
+
 def run_stream(args) -> int:
     from ..devices.serial import latency_hint
     from ..devices.stream import LiveSource
+    from ..errors import InputError
 
+    if args.seconds is not None and not args.seconds > 0:
+        raise InputError("--seconds", f"must be > 0, got {args.seconds:g}")
+    if args.record:
+        _check_record_path(args.record)
     source = LiveSource(args.board, args.port, seconds=args.seconds)
     hint = latency_hint(source.port)
     if hint:
