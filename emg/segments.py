@@ -33,7 +33,8 @@ Rules (thresholds are the keyword arguments of :class:`Segmenter`):
   one channel ≤ ``burst_isi_s`` (40 ms) apart, recurring ≥ 3 times with ≤ ``burst_gap_s``
   (0.5 s) between bursts (more than 2 per second).
 * **artifact**: the low-frequency trace leaves its running median (±0.3 s) by more than
-  ``max(lf_min_uv, lf_k × its 90th percentile over 30 s)``, or a saturated run; padded by
+  ``max(lf_min_uv, lf_k × its 90th percentile over 30 s)`` (40 µV, 5×; half that on the
+  other channels when one channel passes), or a saturated run; padded by
   ``artifact_pad_s`` (saturation by ``saturation_pad_s``: filters ring after a rail). When
   at least ``common_fraction`` of the channels (and ≥ 2) have an artefact in the same
   window, it is marked on every channel (common mode).
@@ -155,8 +156,8 @@ class Segmenter:
         dense_fill: float = 0.82,
         burst_isi_s: float = 0.040,
         burst_gap_s: float = 0.5,
-        lf_min_uv: float = 150.0,
-        lf_k: float = 4.0,
+        lf_min_uv: float = 40.0,
+        lf_k: float = 5.0,
         artifact_pad_s: tuple[float, float] = (0.2, 0.4),
         saturation_min_ms: float = 4.0,
         saturation_pad_s: tuple[float, float] = (0.3, 1.0),
@@ -457,7 +458,10 @@ class Segmenter:
         # artefacts: low-frequency excursions (relative to a 90th-percentile baseline) and saturation
         dev, _ = self._lf_deviation(lo, hi)
         base = self._lf_baseline(dev, lo)
-        lf = (dev > np.maximum(self.lf_min_uv, self.lf_k * base)) & ~gapw
+        thr = np.maximum(self.lf_min_uv, self.lf_k * base)
+        lf = (dev > thr) & ~gapw
+        if self.n_channels >= 2:  # a movement seen on one channel needs half the swing on the others
+            lf |= (dev > 0.5 * thr) & lf.any(axis=0)[None, :] & ~gapw
         art = _dilate(lf, *self.art_pad_w) | _dilate(sat, *self.sat_pad_w)
         if self.n_channels >= 2:
             common = art.sum(axis=0) >= max(2, math.ceil(self.common_fraction * self.n_channels))
