@@ -121,8 +121,34 @@ def test_gain_changes_follow_channel_commands():
     assert x[0] == pytest.approx(1000 * uv_per_count(8), rel=1e-6)
     assert x[8] == pytest.approx(1000 * uv_per_count(1), rel=1e-6)
     assert x[1] == pytest.approx(1000 * uv_per_count(24), rel=1e-6)
+    # while streaming, a change takes effect where the board's reply sits in the stream
     dec.host_sent(b"d")
+    assert dec.gains[0] == 8  # packets in flight still have the old gains
+    in_flight = _packet(5, counts) + _packet(6, counts)
+    after = _packet(7, counts) + _packet(8, counts)
+    frames = dec.feed(in_flight + b"updating channel settings to default$$$" + after)
+    x = _samples(frames)
+    assert x[0, 0] == pytest.approx(1000 * uv_per_count(8), rel=1e-6)
+    assert x[0, 1] == pytest.approx(1000 * uv_per_count(24), rel=1e-6)
     assert (dec.gains == 24).all()
+
+
+def test_gain_change_in_flight_split_reply():
+    dev = CytonDevice()
+    dec = CytonDecoder()
+    stream = b"".join(dev.encode(np.full((8, 4), 100.0)))
+    dec.feed(stream)
+    in_flight = b"".join(dev.encode(np.full((8, 4), 100.0)))  # sent before the board saw the command
+    dec.host_sent(b"x1000000X")  # channel 1 to gain 1
+    reply = dev.on_host_bytes(b"x1000000X")
+    assert reply == b"Success: Channel set for 1$$$"
+    data = in_flight + reply + b"".join(dev.encode(np.full((8, 4), 100.0)))
+    frames = _decode_all(dec, data, step=5)  # the "$$$" arrives split across reads
+    x = _samples(frames)
+    assert x.shape[1] == 8
+    # gain 1 quantises 100 µV to a whole number of 0.536 µV steps; gain 24 to 0.022 µV steps
+    np.testing.assert_allclose(x[0], 100.0, atol=uv_per_count(1) / 2)
+    assert abs(x[0, 3] - 100.0) < uv_per_count(24) and abs(x[0, 4] - 100.0) > uv_per_count(24)
 
 
 def test_a0_inside_payload_does_not_fool_the_resync():

@@ -272,3 +272,16 @@ def test_stream_usage_errors_are_one_line(tmp_path, capsys, argv, message):
     err = capsys.readouterr().err
     assert err.startswith("emg stream: error: " + message.replace("{tmp}", str(tmp_path)))
     assert err.count("\n") == 1
+
+
+def test_gain_change_while_streaming_keeps_the_scale_right(tmp_path):
+    with Emulator("cyton", link=str(tmp_path / "t"), signal=_ramp(8)) as emu:
+        with LiveSource("cyton", emu.port, seconds=1.5) as src:
+            threading.Timer(0.5, src.write, args=(b"x1030110X",)).start()  # channel 1: gain 6
+            data, valid = _collect(src)
+    assert valid.all()
+    idx = data[0] / SCALE  # the ramp in gain-24 counts: exact before, 4-count steps after
+    slots = np.arange(len(idx))
+    err = idx - slots - np.rint(idx[0])
+    assert np.abs(err).max() <= 2.01  # a packet decoded with the wrong gain would be off by 4x
+    assert src.transport.decoder.gains[0] == 6

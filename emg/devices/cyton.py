@@ -210,7 +210,9 @@ class CytonDecoder:
     ``counter`` is the sample number (Cyton, modulo 256) or the pair index ``odd // 2``
     (Daisy, modulo 128). ``aux`` holds the raw 6 aux bytes and the footer per packet,
     uint8 ``[n_packets, 7]`` (Daisy: of the board packet). Gains follow the ``x...X`` and
-    ``d`` commands passed to :meth:`host_sent`.
+    ``d`` commands passed to :meth:`host_sent`: at once before streaming, and while streaming
+    from the board's reply (ending ``$$$``) in the byte stream on, so packets still in flight
+    when the command was sent keep the old scale.
 
     Examples
     --------
@@ -226,7 +228,12 @@ class CytonDecoder:
         self.n_channels = 16 if daisy else 8
         self.counter_modulo = 128 if daisy else 256
         self._scanner = _PacketScanner()
-        self._gains = _GainTracker(self.n_channels)
+        self._gains = _GainTracker(self.n_channels)  # as commanded by the host
+        self._scale_uv = self._gains.scale_uv  # in force for the packets being decoded
+        self._gains_in_force = self._gains.gains.copy()
+        self._change_pending = False  # a gain command waits for the board's "$$$"
+        self._tail = b""
+        self._seen_packets = False
         self._pending: np.ndarray | None = None  # a board packet waiting for its Daisy partner
         self.unpaired_packets = 0
 
@@ -240,22 +247,49 @@ class CytonDecoder:
 
     @property
     def gains(self) -> np.ndarray:
-        """Current PGA gain per channel."""
-        return self._gains.gains.copy()
+        """PGA gain per channel in force for decoding."""
+        return self._gains_in_force.copy()
+
+    def _apply_gains(self) -> None:
+        self._scale_uv = self._gains.scale_uv
+        self._gains_in_force = self._gains.gains.copy()
+        self._change_pending = False
 
     def host_sent(self, data: bytes) -> None:
         """Track gain changes in commands the host wrote."""
         try:
+            before = self._gains.gains.copy()
             self._gains.observe(data)
+            if not np.array_equal(before, self._gains.gains) or self._change_pending:
+                if self._seen_packets:
+                    self._change_pending = True
+                else:
+                    self._apply_gains()
         except Exception:  # noqa: BLE001, S110 - a malformed command must not break decoding
             pass
 
     def feed(self, data: bytes) -> list[Frame]:
         """Decode ``data`` (any bytes, any split) into frames; never raises."""
+        data = bytes(data)
+        if self._change_pending:
+            # the board's reply marks where the new gains start in the stream
+            buf = self._tail + data
+            i = buf.find(b"$$$")
+            if i >= 0:
+                cut = max(0, i + 3 - len(self._tail))
+                frames = self._feed(data[:cut])
+                self._apply_gains()
+                self._tail = b""
+                return frames + self.feed(data[cut:])
+            self._tail = buf[-2:]
+        return self._feed(data)
+
+    def _feed(self, data: bytes) -> list[Frame]:
         try:
-            packets = self._scanner.feed(bytes(data))
+            packets = self._scanner.feed(data)
             if len(packets) == 0:
                 return []
+            self._seen_packets = True
             return self._pair(packets) if self.daisy else self._frames(packets)
         except Exception:  # noqa: BLE001 - defensive: a decoder bug must not stop acquisition
             self._scanner.frames_rejected += 1
@@ -263,7 +297,7 @@ class CytonDecoder:
 
     def _frames(self, packets: np.ndarray) -> list[Frame]:
         counts = _int24(packets[:, 2:26])  # [k, 8]
-        samples = (counts * self._gains.scale_uv).astype(np.float32).T
+        samples = (counts * self._scale_uv).astype(np.float32).T
         frames = []
         for a, b in _split_runs(packets[:, 1].tolist(), 256):
             frames.append(Frame(
@@ -287,7 +321,7 @@ class CytonDecoder:
             return []
         idx = np.array(first)
         counts = _int24(packets[np.stack([idx, idx + 1], axis=1), 2:26]).reshape(len(first), 16)
-        samples = (counts * self._gains.scale_uv).astype(np.float32).T
+        samples = (counts * self._scale_uv).astype(np.float32).T
         pair_index = [c[i] // 2 for i in first]
         frames = []
         for a, b in _split_runs(pair_index, 128):
