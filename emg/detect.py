@@ -104,7 +104,7 @@ class Detector:
         lowpass_hz: float = 250.0,
         block_s: float = 1.0,
         noise_blocks: int = 10,
-        merge_ms: float = 4.0,
+        merge_ms: float = 8.0,
         max_event_ms: float = 30.0,
         dead_ms: float = 3.0,
         extend_frac: float = 0.1,
