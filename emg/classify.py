@@ -39,10 +39,11 @@ fasciculations); inside an artefact segment (movement, electrode pop, saturation
 :mod:`emg.segments`); or common mode: on ≥ ``common_fraction`` (75 %) of the other channels
 at once, with at least three channels, and not a heartbeat.
 
-**Echoes**: an event less than ``echo_s`` (60 ms) after a larger one on the same channel
-and smaller than ``echo_ratio`` (40 %) of it is a ring of the filters or a late phase of the
-same potential, not a new discharge (:class:`EchoFilter`, applied before everything else). A
-real second discharge of the same unit (a doublet) has about the same size.
+**Echoes**: a would-be fasciculation less than ``echo_s`` (60 ms) after a larger event (not a
+heartbeat) on the same channel and smaller than ``echo_ratio`` (40 %) of it is a ring of the filters or a
+late phase of the same potential, not a new discharge; it is not listed. (The segmenter's
+burst rule gets its events through :class:`EchoFilter`, the same rule.) A real second
+discharge of the same unit (a doublet) has about the same size.
 
 **Faint**: a would-be fasciculation with SNR (peak-to-peak over noise RMS) below ``min_snr``
 (7) is a crossing at noise level, most often the peak of a faint heartbeat too small for
@@ -274,7 +275,7 @@ class EventClassifier:
                  common_fraction: float = 0.75, multiplet_s: tuple[float, float] = (0.010, 0.110),
                  multiplet_amp: float = 2.0, min_separation_ms: float = 8.0, residual_k: float = 8.0,
                  residual_frac: float = 0.2, small_snr: float = 12.0, satellite_snr: float = 20.0,
-                 min_snr: float = 7.0):
+                 min_snr: float = 7.0, echo_s: float = 0.060, echo_ratio: float = 0.4):
         self.fs = float(fs)
         self.n_channels = int(n_channels)
         self.rhythm_tol = rhythm_tol
@@ -288,6 +289,7 @@ class EventClassifier:
         self.small_snr = small_snr
         self.satellite_snr = satellite_snr
         self.min_snr = min_snr
+        self.echo_s, self.echo_ratio = echo_s, echo_ratio
         self.context_s = 4 * RR_MAX_S + 0.2  # look-ahead and look-back of the rhythm test
         self.families = ShapeFamilies(n_channels, min_corr=family_corr, max_amp_ratio=family_amp)
         self._buf: Events | None = None  # events not yet final (plus look-back context)
@@ -393,11 +395,28 @@ class EventClassifier:
             common = buf.coincident[rows] >= need
         labels[(big | (zones == 1) | common) & ~is_ecg] = "artifact"
         labels[big & (zones == 1)] = "artifact"
-        faint = (labels == "fasciculation") & (buf.snr[rows] < self.min_snr)
+        ecg_mask = beats_all.copy()
+        ecg_mask[rows[is_ecg]] = True
+        faint = (labels == "fasciculation") & ((buf.snr[rows] < self.min_snr) | self._echoes(buf, rows, ecg_mask))
         self.counts["faint"] += int(np.count_nonzero(faint & (zones != 2)))
         labels[faint] = ""  # a crossing at noise level (often the peak of a faint heartbeat)
         labels[zones == 2] = ""  # excluded: inside a bout, noisy or gap segment
         return labels
+
+    def _echoes(self, buf: Events, rows: np.ndarray, ecg_mask: np.ndarray) -> np.ndarray:
+        """Rows less than ``echo_s`` after a non-heartbeat event ≥ 1/``echo_ratio`` times larger
+        on their channel (a heartbeat's complex is handled by the ECG rules)."""
+        t = buf.onset_s
+        out = np.zeros(len(rows), bool)
+        for k, i in enumerate(rows):
+            j = i - 1
+            while j >= 0 and t[i] - t[j] <= self.echo_s:
+                if (buf.channel[j] == buf.channel[i] and not ecg_mask[j]
+                        and buf.amplitude_uv[j] * self.echo_ratio > buf.amplitude_uv[i]):
+                    out[k] = True
+                    break
+                j -= 1
+        return out
 
     def _carry_discharge(self, buf: Events, rows: np.ndarray) -> np.ndarray:
         """For would-be heartbeats: subtract the family's template (least-squares scaled, best

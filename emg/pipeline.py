@@ -111,7 +111,7 @@ class Analyzer:
     # -- streaming ----------------------------------------------------------------------
     def process(self, chunk: Chunk) -> tuple[Events, list[Segment]]:
         """Feed one chunk; return the events and segments that became final."""
-        detected = self.echoes(self.detector.process(chunk))
+        detected = self.detector.process(chunk)
         self.samples = chunk.first_sample + chunk.n_samples
         if np.all(np.isfinite(self.detector.noise_uv)):
             self._noise.append(self.detector.noise_uv.copy())
@@ -131,7 +131,7 @@ class Analyzer:
 
     def finish(self) -> tuple[Events, list[Segment]]:
         """End of data: flush every stage; return the last events and segments."""
-        tail = self.echoes(self.detector.flush())
+        tail = self.detector.flush()
         if self.segmenter is None:
             self._start_segmenter()
             held, self._held = self._held, []
@@ -143,8 +143,9 @@ class Analyzer:
         else:
             parts, segs = [], []
         self.classifier.push(tail)
+        quiet = self.echoes(tail)
         last = self.segmenter.process(Chunk(np.zeros((len(self.channel_names), 0), np.float32),
-                                            self.samples, self.fs), tail.onset_s, tail.channel)
+                                            self.samples, self.fs), quiet.onset_s, quiet.channel)
         last += self.segmenter.flush()
         self._segments += last
         segs += last
@@ -157,7 +158,8 @@ class Analyzer:
                                    **self._segmenter_kw)
 
     def _step(self, chunk: Chunk, detected: Events) -> tuple[Events, list[Segment]]:
-        segs = self.segmenter.process(chunk, detected.onset_s, detected.channel)
+        quiet = self.echoes(detected)  # filter rings would look like bursts to the segmenter
+        segs = self.segmenter.process(chunk, quiet.onset_s, quiet.channel)
         self._segments += segs
         self.classifier.push(detected)
         out = self.classifier.pop(self.segmenter.final_s, self.segmenter.excluded)

@@ -93,10 +93,10 @@ def test_same_shape_at_random_times_is_not_ecg():
 def test_doublets_are_one_row_with_multiplicity():
     rows = [(1.0, 0, 300.0, MU, 0), (1.035, 0, 290.0, MU, 0),  # doublet
             (5.0, 0, 300.0, MU, 0), (5.03, 0, 310.0, MU, 0), (5.07, 0, 300.0, MU, 0),  # triplet
-            (9.0, 0, 300.0, MU, 0), (9.05, 0, 60.0, -MU, 0),  # a different, small unit: not merged
+            (9.0, 0, 300.0, MU, 0), (9.08, 0, 60.0, -MU, 0),  # a different, small unit: not merged
             (12.0, 0, 300.0, MU, 0), (12.5, 0, 300.0, MU, 0)]  # 500 ms apart: two discharges
     out = run(EventClassifier(FS, 1), make_events(rows), chunk_s=1.01)
-    assert out.onset_s.round(3).tolist() == [1.0, 5.0, 9.0, 9.05, 12.0, 12.5]
+    assert out.onset_s.round(3).tolist() == [1.0, 5.0, 9.0, 9.08, 12.0, 12.5]
     assert out.multiplicity.tolist() == [2, 3, 1, 1, 1, 1]
 
 
@@ -114,6 +114,12 @@ def test_common_mode_is_artifact_with_three_channels():
     rows = [(2.0, c, 300.0, MU, 2) for c in range(3)] + [(4.0, 1, 300.0, MU, 0)]
     out = run(EventClassifier(FS, 3), make_events(rows))
     assert out.label.tolist() == ["artifact", "artifact", "artifact", "fasciculation"]
+
+
+def test_small_followers_of_a_discharge_are_echoes():
+    rows = [(1.0, 0, 500.0, MU, 0), (1.03, 0, 100.0, -MU, 0), (2.0, 0, 500.0, MU, 0), (2.09, 0, 100.0, -MU, 0)]
+    out = run(EventClassifier(FS, 1), make_events(rows))
+    assert out.onset_s.round(3).tolist() == [1.0, 2.0, 2.09]  # 30 ms after: a ring; 90 ms: a discharge
 
 
 def test_echo_filter_drops_small_followers_only():
