@@ -28,7 +28,9 @@ an event at the same delay (±4 ms, within -60..+90 ms) from a beat of its chann
 other events of similar size (factor 2) within ±12 s is part of the complex. Satellites:
 an event with SNR < ``satellite_snr`` (20) from 60 ms before to 30 ms after a heartbeat on
 the same channel is a piece of that complex (a discharge there is lost: about 1 % of them
-at 70 beats per minute, more for small ones). **Template subtraction**: the
+at 70 beats per minute, more for small ones). An event within 25 ms of a heartbeat on the same channel, of the same size (±20 %) and
+the same waveform once aligned (correlation ≥ 0.9), is that beat found twice. **Template
+subtraction**: the
 family's mean waveform, scaled by least squares (±5 ms), is subtracted from every
 would-be heartbeat; a residual above ``max(residual_k × noise, residual_frac × its
 peak-to-peak)`` (8 × noise, 20 %) means a discharge rides on the beat: it is a
@@ -383,6 +385,14 @@ class EventClassifier:
                     is_ecg[k] = True
                     break
                 j += 1
+        # the same QRS found twice (peaks a few ms apart): same size, same waveform once aligned
+        for k, i in enumerate(rows):
+            if is_ecg[k]:
+                continue
+            for j in np.flatnonzero((np.abs(t - t[i]) <= 0.025) & (ch == ch[i]) & beats_all):
+                if j != i and self._same_potential(buf, int(i), int(j)):
+                    is_ecg[k] = True
+                    break
         # template subtraction: a beat that does not fit its family's template carries a discharge
         cand = np.flatnonzero(is_ecg)
         if len(cand):
@@ -402,6 +412,26 @@ class EventClassifier:
         labels[faint] = ""  # a crossing at noise level (often the peak of a faint heartbeat)
         labels[zones == 2] = ""  # excluded: inside a bout, noisy or gap segment
         return labels
+
+    def _same_potential(self, buf: Events, i: int, j: int) -> bool:
+        """Events ``i`` and ``j`` are one potential seen twice: amplitude within 20 %, and the
+        waveforms, aligned by their time difference (±1 sample), correlate ≥ 0.9."""
+        ratio = float(buf.amplitude_uv[i]) / max(float(buf.amplitude_uv[j]), 1e-9)
+        if not 0.8 <= ratio <= 1.25:
+            return False
+        wi, wj = np.asarray(buf.waveforms[i], float), np.asarray(buf.waveforms[j], float)
+        n = len(wi)
+        d = int(buf.sample[j] - buf.sample[i])  # wi[k] <-> wj[k - d]
+        best = -1.0
+        for e in (d - 1, d, d + 1):
+            lo, hi = max(0, e), min(n, n + e)
+            if hi - lo < n // 3:
+                continue
+            x, y = wi[lo:hi] - wi[lo:hi].mean(), wj[lo - e : hi - e] - wj[lo - e : hi - e].mean()
+            den = float(np.sqrt(np.dot(x, x) * np.dot(y, y)))
+            if den > 0:
+                best = max(best, float(np.dot(x, y)) / den)
+        return best >= 0.9
 
     def _echoes(self, buf: Events, rows: np.ndarray, ecg_mask: np.ndarray) -> np.ndarray:
         """Rows less than ``echo_s`` after a non-heartbeat event ≥ 1/``echo_ratio`` times larger
