@@ -40,24 +40,47 @@ def sos_filter(x, valid, sos, zi_unit, zi, pending_reset, out):
     """
     n_ch, n = x.shape
     n_sec = sos.shape[0]
+    # state laid out (section, channel) and samples outer, channels inner: the channels'
+    # recurrences are independent, so the inner loops become vector instructions
+    z0 = np.empty((n_sec, n_ch))
+    z1 = np.empty((n_sec, n_ch))
     for c in range(n_ch):
-        for i in range(n):
-            if not valid[i]:
+        for s in range(n_sec):
+            z0[s, c] = zi[c, s, 0]
+            z1[s, c] = zi[c, s, 1]
+    v = np.empty(n_ch)
+    for i in range(n):
+        if not valid[i]:
+            for c in range(n_ch):
                 pending_reset[c] = True
                 out[c, i] = 0.0
-                continue
-            v = np.float64(x[c, i])
+            continue
+        for c in range(n_ch):
+            v[c] = x[c, i]
+        for c in range(n_ch):
             if pending_reset[c]:
                 for s in range(n_sec):
-                    zi[c, s, 0] = zi_unit[s, 0] * v
-                    zi[c, s, 1] = zi_unit[s, 1] * v
+                    z0[s, c] = zi_unit[s, 0] * v[c]
+                    z1[s, c] = zi_unit[s, 1] * v[c]
                 pending_reset[c] = False
-            for s in range(n_sec):
-                y = sos[s, 0] * v + zi[c, s, 0]
-                zi[c, s, 0] = sos[s, 1] * v - sos[s, 4] * y + zi[c, s, 1]
-                zi[c, s, 1] = sos[s, 2] * v - sos[s, 5] * y
-                v = y
-            out[c, i] = v
+        for s in range(n_sec):
+            b0 = sos[s, 0]
+            b1 = sos[s, 1]
+            b2 = sos[s, 2]
+            a1 = sos[s, 4]
+            a2 = sos[s, 5]
+            for c in range(n_ch):
+                vc = v[c]
+                y = b0 * vc + z0[s, c]
+                z0[s, c] = b1 * vc - a1 * y + z1[s, c]
+                z1[s, c] = b2 * vc - a2 * y
+                v[c] = y
+        for c in range(n_ch):
+            out[c, i] = v[c]
+    for c in range(n_ch):
+        for s in range(n_sec):
+            zi[c, s, 0] = z0[s, c]
+            zi[c, s, 1] = z1[s, c]
 
 
 @jit
