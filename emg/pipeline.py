@@ -145,7 +145,8 @@ class Analyzer:
         self.classifier.push(tail)
         quiet = self.echoes(tail)
         last = self.segmenter.process(Chunk(np.zeros((len(self.channel_names), 0), np.float32),
-                                            self.samples, self.fs), quiet.onset_s, quiet.channel)
+                                            self.samples, self.fs), quiet.onset_s, quiet.channel,
+                                            quiet.amplitude_uv)
         last += self.segmenter.flush()
         self._segments += last
         segs += last
@@ -159,7 +160,7 @@ class Analyzer:
 
     def _step(self, chunk: Chunk, detected: Events) -> tuple[Events, list[Segment]]:
         quiet = self.echoes(detected)  # filter rings would look like bursts to the segmenter
-        segs = self.segmenter.process(chunk, quiet.onset_s, quiet.channel)
+        segs = self.segmenter.process(chunk, quiet.onset_s, quiet.channel, quiet.amplitude_uv)
         self._segments += segs
         self.classifier.push(detected)
         out = self.classifier.pop(self.segmenter.final_s, self.segmenter.excluded)

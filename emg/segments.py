@@ -31,7 +31,9 @@ Rules (thresholds are the keyword arguments of :class:`Segmenter`):
   ``cramp_min_s`` (5 s) on one channel only with irregular intervals, else ``voluntary``.
 * **myokymia** (event based, even when the envelope stays low): bursts of ≥ 3 events on
   one channel ≤ ``burst_isi_s`` (40 ms) apart, recurring ≥ 3 times with ≤ ``burst_gap_s``
-  (0.5 s) between bursts (more than 2 per second).
+  (0.5 s) between bursts (more than 2 per second); or a dense train of one unit:
+  ≥ ``train_events`` (10) events of similar size within 1 s (:func:`find_trains`; a lone
+  unit firing regularly at ~6 Hz stays below it).
 * **artifact**: the low-frequency trace leaves its running median (±0.3 s) by more than
   ``max(lf_min_uv, lf_k × its 90th percentile over 30 s)`` (40 µV, 5×; half that on the
   other channels when one channel passes), or a saturated run; padded by
@@ -54,7 +56,7 @@ import numpy as np
 
 from .types import Chunk, Segment
 
-__all__ = ["Segmenter", "find_bursts", "segment_recording"]
+__all__ = ["Segmenter", "find_bursts", "find_trains", "segment_recording"]
 
 # window codes, in priority order (a higher code wins when several apply)
 _REST, _BOUT, _NOISY, _ARTIFACT, _GAP = 0, 1, 2, 3, 4
@@ -111,6 +113,52 @@ def find_bursts(times_s: np.ndarray, *, burst_isi_s: float = 0.040, burst_gap_s:
     return episodes
 
 
+def _merge_spans(spans: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    out: list[list[float]] = []
+    for lo, hi in sorted(spans):
+        if out and lo <= out[-1][1]:
+            out[-1][1] = max(out[-1][1], hi)
+        else:
+            out.append([lo, hi])
+    return [(lo, hi) for lo, hi in out]
+
+
+def find_trains(times_s: np.ndarray, amplitudes_uv: np.ndarray, *, min_events: int = 10, window_s: float = 1.0,
+                merge_s: float = 0.5, max_amp_ratio: float = 1.5, same_fraction: float = 0.7) -> list[tuple[float, float]]:
+    """Dense trains of one unit on one channel: ≥ ``min_events`` events within ``window_s``
+    whose successive sizes stay within ``max_amp_ratio`` for ≥ ``same_fraction`` of the pairs.
+
+    Fasciculations come at most about once a second per channel, and a lone unit firing
+    regularly at ~6 Hz stays below 10 per second; a myokymic unit firing bursts does not. The
+    unequal pieces of a heartbeat complex fail the size rule.
+
+    Returns
+    -------
+    list of (start_s, end_s)
+        Dense stretches (merged across pauses ≤ ``merge_s``), first to last event.
+    """
+    t = np.asarray(times_s, dtype=np.float64)
+    if len(t) < min_events:
+        return []
+    order = np.argsort(t, kind="stable")
+    t = t[order]
+    a = np.log(np.maximum(np.asarray(amplitudes_uv, dtype=np.float64)[order], 1e-9))
+    same = np.concatenate([[0], np.cumsum(np.abs(np.diff(a)) <= np.log(max_amp_ratio))])
+    end = np.searchsorted(t, t + window_s, side="left")  # events i..end-1 within the window
+    n = end - np.arange(len(t))
+    pairs = np.maximum(n - 1, 1)
+    similar = same[np.maximum(end - 1, 0)] - same[np.arange(len(t))]
+    dense = (n >= min_events) & (similar >= same_fraction * pairs)
+    spans = [(t[i], t[end[i] - 1]) for i in np.flatnonzero(dense)]
+    out: list[list[float]] = []
+    for lo, hi in spans:
+        if out and lo <= out[-1][1] + merge_s:
+            out[-1][1] = max(out[-1][1], hi)
+        else:
+            out.append([lo, hi])
+    return [(lo, hi) for lo, hi in out]
+
+
 @dataclass
 class _OpenRun:
     code: int
@@ -156,6 +204,7 @@ class Segmenter:
         dense_fill: float = 0.82,
         burst_isi_s: float = 0.040,
         burst_gap_s: float = 0.5,
+        train_events: int = 10,
         lf_min_uv: float = 40.0,
         lf_k: float = 5.0,
         artifact_pad_s: tuple[float, float] = (0.2, 0.4),
@@ -181,6 +230,7 @@ class Segmenter:
         self.cramp_min_s = cramp_min_s
         self.dense_fraction, self.dense_k, self.dense_fill = dense_fraction, dense_k, dense_fill
         self.burst_isi_s, self.burst_gap_s = burst_isi_s, burst_gap_s
+        self.train_events = train_events
         self.lf_min_uv, self.lf_k = lf_min_uv, lf_k
         self.art_pad_w = (int(math.ceil(artifact_pad_s[0] / w)), int(math.ceil(artifact_pad_s[1] / w)))
         self.sat_pad_w = (int(math.ceil(saturation_pad_s[0] / w)), int(math.ceil(saturation_pad_s[1] / w)))
@@ -224,6 +274,7 @@ class Segmenter:
         self._events: list[tuple[np.ndarray, np.ndarray]] = []  # (times_s, channels) pending
         self._ev_t = np.zeros(0)
         self._ev_c = np.zeros(0, np.int32)
+        self._ev_a = np.zeros(0)
         self._bev_t = np.zeros(0)  # events kept for labelling bouts still open
         self._bev_c = np.zeros(0, np.int32)
         self._open: list[_OpenRun | None] = [None] * self.n_channels
@@ -240,7 +291,8 @@ class Segmenter:
         return self._committed_w * self.window_s
 
     def process(self, chunk: Chunk, event_times_s: np.ndarray | None = None,
-                event_channels: np.ndarray | None = None) -> list[Segment]:
+                event_channels: np.ndarray | None = None,
+                event_amplitudes_uv: np.ndarray | None = None) -> list[Segment]:
         """Take one chunk (and the detector's events in it); return segments now final."""
         if chunk.data.shape[0] != self.n_channels:
             raise ValueError(f"Invalid chunk: expected {self.n_channels} channels, got {chunk.data.shape[0]}.")
@@ -249,6 +301,8 @@ class Segmenter:
         if event_times_s is not None and len(event_times_s):
             self._ev_t = np.concatenate([self._ev_t, np.asarray(event_times_s, float)])
             self._ev_c = np.concatenate([self._ev_c, np.asarray(event_channels, np.int32)])
+            amps = np.full(len(event_times_s), np.nan) if event_amplitudes_uv is None else event_amplitudes_uv
+            self._ev_a = np.concatenate([self._ev_a, np.asarray(amps, float)])
             self._bev_t = np.concatenate([self._bev_t, np.asarray(event_times_s, float)])
             self._bev_c = np.concatenate([self._bev_c, np.asarray(event_channels, np.int32)])
         data = np.concatenate([self._carry, chunk.data], axis=1)
@@ -611,6 +665,10 @@ class Segmenter:
             sel = sel[np.argsort(self._ev_t[sel], kind="stable")]
             t = self._ev_t[sel]
             episodes = find_bursts(t, burst_isi_s=self.burst_isi_s, burst_gap_s=self.burst_gap_s)
+            a = self._ev_a[sel]
+            if np.isfinite(a).all():
+                episodes = _merge_spans(episodes + find_trains(t, a, min_events=self.train_events,
+                                                               merge_s=self.burst_gap_s))
             ongoing = math.inf
             for lo, hi in episodes:
                 if hi < horizon:
@@ -623,7 +681,7 @@ class Segmenter:
                     ongoing = min(ongoing, lo)
             old = (t < horizon - 2 * self.burst_gap_s - 0.1) & (t < ongoing)
             keep[sel[old]] = False
-        self._ev_t, self._ev_c = self._ev_t[keep], self._ev_c[keep]
+        self._ev_t, self._ev_c, self._ev_a = self._ev_t[keep], self._ev_c[keep], self._ev_a[keep]
 
     def _inside_bout(self, ch: int, lo: float, hi: float) -> bool:
         """True when an envelope bout already covers most of [lo, hi]."""

@@ -132,3 +132,19 @@ def test_rejects_wrong_channel_count():
 
     with pytest.raises(ValueError, match="expected 2 channels, got 1"):
         seg.process(Chunk(np.zeros((1, 100), np.float32), 0, FS))
+
+
+def test_find_trains_catches_dense_single_unit_firing_only():
+    from emg.segments import find_trains
+
+    rng = np.random.default_rng(4)
+    six_hz = np.arange(0, 20, 1 / 6.0)  # a lone unit firing regularly: kept
+    assert find_trains(six_hz, np.full(len(six_hz), 300.0)) == []
+    bursts = np.concatenate([k * 0.2 + np.array([0.0, 0.02, 0.045, 0.07]) for k in range(20)]) + 50.0
+    (span,) = find_trains(bursts, 300.0 * (1 + 0.05 * rng.standard_normal(len(bursts))))
+    assert span[0] == pytest.approx(50.0) and span[1] == pytest.approx(bursts[-1])
+    # heartbeats at 110/min split into Q, R, S pieces of unequal size: not a train
+    beats = np.arange(0, 20, 60 / 110)
+    ecg_t = np.concatenate([beats - 0.01, beats + 0.01, beats + 0.04])
+    ecg_a = np.concatenate([np.full(len(beats), 60.0), np.full(len(beats), 900.0), np.full(len(beats), 300.0)])
+    assert find_trains(ecg_t, ecg_a) == []
