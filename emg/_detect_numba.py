@@ -291,7 +291,7 @@ def event_features(waves, noise, fs, search_n, gap_n, level_sd, level_frac):
 
 @jit
 def mains_cancel(x, valid, cos_t, sin_t, first_sample, mu, pll_gain, max_dw, clip_k, freeze_k, hold_n,
-                 max_frozen_n, ema_n, amp, dw, ema, hold, out):
+                 max_frozen_n, ema_n, amp, dw, ema, hold, turn_state, out):
     """Adaptive mains canceller (one LMS phasor per harmonic, a frequency-locked loop) that
     freezes on spikes.
 
@@ -299,7 +299,7 @@ def mains_cancel(x, valid, cos_t, sin_t, first_sample, mu, pll_gain, max_dw, cli
     time constant ``1 / mu[k]`` samples (``mu`` grows with the harmonic number, like notches
     of equal Q); a second-order loop estimates the mains frequency error ``dw`` (rad/sample)
     from the fundamental's phase corrections and turns every ``a_k`` by ``k dw`` per sample
-    (applied every ``ROTATE_EVERY`` absolute samples, so chunking does not matter),
+    (both applied every ``ROTATE_EVERY`` absolute samples, so chunking does not matter),
     so a drifting mains frequency leaves no residual. The error that drives the adaptation
     is clipped at ``clip_k x`` its running mean absolute value (which itself follows the
     clipped residual), so a spike pulls little; adaptation is frozen for ``hold_n`` samples
@@ -327,6 +327,9 @@ def mains_cancel(x, valid, cos_t, sin_t, first_sample, mu, pll_gain, max_dw, cli
     hold : int64 (n_ch, 2)
         Samples left in a freeze, and the length of the current freeze (negative while
         adaptation is forced), updated.
+    turn_state : float64 (n_ch, 2)
+        Phase corrections gathered since the last turn, and 1 / the fundamental's power
+        (0 while it is too weak to lock on), updated.
     out : float32 (n_ch, n)
     """
     n_ch, n = x.shape
@@ -348,6 +351,8 @@ def mains_cancel(x, valid, cos_t, sin_t, first_sample, mu, pll_gain, max_dw, cli
     h1 = hold[:, 1].copy()
     m = np.empty(n_ch)
     ec = np.empty(n_ch)
+    turn_acc = turn_state[:, 0].copy()
+    inv_p2 = turn_state[:, 1].copy()
     ph = first_sample % period
     rot = first_sample % ROTATE_EVERY
     for i in range(n):
@@ -363,6 +368,14 @@ def mains_cancel(x, valid, cos_t, sin_t, first_sample, mu, pll_gain, max_dw, cli
                 out[c, i] = 0.0
             continue
         if rot == 0:
+            # the frequency loop: apply the phase corrections gathered since the last turn
+            # (normalised by the fundamental's power, only when the fundamental is clear)
+            for c in range(n_ch):
+                p2 = re[0, c] * re[0, c] + im[0, c] * im[0, c]
+                if inv_p2[c] > 0.0:
+                    w[c] = min(max(w[c] - pll_gain * 2.0 * mu[0] * turn_acc[c] * inv_p2[c], -max_dw), max_dw)
+                turn_acc[c] = 0.0
+                inv_p2[c] = 1.0 / p2 if p2 > 16.0 * level[c] * level[c] else 0.0
             # turn each phasor by its share of the frequency error (every few samples)
             for k in range(n_h):
                 for c in range(n_ch):
@@ -401,11 +414,7 @@ def mains_cancel(x, valid, cos_t, sin_t, first_sample, mu, pll_gain, max_dw, cli
                 h1[c] += 1
             ecc = min(max(e, -lim), lim)  # clipped (Huber) error: a spike's pull is bounded
             ec[c] = ecc
-            p2 = re[0, c] * re[0, c] + im[0, c] * im[0, c]
-            if p2 > 16.0 * lev * lev:  # lock the frequency only on a clear fundamental
-                g0 = 2.0 * mu[0] * ecc
-                turn = -(re[0, c] * g0 * st[ph, 0] + im[0, c] * g0 * ct[ph, 0]) / p2
-                w[c] = min(max(w[c] + pll_gain * turn, -max_dw), max_dw)
+            turn_acc[c] += ecc * (re[0, c] * st[ph, 0] + im[0, c] * ct[ph, 0])
         for k in range(n_h):
             gk = 2.0 * mu[k]
             ck = gk * ct[ph, k]
@@ -421,3 +430,5 @@ def mains_cancel(x, valid, cos_t, sin_t, first_sample, mu, pll_gain, max_dw, cli
         ema[c] = level[c]
         hold[c, 0] = h0[c]
         hold[c, 1] = h1[c]
+        turn_state[c, 0] = turn_acc[c]
+        turn_state[c, 1] = inv_p2[c]

@@ -233,6 +233,7 @@ class MainsCanceller:
         self.pll_gain = float(self.mu[0] / 25.0) if len(self.mu) else 0.0
         self.max_dw = 2 * np.pi * max_drift_hz / fs
         self.dw = np.zeros(self.n_channels)
+        self.turn_state = np.zeros((self.n_channels, 2))
         self.ema_n = max(1.0, 1.0 * fs)
         self.amp = np.zeros((self.n_channels, len(self.harmonics_hz), 2))
         self.ema = np.full(self.n_channels, np.inf)  # adapt freely until the level is known
@@ -248,7 +249,7 @@ class MainsCanceller:
             self.ema = np.where(np.isinf(self.ema), np.maximum(level, 1e-3), self.ema)
         mains_cancel(x, np.ascontiguousarray(valid, dtype=np.bool_), self.cos_t, self.sin_t, int(first_sample),
                      self.mu, self.pll_gain, self.max_dw, self.clip, self.freeze, self.hold_n, self.max_frozen_n,
-                     self.ema_n, self.amp, self.dw, self.ema, self.hold, out)
+                     self.ema_n, self.amp, self.dw, self.ema, self.hold, self.turn_state, out)
         return out
 
 

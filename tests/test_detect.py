@@ -116,7 +116,7 @@ def test_mains_kernel_matches_plain_lms_reference_when_freeze_and_loop_are_off()
     out = np.empty((1, n), np.float32)
     K.mains_cancel(x[None].astype(np.float32), np.ones(n, bool), np.cos(phase), np.sin(phase), 0, mu, 0.0, 0.0,
                    1e12, 1e12, 1, 10, 1000.0, np.zeros((1, len(harm), 2)), np.zeros(1), np.full(1, 1.0),
-                   np.zeros((1, 2), np.int64), out)
+                   np.zeros((1, 2), np.int64), np.zeros((1, 2)), out)
     ref = R.mains_cancel_ref(x.astype(np.float32).astype(float), fs, harm, mu)
     assert np.allclose(out[0], ref, atol=1e-3)
 
