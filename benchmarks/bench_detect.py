@@ -117,8 +117,8 @@ def main(argv=None) -> int:
     bn = int(fs)
     n_full = (x.shape[1] // bn) * bn
     yy = np.ascontiguousarray(y[:, :n_full])
-    rows.append(("block noise (block_mad)", best_of(lambda: K.block_mad(yy, valid[:n_full], bn, 0.25, 2))))
-    mads = K.block_mad(yy, valid[:n_full], bn, 0.25, 2)
+    rows.append(("block noise (block_mad)", best_of(lambda: K.block_mad(yy, valid[:n_full], bn, 0.25, max(1, bn // 250)))))
+    mads = K.block_mad(yy, valid[:n_full], bn, 0.25, max(1, bn // 250))
     thr = np.ascontiguousarray(np.repeat(np.nanmedian(mads, axis=1, keepdims=True), mads.shape[1], axis=1) * 5)
     cap = args.channels * n_full // 3
 
@@ -137,11 +137,11 @@ def main(argv=None) -> int:
     print(f"{'NumPy floor: np.abs(x).max(axis=1)':<40}{n / floor / 1e6:>12.1f}{1.0:>15.2f}")
 
     # -- whole detection vs SciPy baseline ------------------------------------------------
-    t_one = best_of(lambda: detect(rec, workers=1), 2)
-    t_par = best_of(lambda: detect(rec), 2)
-    t_scipy = best_of(lambda: scipy_detect(x, fs, 50.0), 2)
+    t_one = best_of(lambda: detect(rec, workers=1), 3)
+    t_par = best_of(lambda: detect(rec, workers=2), 3)
+    t_scipy = best_of(lambda: scipy_detect(x, fs, 50.0), 3)
     print(f"\n{'whole detection':<40}{'seconds':>10}{'M samples/s':>13}{'vs SciPy':>10}")
-    for name, sec in (("emg.detect.detect, 1 thread", t_one), ("emg.detect.detect, default threads", t_par),
+    for name, sec in (("emg.detect.detect, 1 thread", t_one), ("emg.detect.detect, 2 threads", t_par),
                       ("SciPy baseline (filtfilt+find_peaks)", t_scipy)):
         print(f"{name:<40}{sec:>10.2f}{n / sec / 1e6:>13.1f}{t_scipy / sec:>9.1f}x")
     hour_equiv = args.minutes / 60.0
