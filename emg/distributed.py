@@ -47,6 +47,7 @@ import copy
 import math
 import pickle
 import re
+import types
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -178,87 +179,100 @@ def plan_pieces(info: RecordingInfo, *, chunk_s: float, piece_s: float = PIECE_S
 
 
 # -- piece tasks ------------------------------------------------------------------------------
+#
+# A piece task runs a real Analyzer whose classifier is replaced by a recorder, with its
+# detector and segmenter wrapped in recording proxies. The stitching task runs another real
+# Analyzer whose detector and segmenter are replaced by stand-ins replaying those records, and
+# whose classifier, motor-unit tracker and aggregation are real. Only the interfaces of the
+# stage objects are assumed, never the Analyzer's internal flow.
 
 @dataclass
-class _Step:
-    """What the memory-bounded stages handed on for one chunk (or for the end of data)."""
+class _Calls:
+    """What the memory-bounded stages handed on, call by call, from a piece's first sample."""
 
-    first: int
-    n: int
-    events: Events  # after the echo filter
-    noise_uv: np.ndarray
-    segments: list[Segment]
-    final_s: float
-    excl_new: list[list[tuple]]  # exclusion intervals appended per channel
-    open_runs: list  # the segmenter's open runs after the step
+    detector: list = field(default_factory=list)  # ("process", events, noise_uv) | ("flush", events, noise_uv)
+    segmenter: list = field(default_factory=list)  # (segments, final_s, excl, open runs)
 
 
 @dataclass
 class _Piece:
-    records: list[_Step]
-    finish: list[_Step] = field(default_factory=list)  # end of data: (process empty chunk, flush)
+    calls: _Calls
     start_state: dict | None = None  # canonical state at ``first`` (fresh stages, after warm-up)
-    end_blob: bytes | None = None  # pickled stages at ``stop`` (for the next piece's check/recompute)
+    end_blob: bytes | None = None  # pickled Analyzer at ``stop`` (to recompute the next piece exactly)
     end_state: dict | None = None
 
 
-class _Stages:
-    """The detector, echo filter and segmenter of an :class:`~emg.pipeline.Analyzer`, run alone."""
+class _Recorder:
+    """Forwards to a stage object; records what chosen methods return (see ``_Calls``)."""
 
-    def __init__(self, fs, channel_names, mains, first_sample: int, kwargs: dict):
-        from .pipeline import Analyzer
+    def __init__(self, target, calls: _Calls, kind: str):
+        self._target, self._calls, self._kind = target, calls, kind
 
-        a = Analyzer(fs, channel_names, mains=mains, **kwargs)
-        self.fs = a.fs
-        self.n_channels = len(a.channel_names)
-        self.detector, self.echoes = a.detector, a.echoes
-        self._segmenter_kw = dict(kwargs.get("segmenter_kw") or {})
-        self.segmenter = None
-        self.first_sample = first_sample
-        if first_sample:  # start mid-recording: absolute sample numbers, grids kept (see plan_pieces)
-            d = self.detector
-            d._next = d._y_start = d._det_pos = d._last_reset = first_sample
+    def __getattr__(self, name):
+        if name.startswith("__") or "_target" not in self.__dict__:  # pickling looks up dunders first
+            raise AttributeError(name)
+        return getattr(self._target, name)
 
-    def _make_segmenter(self):
-        from .segments import Segmenter
+    def process(self, *args, **kwargs):
+        out = self._target.process(*args, **kwargs)
+        self._note("process", out)
+        return out
 
-        seg = Segmenter(self.fs, self.n_channels, mains_hz=self.detector.mains_hz, **self._segmenter_kw)
-        if self.first_sample:
-            w = self.first_sample // seg.win
-            seg._n_windows = seg._committed_w = seg._buf0 = seg._lf_hist_w = w
-            seg._samples = self.first_sample
-        self.segmenter = seg
+    def flush(self, *args, **kwargs):
+        out = self._target.flush(*args, **kwargs)
+        self._note("flush", out)
+        return out
 
-    def _excl_counts(self):
-        return [len(x) for x in self.segmenter._excl] if self.segmenter is not None else None
+    def _note(self, call: str, out) -> None:
+        t = self._target
+        if self._kind == "detector":
+            self._calls.detector.append((call, out, np.array(t.noise_uv, copy=True)))
+        else:
+            self._calls.segmenter.append((list(out), t.final_s, copy.deepcopy(t._excl), copy.deepcopy(t._open)))
 
-    def _record(self, chunk, events, noise, segs, before) -> _Step:
-        seg = self.segmenter
-        new = [list(x[n:]) for x, n in zip(seg._excl, before)]
-        return _Step(chunk.first_sample, chunk.n_samples, events, noise, segs, seg.final_s, new,
-                     copy.deepcopy(seg._open))
 
-    def step(self, chunk: Chunk) -> _Step:
-        detected = self.echoes(self.detector.process(chunk))
-        noise = self.detector.noise_uv.copy()
-        if self.segmenter is None:
-            if self.detector._filter is None:
-                raise RuntimeError("a piece chunk is shorter than the mains probe")
-            self._make_segmenter()
-        before = self._excl_counts()
-        segs = self.segmenter.process(chunk, detected.onset_s, detected.channel)
-        return self._record(chunk, detected, noise, segs, before)
+class _NoClassifier:
+    """The classifier's place in a piece task: takes events, labels nothing (the stitch does)."""
 
-    def finish(self, samples: int) -> list[_Step]:
-        tail = self.echoes(self.detector.flush())
-        empty = Chunk(np.zeros((self.n_channels, 0), np.float32), samples, self.fs)
-        before = self._excl_counts()
-        segs = self.segmenter.process(empty, tail.onset_s, tail.channel)
-        first = self._record(empty, tail, self.detector.noise_uv.copy(), segs, before)
-        before = self._excl_counts()
-        segs = self.segmenter.flush()
-        second = self._record(empty, Events.empty(self.fs), self.detector.noise_uv.copy(), segs, before)
-        return [first, second]
+    def __init__(self, real):
+        self.context_s = real.context_s
+        self.fs = real.fs
+
+    def push(self, events) -> None:
+        pass
+
+    def pop(self, until_s, zone, *, final: bool = False):
+        return Events.empty(self.fs)
+
+
+def _piece_analyzer(info: RecordingInfo, mains, kwargs: dict, first_sample: int, calls: _Calls):
+    """A real Analyzer whose stages start at absolute sample ``first_sample`` and record their output."""
+    from .pipeline import Analyzer
+
+    a = Analyzer(info.fs, info.channel_names, mains=mains, **kwargs)
+    a.classifier = _NoClassifier(a.classifier)
+    det = a.detector
+    if first_sample:  # start mid-recording: absolute sample numbers, grids kept (see plan_pieces)
+        for name in ("_next", "_y_start", "_det_pos", "_last_reset"):
+            if not hasattr(det, name):
+                raise RuntimeError(f"the detector has no {name}: cannot start it mid-recording")
+            setattr(det, name, first_sample)
+    a.samples = first_sample
+    a.detector = _Recorder(det, calls, "detector")
+    start = a._start_segmenter
+
+    def start_segmenter():
+        start()
+        seg = a.segmenter
+        if first_sample:
+            w = first_sample // seg.win
+            for name in ("_n_windows", "_committed_w", "_buf0", "_lf_hist_w"):
+                setattr(seg, name, w)
+            seg._samples = first_sample
+        a.segmenter = _Recorder(seg, calls, "segmenter")
+
+    a._start_segmenter = start_segmenter
+    return a
 
 
 def _reader_chunks(reader, info: RecordingInfo, first: int, stop: int, chunk_n: int) -> Iterator[Chunk]:
@@ -271,77 +285,97 @@ def _reader_chunks(reader, info: RecordingInfo, first: int, stop: int, chunk_n: 
 
 
 def _run_piece(path: str, format: str, fs_arg, mains, warm_first: int, first: int, stop: int, last: bool,
-               chunk_s: float, kwargs: dict, blob: bytes | None = None) -> _Piece:
-    """One piece: fresh stages from ``warm_first`` (or the pickled stages ``blob`` at ``first``)."""
+               chunk_s: float, kwargs: dict, grid: int, blob: bytes | None = None) -> _Piece:
+    """One piece: fresh stages from ``warm_first`` (or the pickled analyzer ``blob`` at ``first``)."""
     from .io import open_reader
 
     reader = open_reader(path, format=format, fs=fs_arg)
     info = reader.info
     chunk_n = max(1, int(round(chunk_s * info.fs)))
+    start_state = None
     if blob is not None:
-        stages = pickle.loads(blob)
-        start_state = None
+        a = pickle.loads(blob)
+        calls = a.detector._calls
+        calls.detector.clear()
+        calls.segmenter.clear()
     else:
-        stages = _Stages(info.fs, info.channel_names, mains, warm_first, kwargs)
+        calls = _Calls()
+        a = _piece_analyzer(info, mains, kwargs, warm_first, calls)
         for chunk in _reader_chunks(reader, info, warm_first, first, chunk_n):
-            stages.step(chunk)
-        start_state = copy.deepcopy(canonical_state(stages, first)) if first else None
-    records = [stages.step(chunk) for chunk in _reader_chunks(reader, info, first, stop, chunk_n)]
-    piece = _Piece(records, start_state=start_state)
+            a.process(chunk)
+        calls.detector.clear()  # the warm-up hands nothing on
+        calls.segmenter.clear()
+        if first:
+            start_state = canonical_state(a, first, grid)
+    for chunk in _reader_chunks(reader, info, first, stop, chunk_n):
+        a.process(chunk)
+    piece = _Piece(calls, start_state=start_state)
     if last:
-        piece.finish = stages.finish(stop)
+        a.finish()
     else:
-        piece.end_blob = pickle.dumps(stages, protocol=pickle.HIGHEST_PROTOCOL)
-        piece.end_state = canonical_state(stages, stop)
+        piece.end_state = canonical_state(a, stop, grid)
+        a.__dict__.pop("_start_segmenter", None)  # the segmenter exists by now; the hook is a closure
+        piece.end_blob = pickle.dumps(a, protocol=pickle.HIGHEST_PROTOCOL)
     return piece
 
 
 # -- state comparison -------------------------------------------------------------------------
 
-def canonical_state(stages: _Stages, at: int) -> dict:
-    """Everything in the stages that can still influence an output after sample ``at``.
+def _plain(x):
+    """A deep, comparable copy: objects become dicts of their attributes, arrays are copied."""
+    if isinstance(x, np.ndarray):
+        return x.copy()
+    if isinstance(x, dict):
+        return {k: _plain(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_plain(v) for v in x]
+    if isinstance(x, (set, frozenset)):
+        return sorted(x, key=repr)
+    if isinstance(x, _Recorder):
+        return _plain(x._target)
+    if isinstance(x, (int, float, str, bool, complex, bytes, type(None), np.generic)):
+        return x
+    if hasattr(x, "__dict__") and not isinstance(x, (types.FunctionType, types.MethodType, type, types.ModuleType)):
+        return {"__class__": type(x).__qualname__, **{k: _plain(v) for k, v in vars(x).items()}}
+    return repr(type(x))
 
-    Fields that can no longer matter are normalised (an event window closed long ago, a
-    restart far in the past, history older than anything still looked back at).
+
+def _mod_next(tree, grid: int):
+    """Sample counters of the filters only set phases: compare them modulo the piece grid."""
+    if isinstance(tree, dict):
+        return {k: (v % grid if k == "_next" and isinstance(v, int) else _mod_next(v, grid)) for k, v in tree.items()}
+    if isinstance(tree, list):
+        return [_mod_next(v, grid) for v in tree]
+    return tree
+
+
+def canonical_state(analyzer, at: int, grid: int) -> dict:
+    """Everything in the detector, echo filter and segmenter that can still influence an output.
+
+    The objects are compared whole (so a field added to them later is compared too), except
+    for fields that provably no longer matter after sample ``at``: the mains probe (used
+    before the mains decision only), a filter restart more than ``settle`` samples ago, an
+    echo window that closed long ago, and the filters' sample counters, compared modulo the
+    piece grid (they only set the mains phase).
     """
-    det, seg, echo = stages.detector, stages.segmenter, stages.echoes
-    fs = det.fs
-    d = {k: v for k, v in vars(det).items() if k not in ("_auto", "_probe", "_probe_len", "_filter", "_state",
-                                                        "_peak_val", "_sigma_by_block", "_last_reset")}
-    state = det._state.copy()
-    peak_val = det._peak_val.copy()
-    for c in range(det.n_channels):
-        if state[c, 0] == 0:  # closed: start, peak, last and the open peak value are rewritten on opening
-            state[c, 1:4] = 0
-            peak_val[c, 0] = 0.0
-            shadow = det.shadow_frac * peak_val[c, 1] * np.exp(-(at - state[c, 4]) / det.shadow_n)
-            if at - state[c, 4] > det.dead_n and shadow == 0.0:
-                state[c, 4], peak_val[c, 1] = -(1 << 40), 0.0
-    d["_state"], d["_peak_val"] = state, peak_val
-    pend = det._pend_peak.min() if len(det._pend_peak) else det._det_pos
-    k_min = min(int(pend), det._det_pos - det.max_n) // det.block_n - 1
-    d["_sigma_by_block"] = {k: v for k, v in det._sigma_by_block.items() if k >= k_min}
-    d["_last_reset"] = det._last_reset if at - det._last_reset < det.settle_n else None
-    flt = det._filter
-    if flt is not None:
-        d["_filter"] = {
-            "highpass": vars(flt.highpass),
-            "lowpass": vars(flt.lowpass) if flt.lowpass is not None else None,
-            "canceller": ({k: v for k, v in vars(flt.canceller).items()} if flt.canceller is not None else None),
-            "phase": flt._next % (flt.canceller.cos_t.shape[1] if flt.canceller is not None else 1),
-        }
-    t_at = at / fs
-    last_t = np.where(echo._last_t < t_at - echo.echo_s - 1.0, -np.inf, echo._last_t)
-    last_amp = np.where(np.isinf(last_t), 0.0, echo._last_amp)
-    e = {"_last_t": last_t, "_last_amp": last_amp, "echo_s": echo.echo_s, "echo_ratio": echo.echo_ratio}
-    s = None
-    if seg is not None:
-        s = {k: v for k, v in vars(seg).items() if k not in ("_excl", "_open")}
-        held = [t for t in (seg._ev_t, seg._bev_t) if len(t)]
-        horizon = min([t_at - 10.0] + [float(t.min()) - 1.0 for t in held])
-        s["_excl"] = [[iv for iv in lst if iv[1] >= horizon] for lst in seg._excl]
-        s["_open"] = [None if r is None else (r.code, r.start_w, sorted(r.channels_seen)) for r in seg._open]
-    return {"detector": d, "echo": e, "segmenter": s}
+    det = _plain(analyzer.detector)
+    for name in ("_auto", "_probe", "_probe_len"):
+        det.pop(name, None)
+    settle = det.get("settle_n")
+    if isinstance(det.get("_last_reset"), int) and isinstance(settle, int) and at - det["_last_reset"] >= settle:
+        det["_last_reset"] = None
+    if "_filter" in det:
+        det["_filter"] = _mod_next(det["_filter"], grid)
+    echo = _plain(analyzer.echoes)
+    echo.pop("removed", None)
+    try:
+        t_at = at / analyzer.fs
+        old = echo["_last_t"] < t_at - echo["echo_s"] - 1.0
+        echo["_last_t"] = np.where(old, -np.inf, echo["_last_t"])
+        echo["_last_amp"] = np.where(old, 0.0, echo["_last_amp"])
+    except (KeyError, TypeError, ValueError):
+        pass
+    return {"detector": det, "echo": echo, "segmenter": _plain(analyzer.segmenter)}
 
 
 def same_state(a, b) -> bool:
@@ -360,8 +394,8 @@ def same_state(a, b) -> bool:
         return bool(np.array_equal(a, b))
     if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
         return True
-    if hasattr(a, "__dict__") and type(a) is type(b) and not isinstance(a, type):
-        return same_state(vars(a), vars(b))
+    if type(a) is not type(b):
+        return False
     try:
         return bool(a == b)
     except (TypeError, ValueError):
@@ -371,48 +405,52 @@ def same_state(a, b) -> bool:
 # -- stitching --------------------------------------------------------------------------------
 
 class _ReplayDetector:
-    """Stands in for the detector inside an Analyzer: hands out the recorded events."""
+    """Stands in for the detector: hands out the recorded outputs, call by call."""
 
-    _filter = True  # the mains is decided: the Analyzer steps every chunk at once
+    _filter = True  # the mains is decided
 
-    def __init__(self, mains_hz):
+    def __init__(self, mains_hz, calls: list):
         self.mains_hz = mains_hz
-        self.noise_uv = None
-        self.step: _Step | None = None
-        self.tail: _Step | None = None
+        self.noise_uv = np.full(1, np.nan)
+        self._calls = calls
+
+    def _next_call(self, kind: str):
+        call, events, noise = self._calls.pop(0)
+        if call != kind:
+            raise RuntimeError(f"replay out of step: the analyzer called {kind}, the record holds {call}")
+        self.noise_uv = noise
+        return events
 
     def process(self, chunk):
-        self.noise_uv = self.step.noise_uv
-        return self.step.events
+        return self._next_call("process")
 
     def flush(self):
-        self.noise_uv = self.tail.noise_uv
-        return self.tail.events
+        return self._next_call("flush")
 
 
 class _ReplaySegmenter:
-    """Stands in for the segmenter: recorded segments; ``excluded`` from the recorded intervals."""
+    """Stands in for the segmenter: recorded segments, ``final_s`` and exclusion state."""
 
-    def __init__(self, n_channels: int, window_s: float):
+    def __init__(self, n_channels: int, window_s: float, calls: list):
         self.n_channels = n_channels
         self.window_s = window_s
         self._excl: list[list[tuple]] = [[] for _ in range(n_channels)]
         self._open = [None] * n_channels
         self.final_s = 0.0
-        self.steps: list[_Step] = []
+        self._calls = calls
 
-    def _apply(self, step: _Step) -> list[Segment]:
-        for lst, new in zip(self._excl, step.excl_new):
-            lst.extend(new)
-        self._open = step.open_runs
-        self.final_s = step.final_s
-        return list(step.segments)
+    def _next_call(self) -> list[Segment]:
+        segments, self.final_s, self._excl, self._open = self._calls.pop(0)
+        return list(segments)
 
-    def process(self, chunk, times_s=None, channels=None):
-        return self._apply(self.steps.pop(0))
+    def process(self, *args, **kwargs):
+        return self._next_call()
 
     def flush(self):
-        return self._apply(self.steps.pop(0))
+        return self._next_call()
+
+    def forget_before(self, t_s: float) -> None:
+        pass  # the next record holds the exclusion state as the real segmenter had it
 
     def excluded(self, times_s, channels):
         from .segments import Segmenter
@@ -420,12 +458,14 @@ class _ReplaySegmenter:
         return Segmenter.excluded(self, times_s, channels)
 
 
-def _stitch(path: str, format: str, fs_arg, mains, kwargs: dict, chunk_s: float, plan, *pieces: _Piece):
+def _stitch(path: str, format: str, fs_arg, mains, kwargs: dict, chunk_s: float, plan, grid: int,
+            *pieces: _Piece):
     """Check each boundary, recompute pieces that differ, run the unbounded stages; -> (result, stats)."""
-    from .io import read_info
+    from .io import open_reader
     from .pipeline import Analyzer
 
-    info = read_info(path, format=format, fs=fs_arg)
+    reader = open_reader(path, format=format, fs=fs_arg)
+    info = reader.info
     pieces = list(pieces)
     recomputed = 0
     for i in range(1, len(pieces)):
@@ -433,21 +473,21 @@ def _stitch(path: str, format: str, fs_arg, mains, kwargs: dict, chunk_s: float,
         if not same_state(prev.end_state, pieces[i].start_state):
             warm_first, first, stop = plan[i]
             pieces[i] = _run_piece(path, format, fs_arg, mains, warm_first, first, stop, i == len(pieces) - 1,
-                                   chunk_s, kwargs, blob=prev.end_blob)
+                                   chunk_s, kwargs, grid, blob=prev.end_blob)
             recomputed += 1
+    det_calls = [c for p in pieces for c in p.calls.detector]
+    seg_calls = [c for p in pieces for c in p.calls.segmenter]
     a = Analyzer(info.fs, info.channel_names, mains=mains, **kwargs)
-    replay = _ReplayDetector(_piece_mains(path, format, fs_arg, mains, chunk_s, kwargs))
-    seg = _ReplaySegmenter(len(info.channel_names), _window_s(info.fs, kwargs))
-    a.detector, a.echoes, a.segmenter = replay, (lambda ev: ev), seg
+    a.detector = _ReplayDetector(_piece_mains(path, format, fs_arg, mains, chunk_s, kwargs), det_calls)
+    replay_seg = _ReplaySegmenter(len(info.channel_names), _window_s(info.fs, kwargs), seg_calls)
+    a._start_segmenter = lambda: setattr(a, "segmenter", replay_seg)
+    chunk_n = max(1, int(round(chunk_s * info.fs)))
     n_ch = len(info.channel_names)
-    for piece in pieces:
-        for step in piece.records:
-            replay.step = step
-            seg.steps.append(step)
-            a.process(Chunk(np.zeros((n_ch, step.n), np.float32), step.first, info.fs))
-    replay.tail = pieces[-1].finish[0]
-    seg.steps.extend(pieces[-1].finish)
+    for lo in range(0, info.n_samples, chunk_n):  # the chunk grid only: the replay holds the data's effects
+        a.process(Chunk(np.zeros((n_ch, min(chunk_n, info.n_samples - lo)), np.float32), lo, info.fs))
     a.finish()
+    if det_calls or seg_calls:
+        raise RuntimeError("replay out of step: records left over")
     result = a.result(info, input=str(path))
     return result, {"pieces": len(pieces), "recomputed": recomputed}
 
@@ -465,7 +505,7 @@ def _piece_mains(path, format, fs_arg, mains, chunk_s, kwargs):
 
     reader = open_reader(path, format=format, fs=fs_arg)
     a = Analyzer(reader.info.fs, reader.info.channel_names, mains=mains, **kwargs)
-    if a.detector.mains_hz is not None and not a.detector._auto:
+    if a.detector.mains_hz is not None and mains != "auto":
         return a.detector.mains_hz
     for chunk in reader.iter_chunks(chunk_s):
         a.detector.process(chunk)
@@ -500,11 +540,21 @@ def _piece_task(path, *args):
     return _run_piece(path, *args)
 
 
-def _stitch_task(path, format, fs_arg, mains, kwargs, chunk_s, plan, *pieces):
-    bad = [p for p in pieces if p[0] == "error"]
-    if bad:
-        return bad[0]
-    return _guard(_stitch, path, format, fs_arg, mains, kwargs, chunk_s, plan, *[p[1] for p in pieces])
+def _stitch_task(path, format, fs_arg, mains, kwargs, chunk_s, plan, grid, *pieces):
+    """Stitch the pieces; if any piece or the stitching failed, analyse the whole file here instead
+    (a bad input then reports its own error; a piece path broken by a stage change costs time only)."""
+    if all(p[0] == "ok" for p in pieces):
+        status, value = _guard(_stitch, path, format, fs_arg, mains, kwargs, chunk_s, plan, grid,
+                               *[p[1] for p in pieces])
+        if status == "ok":
+            return status, value
+        why = value
+    else:
+        why = next(p[1] for p in pieces if p[0] == "error")
+    status, value = _guard(_analyze_whole, path, format, fs_arg, mains, chunk_s, kwargs)
+    if status == "ok":
+        value[1]["fallback"] = why
+    return status, value
 
 
 def analyze_files(paths, client, *, format: str = "auto", fs: float | None = None, mains="auto",
@@ -547,6 +597,7 @@ def analyze_files(paths, client, *, format: str = "auto", fs: float | None = Non
                 reader = open_reader(path, format=format, fs=fs)
                 if hasattr(reader, "read_samples"):
                     plan = plan_pieces(reader.info, chunk_s=chunk_s, piece_s=piece_s, warmup_s=warmup_s)
+                    grid = _grid_samples(reader.info.fs, chunk_s)
             except Exception:  # noqa: BLE001 - the whole-file task reports it
                 plan = None
         if plan is None:
@@ -557,9 +608,10 @@ def analyze_files(paths, client, *, format: str = "auto", fs: float | None = Non
             for i, (warm_first, first, stop) in enumerate(plan):
                 m = mains if i == 0 else piece_mains
                 parts.append(client.submit(_guard, _piece_task, path, format, fs, m, warm_first, first, stop,
-                                           i == len(plan) - 1, chunk_s, kwargs, pure=False))
+                                           i == len(plan) - 1, chunk_s, kwargs, grid, pure=False))
             every += parts
-            fut = client.submit(_stitch_task, path, format, fs, mains, kwargs, chunk_s, plan, *parts, pure=False)
+            fut = client.submit(_stitch_task, path, format, fs, mains, kwargs, chunk_s, plan, grid, *parts,
+                                pure=False)
         finals[fut.key] = path
         every.append(fut)
     done = distributed.as_completed(every)

@@ -31,7 +31,7 @@ def _same_result(a, b) -> None:
 
 @pytest.fixture(scope="module")
 def long_file(tmp_path_factory) -> Path:
-    rec, _ = simulate("mixed", minutes=6, channels=2, seed=11)
+    rec, _ = simulate("clean", minutes=6, channels=2, seed=11)
     path = tmp_path_factory.mktemp("dist") / "long.bdf"
     write_bdf(rec, path)
     return path
@@ -68,19 +68,27 @@ def test_pieces_identical_to_local(long_file, client, warmup_s, recomputed):
     assert len(out) == 1
     path, result, stats = out[0]
     assert path == str(long_file) and stats["pieces"] == 3
+    assert "fallback" not in stats  # the piece path itself ran (no whole-file fallback)
     if recomputed is not None:
         assert stats["recomputed"] == recomputed
     _same_result(ref, result)
 
 
 def test_state_check_sees_a_difference(long_file):
-    """The boundary check is not vacuous: a piece warmed up for 2 s differs from the run from 0."""
-    mains = D._piece_mains(str(long_file), "auto", None, "auto", 60.0, {})
-    first = D._run_piece(str(long_file), "auto", None, "auto", 0, 0, 120_000, False, 60.0, {})
-    cold = D._run_piece(str(long_file), "auto", None, mains, 118_000, 120_000, 180_000, True, 60.0, {})
-    warm = D._run_piece(str(long_file), "auto", None, mains, 0, 120_000, 180_000, True, 60.0, {})
+    """The boundary check is not vacuous: a piece warmed up from the file start has exactly the
+    state of the run from 0; one warmed up for 2 s does not, and the stitch recomputes it."""
+    path = str(long_file)
+    mains = D._piece_mains(path, "auto", None, "auto", 60.0, {})
+    grid = D._grid_samples(1000.0, 60.0)
+    first = D._run_piece(path, "auto", None, "auto", 0, 0, 120_000, False, 60.0, {}, grid)
+    cold = D._run_piece(path, "auto", None, mains, 118_000, 120_000, 360_000, True, 60.0, {}, grid)
+    warm = D._run_piece(path, "auto", None, mains, 0, 120_000, 360_000, True, 60.0, {}, grid)
     assert D.same_state(first.end_state, warm.start_state)
     assert not D.same_state(first.end_state, cold.start_state)
+    plan = [(0, 0, 120_000), (118_000, 120_000, 360_000)]
+    result, stats = D._stitch(path, "auto", None, "auto", {}, 60.0, plan, grid, first, cold)
+    assert stats == {"pieces": 2, "recomputed": 1}
+    _same_result(analyze(long_file), result)
 
 
 def test_cli_scheduler_writes_the_same_files(tmp_path, capsys):

@@ -46,9 +46,9 @@ def test_notebooks_are_stored_without_outputs():
 def test_notebook_runs(name, kernel_env, monkeypatch):
     monkeypatch.setenv("JUPYTER_PATH", str(kernel_env))
     monkeypatch.setenv("EMG_NOTEBOOK_SECONDS", "12")
-    monkeypatch.setenv("EMG_NOTEBOOK_DAYS", "3")
-    monkeypatch.setenv("EMG_NOTEBOOK_MINUTES", "6")
-    monkeypatch.setenv("EMG_NOTEBOOK_SHIFTS", "8")
+    monkeypatch.setenv("EMG_NOTEBOOK_DAYS", "2")
+    monkeypatch.setenv("EMG_NOTEBOOK_MINUTES", "5.5")
+    monkeypatch.setenv("EMG_NOTEBOOK_SHIFTS", "5")
     monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
     nb = nbformat.read(NOTEBOOKS / name, as_version=4)
     client = nbclient.NotebookClient(nb, timeout=240, kernel_name="python3",
@@ -62,7 +62,7 @@ def test_notebook_runs(name, kernel_env, monkeypatch):
     if name.startswith("01"):
         assert "packets lost: 0" in text and "fasciculations" in text
     elif name.startswith("02"):
-        assert "3 analyses loaded, 0 unreadable" in text
+        assert "2 analyses loaded, 0 unreadable" in text
     else:
         assert "caffeine" in text and "strength_training" in text
 
