@@ -105,7 +105,10 @@ def main() -> int:
         bad = [p for p in paths if isinstance(results.get(p), str) or not _same(reference[p], results[p])]
         ok_all &= not bad
         extra = ""
-        if stats and any(s["pieces"] > 1 for s in stats):
+        fallbacks = [s["fallback"] for s in stats or [] if "fallback" in s]
+        if fallbacks:
+            extra = f"  ({len(fallbacks)} files fell back to one task: {fallbacks[0]})"
+        elif stats and any(s["pieces"] > 1 for s in stats):
             pieces = sum(s["pieces"] for s in stats)
             recomputed = sum(s["recomputed"] for s in stats)
             extra = f"  ({pieces} pieces, {recomputed} of {pieces - len(stats)} boundaries recomputed)"
