@@ -26,13 +26,13 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from baseline_scipy import scipy_detect  # noqa: E402
+from baseline_scipy import scipy_detect
 
-from emg import _detect_numba as K  # noqa: E402
-from emg.detect import Detector, detect  # noqa: E402
-from emg.filters import DetectionFilter  # noqa: E402
-from emg.simulate import simulate  # noqa: E402
-from emg.types import Chunk, Recording  # noqa: E402
+from emg import _detect_numba as K
+from emg.detect import Detector, detect
+from emg.filters import DetectionFilter
+from emg.simulate import simulate
+from emg.types import Chunk, Recording
 
 
 def best_of(fn, repeat: int = 3) -> float:

@@ -11,7 +11,7 @@ import numpy as np
 
 from ._numba import jit
 
-__all__ = ["sos_filter", "mains_cancel", "block_mad", "threshold_events", "event_features"]
+__all__ = ["block_mad", "event_features", "mains_cancel", "sos_filter", "threshold_events"]
 
 ROTATE_EVERY = 8  # the canceller turns its phasors for the frequency error every 8 samples
 

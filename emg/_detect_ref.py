@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import signal
 
-__all__ = ["sos_filter_ref", "block_mad_ref", "threshold_events_ref", "event_features_ref", "mains_cancel_ref"]
+__all__ = ["block_mad_ref", "event_features_ref", "mains_cancel_ref", "sos_filter_ref", "threshold_events_ref"]
 
 
 def sos_filter_ref(x: np.ndarray, valid: np.ndarray, sos: np.ndarray) -> np.ndarray:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["jit", "NUMBA_ENABLED"]
+__all__ = ["NUMBA_ENABLED", "jit"]
 
 NUMBA_ENABLED = os.environ.get("EMG_NO_NUMBA", "").strip() not in ("1", "true", "yes")
 

@@ -22,8 +22,17 @@ from scipy import signal
 
 from ._detect_numba import mains_cancel, sos_filter
 
-__all__ = ["detection_sos", "highpass_sos", "lowpass_sos", "notch_sos", "detect_mains", "mains_harmonics",
-           "StreamingFilter", "MainsCanceller", "DetectionFilter"]
+__all__ = [
+    "DetectionFilter",
+    "MainsCanceller",
+    "StreamingFilter",
+    "detect_mains",
+    "detection_sos",
+    "highpass_sos",
+    "lowpass_sos",
+    "mains_harmonics",
+    "notch_sos",
+]
 
 MAINS_CHOICES = (50.0, 60.0)
 

@@ -14,8 +14,18 @@ from .core import RAIL_UV, simulate
 from .scenarios import SCENARIOS, Scenario, get_scenario
 from .truth import EVENT_DTYPE, EVENT_KINDS, INTERVAL_LABELS, Interval, Truth
 
-__all__ = ["simulate", "SCENARIOS", "Scenario", "get_scenario", "Truth", "Interval", "EVENT_DTYPE",
-           "EVENT_KINDS", "INTERVAL_LABELS", "RAIL_UV"]
+__all__ = [
+    "EVENT_DTYPE",
+    "EVENT_KINDS",
+    "INTERVAL_LABELS",
+    "RAIL_UV",
+    "SCENARIOS",
+    "Interval",
+    "Scenario",
+    "Truth",
+    "get_scenario",
+    "simulate",
+]
 
 
 class _CallableModule(_types.ModuleType):

@@ -13,11 +13,11 @@ from .scenarios import Scenario, get_scenario
 from .shapes import Renderer, ecg_shape, motion_shape, muap_shape, pop_shape
 from .truth import EVENT_DTYPE, Interval, Truth
 
-__all__ = ["simulate", "RAIL_UV"]
+__all__ = ["RAIL_UV", "simulate"]
 
 #: where a saturated channel sits (Cyton at gain 24: 4.5 V / 24 = 187.5 mV)
 RAIL_UV = 187500.0
-_DEFAULT_START = dt.datetime(2026, 1, 5, 8, 0, 0, tzinfo=dt.timezone.utc)
+_DEFAULT_START = dt.datetime(2026, 1, 5, 8, 0, 0, tzinfo=dt.UTC)
 _MARGIN_S = 0.25  # fasciculations are not planted this close to an interval of their channel
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-__all__ = ["Scenario", "SCENARIOS", "get_scenario"]
+__all__ = ["SCENARIOS", "Scenario", "get_scenario"]
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import signal
 
-__all__ = ["Renderer", "Template", "muap_shape", "ecg_shape", "pop_shape", "motion_shape"]
+__all__ = ["Renderer", "Template", "ecg_shape", "motion_shape", "muap_shape", "pop_shape"]
 
 SYNTH_RATE_HZ = 8000.0
 

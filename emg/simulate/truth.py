@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["Truth", "Interval", "EVENT_KINDS", "INTERVAL_LABELS", "EVENT_DTYPE"]
+__all__ = ["EVENT_DTYPE", "EVENT_KINDS", "INTERVAL_LABELS", "Interval", "Truth"]
 
 #: kinds of planted discrete events
 EVENT_KINDS = ("fasciculation", "ecg")
@@ -186,7 +186,7 @@ class Truth:
         Path(path).write_text(json.dumps(self.to_dict(), indent=1), encoding="utf-8")
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Truth":
+    def from_dict(cls, d: dict) -> Truth:
         cols = d["events"]
         events = np.zeros(len(cols["time_s"]), EVENT_DTYPE)
         for name in EVENT_DTYPE.names:
@@ -205,7 +205,7 @@ class Truth:
         )
 
     @classmethod
-    def from_json(cls, path: str | Path) -> "Truth":
+    def from_json(cls, path: str | Path) -> Truth:
         """Read a truth file written by :meth:`to_json`."""
         from ..errors import InputError
 
