@@ -31,10 +31,10 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from baseline_scipy import scipy_detect  # noqa: E402
+from baseline_scipy import scipy_detect
 
-from emg.pipeline import analyze  # noqa: E402
-from emg.simulate import SCENARIOS, simulate  # noqa: E402
+from emg.pipeline import analyze
+from emg.simulate import SCENARIOS, simulate
 
 REPO = Path(__file__).resolve().parents[1]
 TOL_S = 0.015

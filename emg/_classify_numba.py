@@ -60,7 +60,7 @@ def assign_families(channels, waves, amps, tpl, amp, ids, used, count, state, mi
         for k in range(n_fam):
             if ids[c, k] < 0:
                 continue
-            a = amp[c, k] if amp[c, k] > 1e-9 else 1e-9
+            a = max(1e-09, amp[c, k])
             ratio = amps[e] / a
             if ratio > max_ratio or ratio < 1.0 / max_ratio:
                 continue
@@ -72,8 +72,7 @@ def assign_families(channels, waves, amps, tpl, amp, ids, used, count, state, mi
                 best_corr = corr
         if best >= 0:
             cnt = count[c, best] + 1
-            if cnt > 30:
-                cnt = 30
+            cnt = min(cnt, 30)
             mean = 0.0
             for j in range(n_wave):
                 v = (1.0 - 1.0 / cnt) * tpl[c, best, j] + (1.0 / cnt) * w[j]

@@ -70,7 +70,7 @@ import numpy as np
 
 from .types import Events
 
-__all__ = ["EventClassifier", "EchoFilter", "ShapeFamilies", "regular_run", "regular_triple", "subtract_template"]
+__all__ = ["EchoFilter", "EventClassifier", "ShapeFamilies", "regular_run", "regular_triple", "subtract_template"]
 
 RR_MIN_S, RR_MAX_S = 60.0 / 180.0, 60.0 / 40.0
 

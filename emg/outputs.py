@@ -24,8 +24,15 @@ from ._version import __version__
 if TYPE_CHECKING:  # pragma: no cover
     from .pipeline import AnalysisResult
 
-__all__ = ["EVENT_COLUMNS", "SEGMENT_COLUMNS", "RATE_COLUMNS", "SUMMARY_KEYS", "write_outputs",
-           "output_paths", "iso_time"]
+__all__ = [
+    "EVENT_COLUMNS",
+    "RATE_COLUMNS",
+    "SEGMENT_COLUMNS",
+    "SUMMARY_KEYS",
+    "iso_time",
+    "output_paths",
+    "write_outputs",
+]
 
 EVENT_COLUMNS = ("onset_s", "time", "channel", "label", "amplitude_uv", "duration_ms", "phases",
                  "snr", "unit", "multiplicity")
@@ -63,7 +70,7 @@ def _write_csv(path: Path, header: tuple[str, ...], rows) -> None:
     os.replace(tmp, path)
 
 
-def _write_events(path: Path, result: "AnalysisResult") -> None:
+def _write_events(path: Path, result: AnalysisResult) -> None:
     ev = result.events
     names = result.info.channel_names
     digits = max(3, math.ceil(math.log10(ev.fs)) if ev.fs > 1 else 3)
@@ -86,7 +93,7 @@ def _write_events(path: Path, result: "AnalysisResult") -> None:
     _write_csv(path, EVENT_COLUMNS, rows)
 
 
-def _write_segments(path: Path, result: "AnalysisResult") -> None:
+def _write_segments(path: Path, result: AnalysisResult) -> None:
     names = result.info.channel_names
     start = result.info.start
     rows = []
@@ -99,7 +106,7 @@ def _write_segments(path: Path, result: "AnalysisResult") -> None:
     _write_csv(path, SEGMENT_COLUMNS, rows)
 
 
-def _write_rates(path: Path, result: "AnalysisResult") -> None:
+def _write_rates(path: Path, result: AnalysisResult) -> None:
     rows = (
         (
             r.hour_start.isoformat(timespec="seconds"),
@@ -120,7 +127,7 @@ def _round(x: float | None, digits: int) -> float | None:
     return None if x is None or not math.isfinite(x) else round(float(x), digits)
 
 
-def summary_dict(result: "AnalysisResult") -> dict:
+def summary_dict(result: AnalysisResult) -> dict:
     """The summary as a JSON-ready dict: the contract's keys first, then additions."""
     info = result.info
     names = info.channel_names
@@ -163,7 +170,7 @@ def _write_json(path: Path, obj) -> None:
     os.replace(tmp, path)
 
 
-def write_outputs(result: "AnalysisResult", out_dir: str | os.PathLike, stem: str) -> dict[str, Path]:
+def write_outputs(result: AnalysisResult, out_dir: str | os.PathLike, stem: str) -> dict[str, Path]:
     """Write the four contract files plus ``<stem>.units.json``; return their paths."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -26,7 +26,7 @@ from .segments import Segmenter
 from .types import Chunk, Events, Recording, RecordingInfo, Segment
 from .units import UnitTemplate, UnitTracker
 
-__all__ = ["Analyzer", "AnalysisResult", "analyze", "BATCH_CHUNK_S"]
+__all__ = ["BATCH_CHUNK_S", "AnalysisResult", "Analyzer", "analyze"]
 
 #: chunk length of the batch path (s): streaming with big chunks
 BATCH_CHUNK_S = 60.0
@@ -274,4 +274,4 @@ def analyze(recording_or_path: Recording | str | os.PathLike, *, format: str = "
 
 
 def _utc(start: dt.datetime) -> dt.datetime:  # pragma: no cover - helper for callers
-    return start.astimezone(dt.timezone.utc)
+    return start.astimezone(dt.UTC)

@@ -22,8 +22,16 @@ import numpy as np
 
 from .types import Events, Gap, Segment
 
-__all__ = ["MIN_VALID_S", "HourRate", "poisson_ci", "merge_intervals", "invalid_intervals",
-           "valid_seconds", "hourly_rates", "overall_rate"]
+__all__ = [
+    "MIN_VALID_S",
+    "HourRate",
+    "hourly_rates",
+    "invalid_intervals",
+    "merge_intervals",
+    "overall_rate",
+    "poisson_ci",
+    "valid_seconds",
+]
 
 MIN_VALID_S = 300.0
 
@@ -112,7 +120,7 @@ class HourRate:
 
     @property
     def hour_start_utc(self) -> dt.datetime:
-        return self.hour_start.astimezone(dt.timezone.utc)
+        return self.hour_start.astimezone(dt.UTC)
 
 
 def _rate(count: int, valid_s: float) -> tuple[float | None, float | None, float | None]:
@@ -133,7 +141,7 @@ def _hour_edges(start: dt.datetime, duration_s: float) -> list[tuple[dt.datetime
         if lo >= duration_s:
             break
         # step in absolute time so a zone with DST rules still gives 3600 s bins
-        nxt = (hour.astimezone(dt.timezone.utc) + dt.timedelta(hours=1)).astimezone(start.tzinfo)
+        nxt = (hour.astimezone(dt.UTC) + dt.timedelta(hours=1)).astimezone(start.tzinfo)
         out.append((hour, lo, (nxt - start).total_seconds()))
         hour = nxt
     return out

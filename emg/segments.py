@@ -49,7 +49,6 @@ Decisions are final ``latency_s`` after the data arrived (about 1.5 s).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -398,9 +397,7 @@ class Segmenter:
         if same.any():
             for c, w in zip(*np.nonzero(same.sum(axis=2) >= self.sat_min - 1)):
                 runs = _runs(same[c, w])
-                if any(b - a >= self.sat_min - 1 for a, b in runs) and abs(mean[c, w] - med[c, 0]) > 1000.0:
-                    sat[c, w] = True
-                elif any(b - a >= self.sat_min - 1 for a, b in runs) and np.ptp(x[c, w]) == 0 and abs(x[c, w, 0]) > 1e4:
+                if any(b - a >= self.sat_min - 1 for a, b in runs) and abs(mean[c, w] - med[c, 0]) > 1000.0 or any(b - a >= self.sat_min - 1 for a, b in runs) and np.ptp(x[c, w]) == 0 and abs(x[c, w, 0]) > 1e4:
                     sat[c, w] = True
         gapw = ~valid[: nw * self.win].reshape(nw, self.win).all(axis=1)
         # rest noise per 1 s block from the trailing history (never from the future)

@@ -1,5 +1,4 @@
 import numpy as np
-import pytest
 
 from emg.classify import EchoFilter, EventClassifier, regular_run, regular_triple, subtract_template
 from emg.types import Events

@@ -6,7 +6,7 @@ import pytest
 from emg.rates import MIN_VALID_S, hourly_rates, merge_intervals, poisson_ci, valid_seconds
 from emg.types import Events, Gap, Segment
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def events_at(times_s, channel=0, fs=1000.0, label="fasciculation"):

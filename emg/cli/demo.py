@@ -45,7 +45,7 @@ def run(args) -> int:
             if bar is not None:
                 bar.close()
             stats = source.stats
-            start = source.start or dt.datetime.now(dt.timezone.utc).astimezone()
+            start = source.start or dt.datetime.now(dt.UTC).astimezone()
             port = source.port
     analyzer.finish()
     info = RecordingInfo(fs=analyzer.fs, channel_names=analyzer.channel_names, start=start,
