@@ -152,3 +152,8 @@ def test_cli_simulate_writes_bdf_and_truth(tmp_path, capsys):
     assert truth.n_channels == 2
     assert main(["simulate", str(out), "--scenario", "nope"]) == 2
     assert "Invalid value for 'scenario'" in capsys.readouterr().err
+
+
+def test_very_short_recordings_work():
+    rec, truth = simulate("mixed", minutes=0.005, channels=2, seed=1)  # 0.3 s
+    assert rec.n_samples == 300 and len(truth.events_of("fasciculation")) == 0

@@ -162,7 +162,9 @@ class _Builder:
                                "phases": phases})
         share = rng.dirichlet(np.full(n_units, 2.0))
         n_groups = int(rng.poisson(sc.fasc_per_min * self.duration_s / 60.0))
-        starts = np.sort(rng.uniform(0.2, self.duration_s - 0.3, n_groups))
+        if self.duration_s < 1.0:
+            n_groups = 0  # too short to plant a whole potential away from the edges
+        starts = np.sort(rng.uniform(0.2, max(0.2, self.duration_s - 0.3), n_groups))
         for t0 in starts:
             u = int(rng.choice(n_units, p=share))
             times = [float(t0)]
