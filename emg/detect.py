@@ -87,6 +87,22 @@ class Detector:
         instructions and a second thread measured slower on a shared 2-core machine.
         Results do not depend on it.
 
+    Attributes
+    ----------
+    mains_hz : float | None
+        50.0 or 60.0 once known (after ``mains_probe_s`` of data, or as given); None before,
+        and None after the probe when mains was None or the probe held under 0.25 s of data.
+    noise_uv : ndarray (n_channels,)
+        The current robust noise RMS per channel in µV (NaN until a block is complete).
+    n_wave : int
+        Samples per waveform snippet.
+
+    Notes
+    -----
+    Latency: an event is returned once its block of ``block_s`` is complete, its +-25 ms
+    window is filtered and 60 ms more have passed (the backward shadow and coincidence
+    look-ahead): about 1.1 s at most, plus the first ``mains_probe_s`` at the start.
+
     Examples
     --------
     >>> from emg.simulate import simulate
