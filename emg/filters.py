@@ -10,7 +10,9 @@ The detector's chain (:class:`DetectionFilter`), all causal:
    the grid's drift, and frozen while a spike passes. A fixed notch of the same
    width would ring for ~0.1 s after every large potential and make false events; the
    frozen canceller does not;
-3. 2nd-order Butterworth low-pass at 250 Hz when the sample rate allows it.
+3. 2nd-order Butterworth low-pass at 250 Hz when the sample rate allows it (run together
+   with the high-pass, before the canceller: one pass over the data, and the canceller
+   then follows only what the band lets through).
 
 Fixed notches (:func:`notch_sos`) remain available, e.g. for the SciPy baseline.
 """
@@ -263,20 +265,21 @@ class MainsCanceller:
 
 
 class DetectionFilter:
-    """The detector's causal chain: high-pass, mains canceller, low-pass (module docstring).
+    """The detector's causal chain: band-pass, then the mains canceller (module docstring).
 
-    Call :meth:`warm_up` with the first seconds of raw data before :meth:`process`, so the
-    canceller has locked on to the mains from the first sample.
+    The high-pass and low-pass run as one cascade of sections (one pass over the data);
+    the canceller follows, on the band-limited signal. Call :meth:`warm_up` with the first
+    seconds of raw data before :meth:`process`, so the canceller has locked on to the mains
+    from the first sample.
     """
 
     def __init__(self, fs: float, n_channels: int, mains_hz: float | None, *, highpass_hz: float = 20.0,
                  lowpass_hz: float = 250.0):
         self.fs, self.n_channels = float(fs), int(n_channels)
-        self.highpass = StreamingFilter(highpass_sos(fs, highpass_hz), n_channels)
+        sos = np.vstack([highpass_sos(fs, highpass_hz), lowpass_sos(fs, lowpass_hz)])
+        self.band = StreamingFilter(sos, n_channels)
         self.canceller = (MainsCanceller(fs, mains_hz, n_channels, lowpass_hz=lowpass_hz)
                           if mains_hz else None)
-        lp = lowpass_sos(fs, lowpass_hz)
-        self.lowpass = StreamingFilter(lp, n_channels) if len(lp) else None
         self._next = 0
 
     def warm_up(self, data: np.ndarray, valid: np.ndarray | None = None) -> None:
@@ -284,17 +287,15 @@ class DetectionFilter:
         if self.canceller is None or np.shape(data)[1] == 0:
             return
         v = np.ones(np.shape(data)[1], bool) if valid is None else np.asarray(valid, bool)
-        y = StreamingFilter(self.highpass.sos, self.n_channels).process(data, v)
+        y = StreamingFilter(self.band.sos, self.n_channels).process(data, v)
         self.canceller.process(y, v, 0)
         self.canceller.hold[:] = 0
 
     def process(self, data: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
         """Filter the next consecutive block of raw µV; returns float32 µV."""
         v = np.ones(np.shape(data)[1], np.bool_) if valid is None else np.ascontiguousarray(valid, dtype=np.bool_)
-        y = self.highpass.process(data, v)
+        y = self.band.process(data, v)
         if self.canceller is not None:
             y = self.canceller.process(y, v, self._next)
-        if self.lowpass is not None:
-            y = self.lowpass.process(y, v)
         self._next += len(v)
         return y
