@@ -39,7 +39,10 @@ fasciculation. (:func:`subtract_template` does the same on a signal.)
 **Artifact**: peak-to-peak above ``artifact_uv`` (2500 µV, larger than surface
 fasciculations); inside an artefact segment (movement, electrode pop, saturation: see
 :mod:`emg.segments`); or common mode: on ≥ ``common_fraction`` (75 %) of the other channels
-at once, with at least three channels, and not a heartbeat.
+at once, with at least three channels, and not a heartbeat; or a small event (SNR
+``min_snr``-``common_snr``, 7-15) with such an event on another channel within ±20 ms (mostly a faint
+heartbeat detected too rarely for a rhythm; on several channels over one muscle this also
+drops small discharges seen twice).
 
 **Echoes**: a would-be fasciculation less than ``echo_s`` (60 ms) after a larger event (not a
 heartbeat) on the same channel and smaller than ``echo_ratio`` (40 %) of it is a ring of the filters or a
@@ -277,7 +280,8 @@ class EventClassifier:
                  common_fraction: float = 0.75, multiplet_s: tuple[float, float] = (0.010, 0.110),
                  multiplet_amp: float = 2.0, min_separation_ms: float = 8.0, residual_k: float = 8.0,
                  residual_frac: float = 0.2, small_snr: float = 12.0, satellite_snr: float = 20.0,
-                 min_snr: float = 7.0, echo_s: float = 0.060, echo_ratio: float = 0.4):
+                 min_snr: float = 7.0, echo_s: float = 0.060, echo_ratio: float = 0.4,
+                 common_snr: float = 15.0):
         self.fs = float(fs)
         self.n_channels = int(n_channels)
         self.rhythm_tol = rhythm_tol
@@ -292,6 +296,7 @@ class EventClassifier:
         self.satellite_snr = satellite_snr
         self.min_snr = min_snr
         self.echo_s, self.echo_ratio = echo_s, echo_ratio
+        self.common_snr = common_snr
         self.context_s = 4 * RR_MAX_S + 0.2  # look-ahead and look-back of the rhythm test
         self.families = ShapeFamilies(n_channels, min_corr=family_corr, max_amp_ratio=family_amp)
         self._buf: Events | None = None  # events not yet final (plus look-back context)
@@ -403,7 +408,16 @@ class EventClassifier:
         if self.n_channels >= 3:
             need = max(2, int(np.ceil(self.common_fraction * (self.n_channels - 1))))
             common = buf.coincident[rows] >= need
-        labels[(big | (zones == 1) | common) & ~is_ecg] = "artifact"
+        # small events on two channels at once: common mode (most often a faint heartbeat whose
+        # beats are too rarely detected for a rhythm)
+        faint_common = np.zeros(len(rows), bool)
+        if self.n_channels >= 2:
+            small = (buf.snr < self.common_snr) & (buf.snr >= self.min_snr)
+            for k, i in enumerate(rows):
+                if small[i] and not is_ecg[k]:
+                    near = np.flatnonzero((np.abs(t - t[i]) <= self.coincidence_s) & (ch != ch[i]) & small)
+                    faint_common[k] = len(near) > 0
+        labels[(big | (zones == 1) | common | faint_common) & ~is_ecg] = "artifact"
         labels[big & (zones == 1)] = "artifact"
         ecg_mask = beats_all.copy()
         ecg_mask[rows[is_ecg]] = True

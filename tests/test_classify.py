@@ -164,3 +164,13 @@ def test_family_kernel_matches_the_numpy_reference():
     got = np.concatenate([fast.assign_many(ch[i : i + 97], waves[i : i + 97], ptp[i : i + 97]) for i in range(0, n, 97)])
     assert got.tolist() == expect
     assert np.allclose(fast._tpl, ref._tpl) and fast._ids.tolist() == ref._ids.tolist()
+
+
+def test_small_events_on_two_channels_at_once_are_common_mode():
+    # SNR 10 (20 µV over 2 µV noise) on both channels within 20 ms: a faint heartbeat, not counted
+    rows = [(2.0, 0, 20.0, MU, 1), (2.004, 1, 20.0, MU, 1), (5.0, 0, 300.0, MU, 1), (5.003, 1, 300.0, -MU, 1),
+            (8.0, 0, 20.0, MU, 0)]
+    out = run(EventClassifier(FS, 2), make_events(rows))
+    assert list(zip(out.onset_s.round(3), out.label)) == [
+        (2.0, "artifact"), (2.004, "artifact"), (5.0, "fasciculation"), (5.003, "fasciculation"),
+        (8.0, "fasciculation")]
