@@ -343,24 +343,6 @@ def sim_report(sim_folder) -> tuple[str, Path]:
 # ---------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("count, hours", [(0, 1.0), (1, 0.5), (10, 2.0), (300, 3.3), (4713, 215.8)])
-def test_exact_poisson_ci_matches_chi2(count, hours):
-    from emg.report.summarize import exact_poisson_ci
-
-    rate, lo, hi = exact_poisson_ci(count, hours)
-    e_rate, e_lo, e_hi = _poisson_ci(count, hours)
-    assert rate == pytest.approx(e_rate, rel=1e-12)
-    assert lo == pytest.approx(e_lo, rel=1e-9, abs=1e-12)
-    assert hi == pytest.approx(e_hi, rel=1e-9)
-    assert lo <= rate <= hi
-
-
-def test_exact_poisson_ci_no_exposure_is_nan():
-    from emg.report.summarize import exact_poisson_ci
-
-    assert all(math.isnan(x) for x in exact_poisson_ci(3, 0.0))
-
-
 def test_load_folder_reads_contract_files(sim_folder):
     from emg.report.load import load_folder
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..rates import MIN_VALID_S, merge_intervals, poisson_ci
 from ..types import EVENT_LABELS, SEGMENT_LABELS
 from .load import Analysis, RateTable
 
@@ -23,54 +24,20 @@ __all__ = [
     "channel_quality",
     "channel_rates",
     "daily_rates",
-    "exact_poisson_ci",
     "pick_examples",
     "union_length_s",
     "unit_rows",
 ]
 
-#: Hours with less valid rest than this get no rate (CONTRACT.md).
-MIN_VALID_S = 300.0
 #: Above this robust noise level (µV RMS) the report asks the user to check the electrodes
 #: (DOMAIN.md: 1-10 µV RMS at rest on a good contact).
 NOISE_LIMIT_UV = 10.0
 
 
-def exact_poisson_ci(
-    count: int, exposure_h: float, level: float = 0.95
-) -> tuple[float, float, float]:
-    """Rate per hour and its exact (Garwood) Poisson interval.
-
-    Parameters
-    ----------
-    count : int
-        Number of events.
-    exposure_h : float
-        Observation time in hours (> 0).
-    level : float
-        Confidence level.
-
-    Returns
-    -------
-    rate, low, high : float
-        Events per hour; NaN for all three when ``exposure_h`` is not positive.
-
-    Examples
-    --------
-    >>> r, lo, hi = exact_poisson_ci(10, 2.0)
-    >>> round(r, 2), round(lo, 3), round(hi, 3)
-    (5.0, 2.398, 9.195)
-    """
-    from scipy.special import (
-        gammaincinv,
-    )  # chi2.ppf(q, 2k) / 2 == gammaincinv(k, q), a cheaper import
-
-    if not exposure_h > 0:
-        return math.nan, math.nan, math.nan
-    alpha = 1.0 - level
-    low = 0.0 if count == 0 else float(gammaincinv(count, alpha / 2))
-    high = float(gammaincinv(count + 1, 1 - alpha / 2))
-    return count / exposure_h, low / exposure_h, high / exposure_h
+def _rate_with_ci(count: int, exposure_h: float) -> tuple[float, float, float]:
+    """Rate per hour with its exact Poisson 95 % interval (``emg.rates.poisson_ci``)."""
+    low, high = poisson_ci(count, exposure_h)
+    return count / exposure_h, low, high
 
 
 @dataclass(frozen=True)
@@ -99,7 +66,7 @@ def channel_rates(rates: RateTable, channels: Sequence[str] | None = None) -> li
         n = int(rates.fasciculations[mask].sum())
         valid_s = float(rates.valid_s[mask].sum())
         if valid_s >= MIN_VALID_S:
-            rate, low, high = exact_poisson_ci(n, valid_s / 3600.0)
+            rate, low, high = _rate_with_ci(n, valid_s / 3600.0)
         else:
             rate = low = high = math.nan
         out.append(
@@ -140,24 +107,13 @@ def daily_rates(rates: RateTable, channel: str, *, min_valid_s: float = MIN_VALI
     for i, day in enumerate(days):
         n, valid = totals[day]
         if valid >= min_valid_s:
-            out[:, i] = exact_poisson_ci(int(n), valid / 3600.0)
+            out[:, i] = _rate_with_ci(int(n), valid / 3600.0)
     return days, out[0], out[1], out[2]
 
 
 def union_length_s(starts: np.ndarray, ends: np.ndarray) -> float:
     """Total length in seconds of the union of intervals (overlaps counted once)."""
-    if len(starts) == 0:
-        return 0.0
-    order = np.argsort(starts)
-    total, cur_lo, cur_hi = 0.0, float(starts[order[0]]), float(ends[order[0]])
-    for i in order[1:]:
-        lo, hi = float(starts[i]), float(ends[i])
-        if lo > cur_hi:
-            total += cur_hi - cur_lo
-            cur_lo, cur_hi = lo, hi
-        else:
-            cur_hi = max(cur_hi, hi)
-    return total + (cur_hi - cur_lo)
+    return sum(hi - lo for lo, hi in merge_intervals(zip(starts, ends)))
 
 
 @dataclass(frozen=True)
