@@ -106,7 +106,8 @@ def test_cli_scheduler_writes_the_same_files(tmp_path, capsys):
     import distributed
 
     with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, protocol="tcp",
-                                  host="127.0.0.1", dashboard_address=None) as cluster:
+                                  host="127.0.0.1", dashboard_address=None,
+                                  scheduler_kwargs={"dashboard": False}) as cluster:
         address = cluster.scheduler_address
         assert address.startswith("tcp://127.0.0.1:")
         assert main(["analyze", *args, "--out", str(tmp_path / "tcp"), "--scheduler", address]) == 1
