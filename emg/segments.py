@@ -431,9 +431,11 @@ class Segmenter:
         for j in range(n_b):
             if cnt[j] >= self.block:
                 sig = p20[:, j]
-            else:  # start of the recording: the first second itself
-                vals = blk_rms[:, j][:, np.isfinite(blk_rms[0, j])] if any_ok[0, j] else blk_all[:, j]
-                sig = np.percentile(vals, 20, axis=1)
+            elif any_ok[0, j]:  # start of the recording: the first second itself
+                sig = np.percentile(blk_rms[:, j][:, np.isfinite(blk_rms[0, j])], 20, axis=1)
+            else:  # nothing usable yet (a gap or saturation at the start): noise unknown
+                sigma_b[:, j] = np.nan
+                continue
             prev = self._sigma
             sig = np.where(np.isfinite(prev), np.minimum(sig, 1.5 * prev), sig)
             sig = np.where(any_ok[:, j], np.minimum(sig, med[:, j]), sig)  # the noise may drop at once
@@ -441,8 +443,9 @@ class Segmenter:
             self._sigma = sig
             sigma_b[:, j] = sig
         sigma_w = np.repeat(sigma_b, self.block, axis=1)[:, :nw]
-        frac = (np.abs(y) > self.active_k * sigma_w[..., None]).mean(axis=2)
-        frac_hi = (np.abs(y) > self.dense_k / 3 * sigma_w[..., None]).mean(axis=2)
+        with np.errstate(invalid="ignore"):  # unknown noise (NaN) makes no window active
+            frac = (np.abs(y) > self.active_k * sigma_w[..., None]).mean(axis=2)
+            frac_hi = (np.abs(y) > self.dense_k / 3 * sigma_w[..., None]).mean(axis=2)
         self._hist_rms = allv[:, -self.baseline_w :]
         self.noise_uv = self._sigma.copy()
         self._rms = np.concatenate([self._rms, rms], axis=1)
@@ -508,7 +511,7 @@ class Segmenter:
         bout = _erode(_dilate(bout, half, half), half, half)
         # artefacts: low-frequency excursions (relative to a 90th-percentile baseline) and saturation
         dev, _ = self._lf_deviation(lo, hi)
-        base = self._lf_baseline(dev, lo)
+        base = self._lf_baseline(dev, lo, gapw)
         thr = np.maximum(self.lf_min_uv, self.lf_k * base)
         lf = (dev > thr) & ~gapw
         if self.n_channels >= 2:  # a movement seen on one channel needs half the swing on the others
@@ -553,8 +556,8 @@ class Segmenter:
             self._close_all(commit_to)
         return self._take_segments()
 
-    def _lf_baseline(self, dev: np.ndarray, lo: int) -> np.ndarray:
-        """90th percentile of the LF deviation over the trailing 30 s, per 1 s block."""
+    def _lf_baseline(self, dev: np.ndarray, lo: int, gapw: np.ndarray) -> np.ndarray:
+        """90th percentile of the LF deviation over the trailing 30 s (gaps left out), per 1 s block."""
         n = dev.shape[1]
         out = np.zeros_like(dev)
         win = int(round(30.0 / self.window_s))
@@ -564,12 +567,13 @@ class Segmenter:
         for b0 in range(0, n, self.block):
             b1 = min(n, b0 + self.block)
             gw = lo + b0  # absolute window index
+            ok = ~gapw[b0:b1]
             if hist.shape[1] >= self.block:
                 out[:, b0:b1] = np.percentile(hist, 90, axis=1)[:, None]
-            else:
-                out[:, b0:b1] = np.percentile(dev[:, b0:b1], 90, axis=1)[:, None]
+            elif ok.any():
+                out[:, b0:b1] = np.percentile(dev[:, b0:b1][:, ok], 90, axis=1)[:, None]
             if gw + (b1 - b0) > start_hist and gw >= start_hist and (b1 - b0) == self.block:
-                hist = np.concatenate([hist, dev[:, b0:b1]], axis=1)[:, -win:]
+                hist = np.concatenate([hist, dev[:, b0:b1][:, ok]], axis=1)[:, -win:]
                 start_hist = gw + (b1 - b0)
         self._hist_lfdev = hist
         self._lf_hist_w = start_hist

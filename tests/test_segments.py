@@ -148,3 +148,13 @@ def test_find_trains_catches_dense_single_unit_firing_only():
     ecg_t = np.concatenate([beats - 0.01, beats + 0.01, beats + 0.04])
     ecg_a = np.concatenate([np.full(len(beats), 60.0), np.full(len(beats), 900.0), np.full(len(beats), 300.0)])
     assert find_trains(ecg_t, ecg_a) == []
+
+
+def test_a_gap_at_the_start_leaves_the_rest_valid():
+    # a live stream that lost its first second (as a reader starting late does)
+    x, _ = base(40.0, seed=6)
+    valid = np.ones(len(x), bool)
+    valid[70:1100] = False
+    x[~valid] = 0.0
+    segs = segment_recording(x[None, :].astype(np.float32), FS, valid=valid, mains_hz=50.0, chunk_s=0.5)
+    assert [(s.label, round(s.start_s, 3), round(s.end_s, 3)) for s in segs] == [("gap", 0.07, 1.1)]
