@@ -3,7 +3,8 @@
 Simulated one-hour recordings are written to a temporary folder, then analysed
 
 1. in this process, one file after another (the baseline: what ``emg analyze`` does);
-2. on a pool of 1 and of 2 local worker processes (``concurrent.futures``, one task per file);
+2. on a pool of 1 and of 2 local worker processes (``concurrent.futures``, spawned like Dask's,
+   one task per file);
 3. on a 2-worker dask.distributed LocalCluster (``emg analyze --scheduler local:2``: one
    task per file);
 4. on the same cluster with long files cut into pieces (``split=True``, not the default: one task per
@@ -19,6 +20,7 @@ segments; hourly rates; noise; motor units). Wall times are printed as ratios to
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import sys
 import tempfile
@@ -81,7 +83,7 @@ def main() -> int:
 
     rows = []
     for n in sorted({1, args.workers}):
-        with ProcessPoolExecutor(n) as pool:
+        with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn")) as pool:  # like Dask
             list(pool.map(_analyze, paths[:n]))  # start the processes and load Numba's cache
             t = time.perf_counter()
             results = dict(zip(paths, pool.map(_analyze, paths)))
