@@ -20,7 +20,9 @@ annotate them as they happen. ``stop()`` may be called from any thread (a signal
 
 Loss is counted from the packet counter; a loss longer than one counter wrap (about 1 s
 for the Cyton) is recovered from the host arrival time: of the candidate counts
-``delta + k * modulo`` the one closest to the elapsed time is taken. After a reconnection
+``delta + k * modulo`` the one closest to the elapsed time is taken. Frames read together
+get the read's time less the samples behind them, so a late read (a burst after the
+handshake, a reader held up by an import or a compile) is never taken for a wrap. After a reconnection
 the counter means nothing, so the gap is the elapsed host time.
 """
 
@@ -299,7 +301,8 @@ class LiveSource:
         valid: list[np.ndarray] = []
         for kind, t_host, payload in items:
             if kind == "frames":
-                for frame in payload:
+                for frame, t_host in zip(payload, _completion_bounds(payload, t_host, self.fs, self.spec.samples_per_packet),
+                                         strict=True):
                     if self._clock.resyncing:
                         self._held.append((frame, t_host))
                     elif self._held:
@@ -367,6 +370,28 @@ class LiveSource:
         valid.append(np.ones(samples.shape[1], bool))
         self.stats.samples += samples.shape[1]
         self.stats.packets_received += -(-samples.shape[1] // spp)
+
+
+def _completion_bounds(frames: list[Frame], t_host: float, fs: float, spp: int) -> list[float]:
+    """Latest host time (s) by which each of ``frames``, read together at ``t_host``, was complete.
+
+    All frames of one read share its arrival time, but the samples behind a frame (the
+    frames after it in the same read, and the packets their counters say were lost between
+    them) were all sampled by ``t_host`` too, so frame j ended at most that long before.
+    Without this, a late read (the reader thread held up for longer than half a counter
+    wrap) made its first frame look that late and the clock counted a whole wrap as lost.
+    Counter steps inside a read count below one wrap each, and not at all when they look
+    backwards (over half a wrap): a lower bound, so the result stays an upper bound.
+    """
+    times = [0.0] * len(frames)
+    later = 0  # samples sampled after the end of frame j, within this read
+    for j in range(len(frames) - 1, -1, -1):
+        times[j] = t_host - later / fs
+        if j:
+            prev, frame = frames[j - 1], frames[j]
+            step = (frame.counter - prev.counter - prev.n_packets) % frame.counter_modulo
+            later += frame.n_samples + (step * spp if step < frame.counter_modulo // 2 else 0)  # not a backward step
+    return times
 
 
 def open_stream(board: str, port: str, **kwargs) -> LiveSource:
