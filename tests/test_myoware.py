@@ -354,7 +354,7 @@ def test_protocols_and_board_spec():
 
 def test_handshake_round_trip_through_the_device_model():
     t = [1000.0]
-    dev = MyowareDevice(clock=lambda: t[0], highpass_hz=None)
+    dev = MyowareDevice(clock=lambda: t[0], highpass_hz=None, adc_noise_lsb=0.0)
     t[0] += 12.5  # the board has been up for 12.5 s
     dev.commands.fs_hz, dev.commands.n_channels = 250, 2  # left over from an earlier session
     dev.commands.streaming = True
@@ -420,7 +420,7 @@ def test_handshake_errors_name_the_port():
 
 def test_device_model_behaves_like_the_firmware():
     t = [100.0]
-    dev = MyowareDevice(clock=lambda: t[0], highpass_hz=None)
+    dev = MyowareDevice(clock=lambda: t[0], highpass_hz=None, adc_noise_lsb=0.0)
     dec = MyowareDecoder()
     dec.feed(dev.boot())
     assert dec.replies.pop().startswith(
@@ -459,7 +459,7 @@ def test_emulator_to_live_source_end_to_end():
     ramp[1] *= -1
     with (
         Emulator(
-            "myoware", signal=ramp, seconds=10.0, device=MyowareDevice(highpass_hz=None)
+            "myoware", signal=ramp, seconds=10.0, device=MyowareDevice(highpass_hz=None, adc_noise_lsb=0.0)
         ) as emu,
         LiveSource("myoware", emu.port, seconds=1.0) as src,
     ):
@@ -488,7 +488,7 @@ def test_device_model_high_pass_removes_electrode_offsets():
     )
 
     def run(step: int) -> np.ndarray:
-        dev = MyowareDevice(clock=lambda: 0.0)
+        dev = MyowareDevice(clock=lambda: 0.0, adc_noise_lsb=0.0)
         dev.on_host_bytes(b"start\n")
         dec = MyowareDecoder()
         frames = []
@@ -531,7 +531,7 @@ def test_live_injected_drops_are_counted_exactly_in_real_time_slots(tmp_path):
     from emg.devices.emulator import Emulator
     from emg.devices.stream import LiveSource
 
-    device = MyowareDevice(highpass_hz=None)
+    device = MyowareDevice(highpass_hz=None, adc_noise_lsb=0.0)
     emu = Emulator(
         "myoware", link=str(tmp_path / "t"), signal=_myoware_ramp(), drop_every=7, device=device
     )
@@ -552,7 +552,7 @@ def test_live_garbage_loses_nothing(tmp_path):
     from emg.devices.emulator import Emulator
     from emg.devices.stream import LiveSource
 
-    device = MyowareDevice(highpass_hz=None)
+    device = MyowareDevice(highpass_hz=None, adc_noise_lsb=0.0)
     emu = Emulator(
         "myoware", link=str(tmp_path / "t"), signal=_myoware_ramp(), garbage_every=3, device=device
     )

@@ -524,6 +524,15 @@ class MyowareDevice:
         the sensor's AC-coupled RAW output (its band starts near 20 Hz, est.): electrode DC
         offsets in a simulated signal would otherwise push the output into the ADC's rails.
         None feeds the signal through unchanged (tests that check exact counts).
+    adc_noise_lsb : float
+        RMS noise (ADC counts) added before rounding: the ADC's transition noise and ripple on
+        its 5 V USB reference, plus the sensor's own output noise (0.5 count, est.: a real Uno
+        reading a MyoWare at rest flickers by a count or two). It dithers the 24.4 µV steps;
+        without it a channel whose signal stays within one step reads as a few isolated
+        steps, which no real chain produces (and which the detector takes for events).
+        0 for exact counts.
+    seed : int
+        Seed of that noise.
 
     Notes
     -----
@@ -544,9 +553,15 @@ class MyowareDevice:
         mcu: str = "atmega328p",
         clock: Callable[[], float] = time.monotonic,
         highpass_hz: float | None = 20.0,
+        adc_noise_lsb: float = 0.5,
+        seed: int = 0,
     ):
+        if not adc_noise_lsb >= 0:
+            raise ValueError(f"Invalid value for 'adc_noise_lsb': must be >= 0 counts, got {adc_noise_lsb!r}.")
         self.commands = BridgeCommands(mcu)
         self.highpass_hz = highpass_hz
+        self.adc_noise_lsb = float(adc_noise_lsb)
+        self._rng = np.random.default_rng(seed)
         if highpass_hz is not None:
             import scipy.signal  # noqa: F401 - import now, not while streaming (it takes seconds cold)
         self._hp_state: tuple[float, np.ndarray, np.ndarray] | None = None  # fs, last x, last y
@@ -628,7 +643,11 @@ class MyowareDevice:
         if self.highpass_hz is not None and x.shape[1]:
             x = self._highpass(x)
         bits, vref_mv = self.commands.adc_bits, self.commands.vref_mv
-        counts = np.rint(x / self.uv_per_count + (1 << (bits - 1)))
+        counts = x / self.uv_per_count + (1 << (bits - 1))
+        if self.adc_noise_lsb:
+            # drawn sample-major, so the noise does not depend on how the signal is chunked
+            counts = counts + self.adc_noise_lsb * self._rng.standard_normal(counts.shape[::-1]).T
+        counts = np.rint(counts)
         counts = np.clip(counts, 0, (1 << bits) - 1).astype(np.uint16)
         pending = np.concatenate([self._pending, counts], axis=1)
         period_us = 1_000_000 // self.commands.fs_hz
