@@ -46,6 +46,9 @@ __all__ = ["Detector", "detect"]
 
 _MAD_MIN_FRACTION = 0.25  # a block needs this share of usable samples for a noise estimate
 _SEGMENT_BLOCKS = 32  # blocks filtered and searched per kernel call (bounds memory)
+_FLAT_MS = 4.0  # identical raw samples for this long: a saturated (railed) input
+_FLAT_BLOCK_FRACTION = 0.1  # a block this much saturated ...
+_FLAT_NOISE_RATIO = 0.5  # ... whose noise falls below this share of the running one is ignored
 
 
 def _samples(value_s: float, fs: float, minimum: int = 0) -> int:
@@ -175,6 +178,10 @@ class Detector:
         # filtered samples not yet dropped, from absolute sample self._y_start
         self._y = np.zeros((self.n_channels, 0), np.float32)
         self._u = np.zeros(0, np.bool_)
+        self._flat = np.zeros((self.n_channels, 0), np.bool_)  # raw input railed (identical run)
+        self._flat_n = _samples(_FLAT_MS / 1000, fs, 3)
+        self._run_val = np.full(self.n_channels, np.nan)  # last raw sample and its run length
+        self._run_len = np.zeros(self.n_channels, np.int64)
         self._y_start = 0
         self._det_pos = 0  # samples before this went through the state machine
         self._prev_valid = False
@@ -271,8 +278,10 @@ class Detector:
             x, v = data[:, lo : lo + seg], valid[lo : lo + seg]
             y = self._filter.process(x, v)
             u = self._usable(v)
+            f = self._railed(x)
             self._y = np.concatenate([self._y, y], axis=1) if self._y.shape[1] else y
             self._u = np.concatenate([self._u, u]) if self._u.size else u
+            self._flat = np.concatenate([self._flat, f], axis=1) if self._flat.shape[1] else f
             end = self._y_start + self._y.shape[1]
             n_full = (end // self.block_n) * self.block_n - self._det_pos
             if n_full > 0:
@@ -295,6 +304,22 @@ class Detector:
             self._prev_valid = bool(valid[-1])
         return valid & (idx - last >= self.settle_n)
 
+    def _railed(self, x: np.ndarray) -> np.ndarray:
+        """Samples at least ``_FLAT_MS`` into a run of identical raw values (a railed input;
+        the run carries over chunk borders)."""
+        n = x.shape[1]
+        if n == 0:
+            return np.zeros((self.n_channels, 0), np.bool_)
+        prev = np.concatenate([self._run_val[:, None], x[:, :-1]], axis=1)
+        same = x == prev
+        # run length at each sample: samples since the last change, plus the carried run
+        idx = np.arange(n)
+        last_change = np.maximum.accumulate(np.where(same, -1, idx[None, :]), axis=1)
+        run = np.where(last_change >= 0, idx[None, :] - last_change + 1, idx[None, :] + 1 + self._run_len[:, None])
+        self._run_val = x[:, -1].astype(np.float64)
+        self._run_len = run[:, -1].astype(np.int64)
+        return run >= self._flat_n
+
     def _next_filtered(self) -> int:
         return self._y_start + self._y.shape[1]
 
@@ -309,8 +334,21 @@ class Detector:
         else:
             mads = block_mad(y, u, self.block_n, _MAD_MIN_FRACTION, stride)
             block_n = self.block_n
-        # running median over the last ``noise_blocks`` block estimates (NaN blocks ignored)
+        # a railed block whose noise collapses is no noise measurement: ignored (NaN), so the
+        # running estimate holds its value through saturation instead of falling to ~0
         nb = mads.shape[1]
+        flat = self._flat[:, first - self._y_start : first - self._y_start + nb * block_n]
+        railed = flat.reshape(self.n_channels, nb, block_n).mean(axis=2) >= _FLAT_BLOCK_FRACTION
+        if railed.any():
+            hist = self._mads
+            for b in range(nb):
+                col = mads[:, b].copy()
+                if railed[:, b].any() and hist.shape[1]:
+                    ref = _nanmedian_last(hist)
+                    col[railed[:, b] & (col < _FLAT_NOISE_RATIO * ref)] = np.nan
+                    mads[:, b] = col
+                hist = np.concatenate([hist, col[:, None]], axis=1)[:, -max(1, self.noise_blocks - 1):]
+        # running median over the last ``noise_blocks`` block estimates (NaN blocks ignored)
         window = np.concatenate([self._mads, mads], axis=1)
         self._mads = window[:, -(self.noise_blocks - 1):] if self.noise_blocks > 1 else window[:, :0]
         pad = self.noise_blocks - 1 - (window.shape[1] - nb)
@@ -348,6 +386,7 @@ class Detector:
         if cut > 0:
             self._y = self._y[:, cut:]
             self._u = self._u[cut:]
+            self._flat = self._flat[:, cut:]
             self._y_start += cut
         old = (keep // self.block_n) - 2
         for b in [b for b in self._sigma_by_block if b < old]:

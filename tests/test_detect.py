@@ -123,7 +123,9 @@ def test_mains_kernel_matches_plain_lms_reference_when_freeze_and_loop_are_off()
 
 # -- chunk invariance -------------------------------------------------------------------------
 _REC, _ = simulate("mixed", minutes=0.75, channels=3, seed=21)
-_GAPPED = Recording(_REC.data, fs=_REC.fs, channel_names=_REC.channel_names, start=_REC.start,
+_RAILED = _REC.data.copy()
+_RAILED[1, int(20.0 * _REC.fs) : int(25.5 * _REC.fs)] = 187_500.0  # a saturated stretch on one channel
+_GAPPED = Recording(_RAILED, fs=_REC.fs, channel_names=_REC.channel_names, start=_REC.start,
                     gaps=[(12.3, 0.8), (30.0, 0.05)])
 _WHOLE = detect(_GAPPED)
 
@@ -167,6 +169,24 @@ def test_no_events_in_gaps_or_while_settling():
 
 
 # -- accuracy and behaviour ---------------------------------------------------------------
+def test_noise_estimate_holds_through_saturation():
+    """A railed stretch (identical samples) is no noise measurement: the running estimate
+    keeps its value instead of collapsing, so no noise-level false calls follow."""
+    fs, rng = 1000.0, np.random.default_rng(5)
+    x = (3.0 * rng.standard_normal((2, int(30 * fs)))).astype(np.float32)
+    x[0, int(8 * fs) : int(13 * fs)] = 187_500.0  # 5 s on the rail, channel 0 only
+    rec = Recording(x, fs=fs, channel_names=["a", "b"], start=_REC.start)
+    det = Detector(fs, 2, mains=None)
+    det.process(Chunk(x[:, : int(14 * fs)], 0, fs, np.ones(int(14 * fs), bool)))
+    # channel b: the same noise never railed (3 µV white, 20-250 Hz band: ~2.1 µV); without
+    # the rule the median of 10 blocks, 5 of them railed, fell to ~1.0 µV
+    assert det.noise_uv[0] == pytest.approx(det.noise_uv[1], rel=0.15)
+    ev = detect(rec, mains=None)
+    after = (ev.channel == 0) & (ev.onset_s > 14.0)
+    assert np.count_nonzero(after) <= 2  # white noise at 5 sigma: ~0 calls in 16 s
+    assert np.allclose(ev.noise_uv[ev.channel == 0], det.noise_uv[1], rtol=0.15)
+
+
 @pytest.mark.parametrize(("scenario", "min_recall", "min_precision"),
                          [("clean", 0.97, 0.9), ("mains-60", 0.97, 0.9), ("cyton-250", 0.93, 0.9),
                           ("low-snr", 0.9, 0.85)])
