@@ -240,7 +240,8 @@ class MyowareDecoder:
     ``feed`` never raises. The stream is cut at ``0x00``; each piece that fails COBS, the
     CRC, the version or a field check counts once in ``frames_rejected`` and its bytes in
     ``bytes_discarded``, unless a valid packet ends it (garbage glued in front of a packet:
-    then only the garbage is discarded and the packet is kept). Consecutive data packets (``seq`` +1, same layout) of one ``feed``
+    then only the garbage is discarded and the packet is kept, also behind a run of
+    garbage longer than any packet, of which only the last 512 bytes are kept). Consecutive data packets (``seq`` +1, same layout) of one ``feed``
     are bundled into one frame: ``counter`` is the first packet's ``seq`` (modulo 65 536),
     ``n_packets`` how many, ``board_time_ms`` the first packet's ``t_us // 1000``, and
     ``aux`` uint32 ``[n_packets, 2]`` holds each packet's ``t_us`` and ``status`` (bit 0
@@ -268,6 +269,7 @@ class MyowareDecoder:
         self.replies: deque[str] = deque(maxlen=64)
         self.rejected_by_reason: dict[str, int] = {}
         self._buf = bytearray()
+        self._overlong = False  # the piece in progress already ran past MAX_PIECE
 
     def host_sent(self, data: bytes) -> None:
         """Commands carry nothing the decoder needs (packets describe themselves)."""
@@ -305,7 +307,23 @@ class MyowareDecoder:
                 continue
         return None
 
+    def _drop_overlong(self, n_bytes: int) -> None:
+        """Drop the first ``n_bytes`` of a run with no delimiter for longer than any packet.
+
+        Only the last :data:`MAX_PIECE` bytes of such a run can still be (the start of) a
+        packet, so they are kept; the run counts as one rejection however long it grows.
+        """
+        self.bytes_discarded += n_bytes
+        if not self._overlong:
+            self._overlong = True
+            self.frames_rejected += 1
+            self.rejected_by_reason["length"] = self.rejected_by_reason.get("length", 0) + 1
+
     def _piece(self, piece: bytes) -> DataPacket | None:
+        if len(piece) > MAX_PIECE:
+            self._drop_overlong(len(piece) - MAX_PIECE)
+            piece = piece[-MAX_PIECE:]
+        overlong, self._overlong = self._overlong, False
         if not piece:
             self.bytes_discarded += 1  # two delimiters in a row
             return None
@@ -314,10 +332,16 @@ class MyowareDecoder:
         except PacketError as exc:
             salvaged = self._salvage(piece)
             if salvaged is None:
-                self._reject(len(piece) + 1, exc.reason)
+                if overlong:  # already counted as one rejection
+                    self.bytes_discarded += len(piece) + 1
+                else:
+                    self._reject(len(piece) + 1, exc.reason)
                 return None
             k, parsed = salvaged
-            self._reject(k, "garbage")
+            if overlong:
+                self.bytes_discarded += k
+            else:
+                self._reject(k, "garbage")
         if isinstance(parsed, str):
             self.replies.append(parsed)
             return None
@@ -343,15 +367,13 @@ class MyowareDecoder:
             pieces = bytes(self._buf[:end]).split(b"\x00")
             del self._buf[: end + 1]
             for piece in pieces:
-                if len(piece) > MAX_PIECE:
-                    self._reject(len(piece) + 1, "length")
-                    continue
                 parsed = self._piece(piece)
                 if parsed is not None:
                     packets.append(parsed)
-        if len(self._buf) > MAX_PIECE:  # no delimiter for too long: garbage
-            self._reject(len(self._buf), "length")
-            self._buf.clear()
+        if len(self._buf) > MAX_PIECE:  # no delimiter for too long: garbage, but its tail may be a packet
+            cut = len(self._buf) - MAX_PIECE
+            self._drop_overlong(cut)
+            del self._buf[:cut]
         return self._frames(packets)
 
     def _frames(self, packets: list[DataPacket]) -> list[Frame]:
