@@ -301,14 +301,12 @@ class LiveSource:
         valid: list[np.ndarray] = []
         for kind, t_host, payload in items:
             if kind == "frames":
-                for frame, t_host in zip(payload, _completion_bounds(payload, t_host, self.fs, self.spec.samples_per_packet),
-                                         strict=True):
-                    if self._clock.resyncing:
-                        self._held.append((frame, t_host))
-                    elif self._held:
-                        self._held.append((frame, t_host))
+                done_by = _completion_bounds(payload, t_host, self.fs, self.spec.samples_per_packet)
+                for frame, t_done in zip(payload, done_by, strict=True):
+                    if self._clock.resyncing or self._held:
+                        self._held.append((frame, t_done))
                     else:
-                        self._add_frame(frame, t_host, parts, valid)
+                        self._add_frame(frame, t_done, parts, valid)
             elif kind in ("made", "lost"):
                 self._release_held(parts, valid)
                 self.stats.connected = kind == "made"
