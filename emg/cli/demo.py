@@ -7,16 +7,19 @@ import sys
 from pathlib import Path
 
 from ._common import add_command
+from .live import BOARDS
 
 
 def register(subparsers) -> None:
     p = add_command(subparsers, "demo", "run the whole pipeline on an emulated sensor (no hardware needed)", run)
     p.add_argument("--seconds", type=float, default=60.0, help="how long to stream (default 60)")
     p.add_argument("--out", default="emg-demo", help="output folder (default ./emg-demo)")
+    p.add_argument("--board", default=DEMO_BOARD, choices=BOARDS,
+                   help="emulated board (default cyton: 8 ch x 250 Hz; myoware: 4 ch x 1 kHz at 24.4 µV per count)")
 
 
-#: the emulated board. The MyoWare bridge runs at 1 kHz (better shapes) but its 10-bit ADC steps
-#: (24 µV) and range clip the simulated electrode offsets; the Cyton (250 Hz, 0.02 µV steps) does not.
+#: the default emulated board: the Cyton (250 Hz, 0.02 µV steps). The MyoWare bridge runs at 1 kHz
+#: (better shapes) but its 10-bit ADC steps (24.4 µV) hide potentials below about 50 µV.
 DEMO_BOARD = "cyton"
 DEMO_SCENARIO = "clean"
 
@@ -31,10 +34,11 @@ def run(args) -> int:
     from ..types import RecordingInfo
 
     out = Path(args.out)
-    print(f"emg demo: emulated {DEMO_BOARD} sensor on a pseudo-terminal, {args.seconds:g} s of simulated rest "
+    board = args.board
+    print(f"emg demo: emulated {board} sensor on a pseudo-terminal, {args.seconds:g} s of simulated rest "
           f"EMG at real pace (scenario '{DEMO_SCENARIO}')", flush=True)
-    with Emulator(DEMO_BOARD, scenario=DEMO_SCENARIO, seed=0) as emu:
-        with LiveSource(DEMO_BOARD, emu.port, seconds=args.seconds) as source:
+    with Emulator(board, scenario=DEMO_SCENARIO, seed=0) as emu:
+        with LiveSource(board, emu.port, seconds=args.seconds) as source:
             analyzer = Analyzer(source.fs, source.channel_names, mains="auto")
             total = int(round(args.seconds * source.fs))
             bar = _Bar(total) if sys.stdout.isatty() else None
@@ -49,9 +53,9 @@ def run(args) -> int:
             port = source.port
     analyzer.finish()
     info = RecordingInfo(fs=analyzer.fs, channel_names=analyzer.channel_names, start=start,
-                         n_samples=max(analyzer.samples, 1), format=f"{DEMO_BOARD}-live", path=None,
+                         n_samples=max(analyzer.samples, 1), format=f"{board}-live", path=None,
                          gaps=tuple(stats.gaps), packets_lost=stats.packets_lost)
-    result = analyzer.result(info, input=f"emulated {DEMO_BOARD} on {port}", packets_lost=stats.packets_lost)
+    result = analyzer.result(info, input=f"emulated {board} on {port}", packets_lost=stats.packets_lost)
     paths = result.write(out, "demo")
     _print_summary(result, stats)
     for note in result.notes:
