@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from emg.devices import Frame
@@ -75,3 +77,48 @@ def test_late_burst_containing_a_counter_jump_counts_only_the_jump():
     _drain(src)
     assert src.stats.packets_lost == 3
     assert src.stats.samples == slot
+
+
+def _fed_one_read_at_a_time(reads: list[tuple[float, list[Frame]]]) -> LiveSource:
+    """The consumer keeps up: each read is processed before the next arrives (host times in the
+    future of the monotonic clock, so only arrival times decide when held frames are released)."""
+    src = _source()
+    for t_host, frames in reads:
+        src._q.put(("frames", t_host, frames))
+        _drain(src)
+    return src
+
+
+def test_late_backlog_over_several_reads_is_not_a_wrap_loss():
+    """A device (the emulator, its thread held up with the reader's) 0.9 s late: its backlog
+    reaches the host over four reads (the first holding only 39 frames, the tty passing at most
+    4 kB at a time) while the consumer keeps up; it used to count 256 lost packets."""
+    t0, slot, reads = time.monotonic() + 1000.0, 0, []
+    for _ in range(5):
+        slot += 5
+        reads.append((t0 + slot / 250, _frames(slot - 5, 5)))
+    t = t0 + slot / 250 + 0.9
+    for n, dt in ((39, 0.0), (66, 0.1), (124, 0.02), (34, 0.02)):  # 263 frames, caught up at +0.14 s
+        reads.append((t + dt, _frames(slot, n)))
+        slot, t = slot + n, t + dt
+    for _ in range(20):
+        slot += 5
+        reads.append((t0 + slot / 250 + 0.002, _frames(slot - 5, 5)))
+    src = _fed_one_read_at_a_time(reads)
+    assert src.stats.packets_lost == 0
+    assert src.stats.samples == slot
+
+
+def test_real_loss_longer_than_a_wrap_is_counted_when_reads_come_one_at_a_time():
+    t0, slot, reads = time.monotonic() + 1000.0, 0, []
+    for _ in range(10):
+        slot += 5
+        reads.append((t0 + slot / 250, _frames(slot - 5, 5)))
+    slot += 300  # lost on the wire
+    for _ in range(30):  # 0.6 s of regular reads: longer than the 0.25 s look-ahead
+        slot += 5
+        reads.append((t0 + slot / 250 + 0.003, _frames(slot - 5, 5)))
+    src = _fed_one_read_at_a_time(reads)
+    assert src.stats.packets_lost == 300
+    assert src.stats.samples == slot
+    assert src.stats.gaps == [(50 / 250, 300 / 250)]

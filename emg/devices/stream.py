@@ -21,8 +21,10 @@ annotate them as they happen. ``stop()`` may be called from any thread (a signal
 Loss is counted from the packet counter; a loss longer than one counter wrap (about 1 s
 for the Cyton) is recovered from the host arrival time: of the candidate counts
 ``delta + k * modulo`` the one closest to the elapsed time is taken. Frames read together
-get the read's time less the samples behind them, so a late read (a burst after the
-handshake, a reader held up by an import or a compile) is never taken for a wrap. After a reconnection
+get the read's time less the samples behind them, and when arrival time still says a
+whole wrap was lost the frames are held for 0.25 s and re-timed by the frames behind them,
+so a late backlog (a burst after the handshake, a reader or an emulator thread held up by
+an import or a compile, delivered over several 4 kB reads) is never taken for a wrap. After a reconnection
 the counter means nothing, so the gap is the elapsed host time.
 """
 
@@ -112,6 +114,20 @@ class SlotClock:
             end_counter = (frame.counter + frame.n_packets) % frame.counter_modulo
             best = min(best, (t_host - self._offset) * self.fs - self.next_slot - rel)
         return max(0, round(best / self.spp))
+
+    def lost_wraps(self, frame: Frame, t_host: float) -> int:
+        """Whole counter wraps that arrival time alone would add before ``frame`` (see :meth:`place`).
+
+        0 while the counter decides (the usual case). More than 0 is either a real loss longer
+        than a wrap or a frame that reached the host late (the device, or the host's reader,
+        held up): :class:`LiveSource` then waits for the frames behind it before deciding.
+        """
+        if self._offset is None or self._resync or self._expected_counter is None:
+            return 0
+        by_time = (t_host - self._offset) * self.fs - self.next_slot - frame.n_samples
+        m = frame.counter_modulo
+        delta = (frame.counter - self._expected_counter) % m
+        return max(0, int(round((by_time / self.spp - delta) / m)))
 
     def place(self, frame: Frame, t_host: float, missing: int | None = None) -> int | None:
         """Packets missing before ``frame`` (>= 0), or None to drop a duplicate/stale frame.
@@ -206,8 +222,10 @@ class LiveSource:
 
     Notes
     -----
-    After a reconnection, frames are held for ``resync_window_s`` (0.25 s) so the gap can be
-    sized from the least-delayed of them: that much extra latency, once per reconnection.
+    After a reconnection, or when arrival time says a whole counter wrap was lost, frames
+    are held for ``resync_window_s`` (0.25 s) so the gap can be sized from the least-delayed
+    of them (a late backlog arrives within that window and shows itself as no loss): that
+    much extra latency, once per such event.
     """
 
     resync_window_s = 0.25
@@ -231,6 +249,7 @@ class LiveSource:
             stall_s=stall_s, reconnect_after_s=reconnect_after_s, reconnect_timeout_s=reconnect_timeout_s,
         )
         self._held: list[tuple[Frame, float]] = []
+        self._held_since = self._held_until = 0.0  # arrival times of the first and last held read
         self._stop = threading.Event()
         self._limit = None if seconds is None else int(round(seconds * self.fs))
         self._opened = False
@@ -290,8 +309,8 @@ class LiveSource:
         try:
             items = [self._q.get(timeout=timeout_s)]
         except queue.Empty:
-            return None
-        while True:
+            items = []
+        while items:
             try:
                 items.append(self._q.get_nowait())
             except queue.Empty:
@@ -303,7 +322,10 @@ class LiveSource:
             if kind == "frames":
                 done_by = _completion_bounds(payload, t_host, self.fs, self.spec.samples_per_packet)
                 for frame, t_done in zip(payload, done_by, strict=True):
-                    if self._clock.resyncing or self._held:
+                    if self._clock.resyncing or self._held or self._clock.lost_wraps(frame, t_done):
+                        if not self._held:
+                            self._held_since = t_host  # arrival of the read that started holding
+                        self._held_until = t_host
                         self._held.append((frame, t_done))
                     else:
                         self._add_frame(frame, t_done, parts, valid)
@@ -317,7 +339,8 @@ class LiveSource:
                         self._clock.resync()
             elif kind == "stalled":
                 self.stats.stalls += 1
-        if self._held and (self._held[-1][1] - self._held[0][1] >= self.resync_window_s or self._stop.is_set()):
+        now = max(self._held_until, time.monotonic())
+        if self._held and (now - self._held_since >= self.resync_window_s or self._stop.is_set()):
             self._release_held(parts, valid)
         self.stats.bytes_received = self._protocol.bytes_received
         self.stats.bytes_discarded = self._protocol.bytes_discarded
@@ -332,11 +355,11 @@ class LiveSource:
         """Place the frames held after a reconnection: the gap from their best arrival time."""
         if not self._held:
             return
-        held, self._held = self._held, []
-        missing = self._clock.resync_missing(held)
+        held, self._held = _refine_bounds(self._held, self.fs, self.spec.samples_per_packet), []
+        missing = self._clock.resync_missing(held) if self._clock.resyncing else None
         self._add_frame(*held[0], parts, valid, missing=missing)
-        for frame, t_host in held[1:]:
-            self._add_frame(frame, t_host, parts, valid)
+        for frame, t_done in held[1:]:
+            self._add_frame(frame, t_done, parts, valid)
 
     def _add_frame(self, frame: Frame, t_host: float, parts: list, valid: list, missing: int | None = None) -> None:
         if self.start is None:
@@ -390,6 +413,23 @@ def _completion_bounds(frames: list[Frame], t_host: float, fs: float, spp: int) 
             step = (frame.counter - prev.counter - prev.n_packets) % frame.counter_modulo
             later += frame.n_samples + (step * spp if step < frame.counter_modulo // 2 else 0)  # not a backward step
     return times
+
+
+def _refine_bounds(held: list[tuple[Frame, float]], fs: float, spp: int) -> list[tuple[Frame, float]]:
+    """Completion bounds across reads: a frame ended at least the samples behind it before any later arrival.
+
+    A device (or an emulator) held up, or a reader capped at 4 kB per read, delivers a
+    backlog over several reads in quick succession; the last of them bounds them all.
+    Counter steps count as in :func:`_completion_bounds`.
+    """
+    out = list(held)
+    for j in range(len(out) - 2, -1, -1):
+        frame, t_done = out[j]
+        nxt, t_next = out[j + 1]
+        step = (nxt.counter - frame.counter - frame.n_packets) % nxt.counter_modulo
+        behind = nxt.n_samples + (step * spp if step < nxt.counter_modulo // 2 else 0)
+        out[j] = (frame, min(t_done, t_next - behind / fs))
+    return out
 
 
 def open_stream(board: str, port: str, **kwargs) -> LiveSource:
