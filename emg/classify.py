@@ -40,7 +40,7 @@ fasciculation. (:func:`subtract_template` does the same on a signal.)
 fasciculations); inside an artefact segment (movement, electrode pop, saturation: see
 :mod:`emg.segments`); or common mode: on ≥ ``common_fraction`` (75 %) of the other channels
 at once, with at least three channels, and not a heartbeat; or a small event (SNR
-``min_snr``-``common_snr``, 7-15) with such an event on another channel within ±20 ms (mostly a faint
+``min_snr``-``common_snr``, 8-15) with such an event on another channel within ±20 ms (mostly a faint
 heartbeat detected too rarely for a rhythm; on several channels over one muscle this also
 drops small discharges seen twice).
 
@@ -51,7 +51,7 @@ burst rule gets its events through :class:`EchoFilter`, the same rule.) A real s
 discharge of the same unit (a doublet) has about the same size.
 
 **Faint**: a would-be fasciculation with SNR (peak-to-peak over noise RMS) below ``min_snr``
-(7) is a crossing at noise level, most often the peak of a faint heartbeat too small for
+(8; the analysis detects at 4.5 x noise, see :data:`emg.pipeline.DETECTOR_DEFAULTS`) is a crossing at noise level, most often the peak of a faint heartbeat too small for
 any rhythm: it is not listed (counted in ``counts["faint"]``). On simulations this drops
 about 1 % of true discharges and nearly all faint-ECG false ones.
 
@@ -280,7 +280,7 @@ class EventClassifier:
                  common_fraction: float = 0.75, multiplet_s: tuple[float, float] = (0.010, 0.110),
                  multiplet_amp: float = 2.0, min_separation_ms: float = 8.0, residual_k: float = 8.0,
                  residual_frac: float = 0.2, small_snr: float = 12.0, satellite_snr: float = 20.0,
-                 min_snr: float = 7.0, echo_s: float = 0.060, echo_ratio: float = 0.4,
+                 min_snr: float = 8.0, echo_s: float = 0.060, echo_ratio: float = 0.4,
                  common_snr: float = 15.0):
         self.fs = float(fs)
         self.n_channels = int(n_channels)
