@@ -11,7 +11,7 @@ import numpy as np
 
 from ._numba import jit
 
-__all__ = ["block_mad", "event_features", "mains_cancel", "sos_filter", "threshold_events"]
+__all__ = ["block_mad", "event_features", "mains_cancel", "sos_filter", "threshold_events", "unit_correlations"]
 
 ROTATE_EVERY = 8  # the canceller turns its phasors for the frequency error every 8 samples
 
@@ -432,3 +432,52 @@ def mains_cancel(x, valid, cos_t, sin_t, first_sample, mu, pll_gain, max_dw, cli
         hold[c, 1] = h1[c]
         turn_state[c, 0] = turn_acc[c]
         turn_state[c, 1] = inv_p2[c]
+
+@jit
+def unit_correlations(wave, templates, max_lag, out):
+    """Largest normalised cross-correlation of ``wave`` with each template, into ``out``.
+
+    Parameters
+    ----------
+    wave : float64 (n,)
+        One waveform in µV.
+    templates : float64 (k, n)
+        Unit templates, same length as ``wave``.
+    max_lag : int
+        Lags searched, in samples (cut to ``(n - 3) // 2`` for short waveforms); the
+        overlapping parts ``[max_lag, n - max_lag)`` are compared.
+    out : float64 (k,)
+        Per template, the best correlation over ``|lag| <= max_lag`` (-1 where a side is flat).
+    """
+    n = wave.shape[0]
+    if n <= 2 * max_lag + 2:
+        max_lag = max(0, (n - 3) // 2)
+    m = n - 2 * max_lag
+    x = np.empty(m)
+    s = 0.0
+    for i in range(m):
+        s += wave[max_lag + i]
+    mx = s / m
+    sxx = 0.0
+    for i in range(m):
+        x[i] = wave[max_lag + i] - mx
+        sxx += x[i] * x[i]
+    for t in range(templates.shape[0]):
+        best = -np.inf
+        for lag in range(-max_lag, max_lag + 1):
+            o = max_lag + lag
+            s = 0.0
+            for i in range(m):
+                s += templates[t, o + i]
+            my = s / m
+            syy = 0.0
+            sxy = 0.0
+            for i in range(m):
+                d = templates[t, o + i] - my
+                syy += d * d
+                sxy += d * x[i]
+            den = np.sqrt(sxx * syy)
+            c = sxy / den if den > 0 else -1.0
+            if c > best:
+                best = c
+        out[t] = best

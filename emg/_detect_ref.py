@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import signal
 
-__all__ = ["block_mad_ref", "event_features_ref", "mains_cancel_ref", "sos_filter_ref", "threshold_events_ref"]
+__all__ = ["block_mad_ref", "event_features_ref", "mains_cancel_ref", "sos_filter_ref", "threshold_events_ref",
+           "unit_correlations_ref"]
 
 
 def sos_filter_ref(x: np.ndarray, valid: np.ndarray, sos: np.ndarray) -> np.ndarray:
@@ -145,4 +146,21 @@ def mains_cancel_ref(x, fs, harmonics_hz, mu):
         e = x[i] - np.real(np.sum(a * r))
         out[i] = e
         a += 2 * np.asarray(mu) * e * np.conj(r)
+    return out
+
+
+def unit_correlations_ref(wave: np.ndarray, templates: np.ndarray, max_lag: int) -> np.ndarray:
+    """Per template, the best normalised cross-correlation over lags, by matrix products."""
+    a = np.asarray(wave, np.float64)
+    n = len(a)
+    if n <= 2 * max_lag + 2:
+        max_lag = max(0, (n - 3) // 2)
+    core = np.arange(max_lag, n - max_lag)
+    x = a[core] - a[core].mean()
+    out = np.empty(len(templates))
+    for t, b in enumerate(np.asarray(templates, np.float64)):
+        ys = b[core[None, :] + np.arange(-max_lag, max_lag + 1)[:, None]]
+        ys = ys - ys.mean(axis=1, keepdims=True)
+        den = np.sqrt(np.dot(x, x) * (ys * ys).sum(axis=1))
+        out[t] = np.where(den > 0, (ys @ x) / np.where(den > 0, den, 1.0), -1.0).max()
     return out

@@ -104,13 +104,16 @@ class UnitTracker:
         if wave.size < 3 or not np.any(wave):
             return -1
         best, best_corr = None, self.min_corr
-        for tpl in self.templates[channel]:
-            ratio = amplitude_uv / max(tpl.amplitude_uv, 1e-9)
-            if not (1 / self.max_amp_ratio <= ratio <= self.max_amp_ratio):
-                continue
-            corr = best_correlation(wave, tpl.waveform_uv, self.max_lag)
-            if corr >= best_corr:
-                best, best_corr = tpl, corr
+        cands = [tpl for tpl in self.templates[channel]
+                 if 1 / self.max_amp_ratio <= amplitude_uv / max(tpl.amplitude_uv, 1e-9) <= self.max_amp_ratio]
+        if cands:
+            from ._detect_numba import unit_correlations
+
+            corrs = np.empty(len(cands))
+            unit_correlations(wave, np.array([t.waveform_uv for t in cands], np.float64), self.max_lag, corrs)
+            for tpl, corr in zip(cands, corrs.tolist()):
+                if corr >= best_corr:
+                    best, best_corr = tpl, corr
         if best is None:
             units = self.templates[channel]
             if len(units) >= self.max_units:

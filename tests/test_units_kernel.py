@@ -1,0 +1,25 @@
+"""The unit-matching kernel agrees with its NumPy reference (and with best_correlation)."""
+
+import numpy as np
+import pytest
+
+from emg import _detect_numba as K
+from emg import _detect_ref as R
+from emg.units import best_correlation
+
+
+@pytest.mark.parametrize("n, max_lag", [(51, 2), (13, 1), (7, 4), (201, 8)])
+def test_unit_correlations_kernel_matches_reference(n, max_lag):
+    rng = np.random.default_rng(n + max_lag)
+    wave = rng.normal(size=n)
+    tpls = np.vstack([np.roll(wave, 1) + 0.3 * rng.normal(size=n), rng.normal(size=n), np.zeros(n),
+                      -wave, wave])
+    out = np.empty(len(tpls))
+    K.unit_correlations(wave, tpls, max_lag, out)
+    ref = R.unit_correlations_ref(wave, tpls, max_lag)
+    np.testing.assert_allclose(out, ref, rtol=0, atol=1e-12)
+    assert out[2] == -1.0  # a flat template correlates with nothing
+    assert out[4] == pytest.approx(1.0, abs=1e-12)
+    assert out[3] < out[4]
+    for t in range(len(tpls)):
+        assert out[t] == pytest.approx(best_correlation(wave, tpls[t], max_lag), abs=1e-12)
