@@ -11,7 +11,8 @@ import numpy as np
 
 from ._numba import jit
 
-__all__ = ["block_mad", "event_features", "mains_cancel", "sos_filter", "threshold_events", "unit_correlations"]
+__all__ = ["block_mad", "event_features", "mains_cancel", "sos_filter", "railed_runs", "threshold_events",
+           "unit_correlations"]
 
 ROTATE_EVERY = 8  # the canceller turns its phasors for the frequency error every 8 samples
 
@@ -481,3 +482,37 @@ def unit_correlations(wave, templates, max_lag, out):
             if c > best:
                 best = c
         out[t] = best
+
+
+@jit
+def railed_runs(x, run_val, run_len, flat_n, out):
+    """Mark samples at least ``flat_n`` into a run of identical raw values (a railed input).
+
+    Parameters
+    ----------
+    x : float32 (n_ch, n)
+        Raw input in µV.
+    run_val : float64 (n_ch,)
+        Last raw sample of the previous chunk (NaN at the start); updated in place.
+    run_len : int64 (n_ch,)
+        Length of the run that sample ended; updated in place.
+    flat_n : int
+        Run length (samples) from which a sample counts as railed.
+    out : bool (n_ch, n)
+        True where railed.
+    """
+    n_ch, n = x.shape
+    for c in range(n_ch):
+        prev = run_val[c]
+        r = run_len[c]
+        for i in range(n):
+            v = np.float64(x[c, i])
+            if v == prev:
+                r += 1
+            else:
+                r = 1
+            prev = v
+            out[c, i] = r >= flat_n
+        if n:
+            run_val[c] = prev
+            run_len[c] = r

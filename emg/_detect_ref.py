@@ -11,7 +11,7 @@ import numpy as np
 from scipy import signal
 
 __all__ = ["block_mad_ref", "event_features_ref", "mains_cancel_ref", "sos_filter_ref", "threshold_events_ref",
-           "unit_correlations_ref"]
+           "railed_runs_ref", "unit_correlations_ref"]
 
 
 def sos_filter_ref(x: np.ndarray, valid: np.ndarray, sos: np.ndarray) -> np.ndarray:
@@ -164,3 +164,12 @@ def unit_correlations_ref(wave: np.ndarray, templates: np.ndarray, max_lag: int)
         den = np.sqrt(np.dot(x, x) * (ys * ys).sum(axis=1))
         out[t] = np.where(den > 0, (ys @ x) / np.where(den > 0, den, 1.0), -1.0).max()
     return out
+
+
+def railed_runs_ref(x: np.ndarray, flat_n: int) -> np.ndarray:
+    """Railed samples of one chunk from a fresh state, by cumulative maxima of change points."""
+    n = x.shape[1]
+    prev = np.concatenate([np.full((x.shape[0], 1), np.nan), x[:, :-1]], axis=1)
+    idx = np.arange(n)
+    last_change = np.maximum.accumulate(np.where(x == prev, -1, idx[None, :]), axis=1)
+    return (idx[None, :] - last_change + 1) >= flat_n

@@ -38,7 +38,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from ._detect_numba import block_mad, event_features, threshold_events
+from ._detect_numba import block_mad, event_features, railed_runs, threshold_events
 from .filters import DetectionFilter, detect_mains
 from .types import Chunk, Events, Recording
 
@@ -307,18 +307,9 @@ class Detector:
     def _railed(self, x: np.ndarray) -> np.ndarray:
         """Samples at least ``_FLAT_MS`` into a run of identical raw values (a railed input;
         the run carries over chunk borders)."""
-        n = x.shape[1]
-        if n == 0:
-            return np.zeros((self.n_channels, 0), np.bool_)
-        prev = np.concatenate([self._run_val[:, None], x[:, :-1]], axis=1)
-        same = x == prev
-        # run length at each sample: samples since the last change, plus the carried run
-        idx = np.arange(n)
-        last_change = np.maximum.accumulate(np.where(same, -1, idx[None, :]), axis=1)
-        run = np.where(last_change >= 0, idx[None, :] - last_change + 1, idx[None, :] + 1 + self._run_len[:, None])
-        self._run_val = x[:, -1].astype(np.float64)
-        self._run_len = run[:, -1].astype(np.int64)
-        return run >= self._flat_n
+        out = np.empty(x.shape, np.bool_)
+        railed_runs(np.ascontiguousarray(x, dtype=np.float32), self._run_val, self._run_len, self._flat_n, out)
+        return out
 
     def _next_filtered(self) -> int:
         return self._y_start + self._y.shape[1]

@@ -391,13 +391,12 @@ class Segmenter:
         rms = np.sqrt((y * y).mean(axis=2))
         # saturation: a run of identical samples far from the window median
         same = np.diff(x, axis=2) == 0
-        x = x.astype(np.float64)
         med = np.median(mean, axis=1, keepdims=True)
         sat = np.zeros((n_ch, nw), bool)
         if same.any():
             for c, w in zip(*np.nonzero(same.sum(axis=2) >= self.sat_min - 1)):
                 runs = _runs(same[c, w])
-                if any(b - a >= self.sat_min - 1 for a, b in runs) and abs(mean[c, w] - med[c, 0]) > 1000.0 or any(b - a >= self.sat_min - 1 for a, b in runs) and np.ptp(x[c, w]) == 0 and abs(x[c, w, 0]) > 1e4:
+                if any(b - a >= self.sat_min - 1 for a, b in runs) and abs(mean[c, w] - med[c, 0]) > 1000.0 or any(b - a >= self.sat_min - 1 for a, b in runs) and np.ptp(x[c, w].astype(np.float64)) == 0 and abs(float(x[c, w, 0])) > 1e4:
                     sat[c, w] = True
         gapw = ~valid[: nw * self.win].reshape(nw, self.win).all(axis=1)
         # rest noise per 1 s block from the trailing history (never from the future)
@@ -561,21 +560,37 @@ class Segmenter:
         n = dev.shape[1]
         out = np.zeros_like(dev)
         win = int(round(30.0 / self.window_s))
-        hist = self._hist_lfdev
+        # the history at any block is the last ``win`` columns of everything appended so far:
+        # walk the blocks for the bookkeeping only, then take all percentiles in one call
+        parts = [self._hist_lfdev]
+        total = self._hist_lfdev.shape[1]
         # windows already folded into the history are those before self._lf_hist_w
         start_hist = getattr(self, "_lf_hist_w", 0)
+        from_hist: list[tuple[int, int, int]] = []  # (b0, b1, history end) for blocks using the history
         for b0 in range(0, n, self.block):
             b1 = min(n, b0 + self.block)
             gw = lo + b0  # absolute window index
             ok = ~gapw[b0:b1]
-            if hist.shape[1] >= self.block:
-                out[:, b0:b1] = np.percentile(hist, 90, axis=1)[:, None]
+            if min(total, win) >= self.block:
+                from_hist.append((b0, b1, total))
             elif ok.any():
                 out[:, b0:b1] = np.percentile(dev[:, b0:b1][:, ok], 90, axis=1)[:, None]
             if gw + (b1 - b0) > start_hist and gw >= start_hist and (b1 - b0) == self.block:
-                hist = np.concatenate([hist, dev[:, b0:b1][:, ok]], axis=1)[:, -win:]
+                add = dev[:, b0:b1][:, ok]
+                parts.append(add)
+                total += add.shape[1]
                 start_hist = gw + (b1 - b0)
-        self._hist_lfdev = hist
+        cum = np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
+        full = [(b0, b1, e) for b0, b1, e in from_hist if e >= win]
+        if full:
+            idx = np.array([e for _, _, e in full])[:, None] - win + np.arange(win)[None, :]
+            p90 = np.percentile(cum[:, idx], 90, axis=2)
+            for j, (b0, b1, _) in enumerate(full):
+                out[:, b0:b1] = p90[:, j, None]
+        for b0, b1, e in from_hist:
+            if e < win:
+                out[:, b0:b1] = np.percentile(cum[:, :e], 90, axis=1)[:, None]
+        self._hist_lfdev = cum[:, -win:] if win else cum[:, :0]
         self._lf_hist_w = start_hist
         return out
 

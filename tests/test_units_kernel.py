@@ -23,3 +23,22 @@ def test_unit_correlations_kernel_matches_reference(n, max_lag):
     assert out[3] < out[4]
     for t in range(len(tpls)):
         assert out[t] == pytest.approx(best_correlation(wave, tpls[t], max_lag), abs=1e-12)
+
+
+def test_railed_runs_kernel_matches_reference_and_carries_over_chunks():
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(3, 400)).astype(np.float32)
+    x[0, 50:70] = 187500.0  # railed
+    x[1, 390:] = 5.0  # a run crossing the chunk border below
+    x[2, 10:13] = 1.0  # too short
+    ref = R.railed_runs_ref(x, 4)
+    val, run = np.full(3, np.nan), np.zeros(3, np.int64)
+    parts = []
+    for lo, hi in ((0, 60), (60, 395), (395, 400)):
+        out = np.empty((3, hi - lo), bool)
+        K.railed_runs(np.ascontiguousarray(x[:, lo:hi]), val, run, 4, out)
+        parts.append(out)
+    got = np.concatenate(parts, axis=1)
+    np.testing.assert_array_equal(got, ref)
+    assert got[0, 53:70].all() and not got[0, 52] and not got[2].any()
+    assert got[1, 393:].all() and run[1] == 10
