@@ -12,7 +12,7 @@ import numpy as np
 from ._numba import jit
 
 __all__ = ["block_mad", "event_features", "mains_cancel", "sos_filter", "railed_runs", "threshold_events",
-           "unit_correlations"]
+           "unit_correlations", "window_percentile"]
 
 ROTATE_EVERY = 8  # the canceller turns its phasors for the frequency error every 8 samples
 
@@ -516,3 +516,51 @@ def railed_runs(x, run_val, run_len, flat_n, out):
         if n:
             run_val[c] = prev
             run_len[c] = r
+
+
+@jit
+def window_percentile(values, ends, width, q, out):
+    """Percentile (NumPy's default 'linear' method) of sliding windows of each row.
+
+    Parameters
+    ----------
+    values : float64 (n_ch, m)
+    ends : int64 (k,)
+        Window ``j`` is ``values[:, ends[j] - width : ends[j]]``.
+    width : int
+        Window length (>= 1).
+    q : float
+        Quantile in [0, 1] (percentile / 100).
+    out : float64 (n_ch, k)
+        The percentiles; NaN where a window holds NaN. Bit-identical to ``np.percentile``:
+        the same order statistics and the same interpolation.
+    """
+    v = (width - 1) * q
+    lo = int(np.floor(v))
+    gamma = v - lo
+    hi = min(lo + 1, width - 1)
+    buf = np.empty(width)
+    for c in range(values.shape[0]):
+        for j in range(ends.shape[0]):
+            e = ends[j]
+            nan = False
+            for i in range(width):
+                buf[i] = values[c, e - width + i]
+                if np.isnan(buf[i]):
+                    nan = True
+            if nan:
+                out[c, j] = np.nan
+                continue
+            part = np.partition(buf, lo)  # order statistic lo, larger ones after it
+            a = part[lo]
+            b = a
+            if hi > lo:
+                b = part[hi]
+                for i in range(hi + 1, width):
+                    if part[i] < b:
+                        b = part[i]
+            d = b - a
+            if gamma >= 0.5:
+                out[c, j] = b - d * (1 - gamma)
+            else:
+                out[c, j] = a + d * gamma

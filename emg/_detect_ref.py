@@ -11,7 +11,7 @@ import numpy as np
 from scipy import signal
 
 __all__ = ["block_mad_ref", "event_features_ref", "mains_cancel_ref", "sos_filter_ref", "threshold_events_ref",
-           "railed_runs_ref", "unit_correlations_ref"]
+           "railed_runs_ref", "unit_correlations_ref", "window_percentile_ref"]
 
 
 def sos_filter_ref(x: np.ndarray, valid: np.ndarray, sos: np.ndarray) -> np.ndarray:
@@ -173,3 +173,9 @@ def railed_runs_ref(x: np.ndarray, flat_n: int) -> np.ndarray:
     idx = np.arange(n)
     last_change = np.maximum.accumulate(np.where(x == prev, -1, idx[None, :]), axis=1)
     return (idx[None, :] - last_change + 1) >= flat_n
+
+
+def window_percentile_ref(values: np.ndarray, ends: np.ndarray, width: int, q: float) -> np.ndarray:
+    """``np.percentile`` of each window ``values[:, e - width : e]``."""
+    idx = np.asarray(ends)[:, None] - width + np.arange(width)[None, :]
+    return np.percentile(values[:, idx], 100 * q, axis=2)

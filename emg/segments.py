@@ -410,8 +410,12 @@ class Segmenter:
         p20 = np.full((n_ch, n_b), np.nan)
         full = cnt >= self.baseline_w
         if full.any():
-            idx = cnt[full][:, None] - self.baseline_w + np.arange(self.baseline_w)[None, :]
-            p20[:, full] = np.percentile(allv[:, idx], 20, axis=2)
+            from ._detect_numba import window_percentile
+
+            out = np.empty((n_ch, int(full.sum())))
+            window_percentile(np.ascontiguousarray(allv, dtype=np.float64), np.ascontiguousarray(cnt[full], dtype=np.int64),
+                              self.baseline_w, 0.2, out)
+            p20[:, full] = out
         for j in np.flatnonzero(~full):
             if cnt[j] >= self.block:
                 p20[:, j] = np.percentile(allv[:, max(0, cnt[j] - self.baseline_w) : cnt[j]], 20, axis=1)

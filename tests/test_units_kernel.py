@@ -42,3 +42,17 @@ def test_railed_runs_kernel_matches_reference_and_carries_over_chunks():
     np.testing.assert_array_equal(got, ref)
     assert got[0, 53:70].all() and not got[0, 52] and not got[2].any()
     assert got[1, 393:].all() and run[1] == 10
+
+
+@pytest.mark.parametrize("width, pct", [(300, 20), (300, 90), (7, 20), (1, 50), (10, 100), (11, 0)])
+def test_window_percentile_kernel_is_bit_identical_to_numpy(width, pct):
+    rng = np.random.default_rng(width + pct)
+    values = rng.lognormal(size=(3, 400))
+    ends = np.arange(width, 401, 7)
+    values[2, ends[5] - 1] = np.nan
+    out = np.empty((3, len(ends)))
+    K.window_percentile(values, ends, width, pct / 100, out)
+    ref = np.percentile(values[:, ends[:, None] - width + np.arange(width)[None, :]], pct, axis=2)
+    np.testing.assert_array_equal(out, ref)  # exact, NaN where the window holds one
+    np.testing.assert_array_equal(out, R.window_percentile_ref(values, ends, width, pct / 100))
+    assert np.isnan(out[2]).any() and np.isfinite(out[:2]).all()
