@@ -77,13 +77,45 @@ def where_false(times_s: np.ndarray, truth, channel: int) -> dict[str, int]:
     return out
 
 
-def score(onset_s, channel, truth, *, first_only: bool, valid_s: dict[int, float] | None = None) -> dict:
+def _inside(times_s: np.ndarray, spans) -> np.ndarray:
+    """Which times fall inside the sorted, merged ``spans``."""
+    times_s = np.asarray(times_s, float)
+    if not len(spans) or not len(times_s):
+        return np.zeros(len(times_s), bool)
+    lo = np.array([a for a, _ in spans])
+    hi = np.array([b for _, b in spans])
+    k = np.searchsorted(lo, times_s, side="right") - 1
+    return (k >= 0) & (times_s < hi[np.clip(k, 0, None)])
+
+
+def blanked_rest_s(truth, channel: int, spans) -> float:
+    """Seconds of the blanking ``spans`` that fall in the truth's rest time on ``channel``."""
+    from emg.rates import merge_intervals
+
+    planted = merge_intervals([(iv.start_s, iv.end_s) for iv in truth.intervals_on(channel)])
+    total = 0.0
+    for a, b in spans:
+        a, b = max(a, 0.0), min(b, truth.duration_s)
+        if b > a:
+            total += (b - a) - sum(max(0.0, min(b, y) - max(a, x)) for x, y in planted)
+    return total
+
+
+def score(onset_s, channel, truth, *, first_only: bool, valid_s: dict[int, float] | None = None,
+          blanked: dict[int, list] | None = None) -> dict:
+    """Match calls to planted discharges per channel. With ``blanked`` (per channel, the
+    pipeline's ECG blanking windows), calls and planted discharges inside them are left out
+    on both sides and the true valid time loses the windows' rest seconds."""
     onset_s, channel = np.asarray(onset_s, float), np.asarray(channel)
     res = {"tp": 0, "fp": 0, "fn": 0, "bout": 0, "ecg": 0, "artifact": 0, "rest": 0,
-           "called": 0, "planted": 0, "valid_h": 0.0, "true_valid_h": 0.0}
+           "called": 0, "planted": 0, "valid_h": 0.0, "true_valid_h": 0.0, "blanked_h": 0.0}
     for c in range(truth.n_channels):
         calls = onset_s[channel == c]
         planted = truth.fasciculation_times(c, first_only=first_only)
+        spans = (blanked or {}).get(c, [])
+        if len(spans):
+            calls, planted = calls[~_inside(calls, spans)], planted[~_inside(planted, spans)]
+            res["blanked_h"] += blanked_rest_s(truth, c, spans) / 3600
         n, matched = match_count(calls, planted)
         res["tp"] += n
         res["fp"] += len(calls) - n
@@ -92,7 +124,7 @@ def score(onset_s, channel, truth, *, first_only: bool, valid_s: dict[int, float
             res[k] += v
         res["called"] += len(calls)
         res["planted"] += len(planted)
-        res["true_valid_h"] += truth.valid_s(c) / 3600
+        res["true_valid_h"] += (truth.valid_s(c) - (blanked_rest_s(truth, c, spans) if len(spans) else 0.0)) / 3600
         res["valid_h"] += (valid_s[c] if valid_s is not None else truth.valid_s(c)) / 3600
     return res
 
@@ -114,7 +146,8 @@ def run_pipeline(rec, truth):
     ev = res.events
     keep = ev.label == "fasciculation"
     valid = {c: res.valid_s_per_channel[n] for c, n in enumerate(rec.channel_names)}
-    return score(ev.onset_s[keep], ev.channel[keep], truth, first_only=True, valid_s=valid), res
+    blanked = {c: list(res.ecg_blanked.get(n, ())) for c, n in enumerate(rec.channel_names)}
+    return score(ev.onset_s[keep], ev.channel[keep], truth, first_only=True, valid_s=valid, blanked=blanked), res
 
 
 def run_scipy(rec, truth):

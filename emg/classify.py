@@ -281,7 +281,9 @@ class EventClassifier:
                  multiplet_amp: float = 2.0, min_separation_ms: float = 8.0, residual_k: float = 8.0,
                  residual_frac: float = 0.2, small_snr: float = 12.0, satellite_snr: float = 20.0,
                  min_snr: float = 8.0, echo_s: float = 0.060, echo_ratio: float = 0.4,
-                 common_snr: float = 15.0):
+                 common_snr: float = 15.0, lag_tol_ms: float = 4.0,
+                 lag_anchor: bool = False, blank_snr: float | None = 20.0,
+                 blank_ms: tuple[float, float] = (15.0, 25.0)):
         self.fs = float(fs)
         self.n_channels = int(n_channels)
         self.rhythm_tol = rhythm_tol
@@ -297,16 +299,22 @@ class EventClassifier:
         self.min_snr = min_snr
         self.echo_s, self.echo_ratio = echo_s, echo_ratio
         self.common_snr = common_snr
+        self.lag_tol_s = lag_tol_ms * 1e-3
+        self.lag_anchor = lag_anchor
+        self.blank_snr = blank_snr
+        self.blank_s = (blank_ms[0] * 1e-3, blank_ms[1] * 1e-3)
+        self._blank: list[list[tuple[float, float]]] = [[] for _ in range(self.n_channels)]
         self.context_s = 4 * RR_MAX_S + 0.2  # look-ahead and look-back of the rhythm test
         self.families = ShapeFamilies(n_channels, min_corr=family_corr, max_amp_ratio=family_amp)
         self._buf: Events | None = None  # events not yet final (plus look-back context)
         self._fam = np.zeros(0, np.int64)
         self._done = 0  # rows of _buf already labelled and emitted
         self._ecg_families: set[int] = set()
+        self._fam_near: dict[int, list[int]] = {}  # family -> [labelled members next to a beat, all]
         self._rows: list[Events] = []  # labelled, waiting for multiplet merging
         self._held: Events | None = None  # group heads that may still grow
         self._held_last: dict[int, float] = {}
-        self.counts = {"fasciculation": 0, "ecg": 0, "artifact": 0, "excluded": 0, "faint": 0}
+        self.counts = {"fasciculation": 0, "ecg": 0, "artifact": 0, "excluded": 0, "faint": 0, "blanked": 0}
 
     # -- input --------------------------------------------------------------------------
     def push(self, events: Events) -> None:
@@ -404,15 +412,23 @@ class EventClassifier:
             is_ecg[cand[self._carry_discharge(buf, rows[cand])]] = False
         labels[is_ecg] = "ecg"
         big = buf.amplitude_uv[rows] > self.artifact_uv
+        beat_now = beats_all.copy()
+        beat_now[rows] = is_ecg
         common = np.zeros(len(rows), bool)
         if self.n_channels >= 3:
             need = max(2, int(np.ceil(self.common_fraction * (self.n_channels - 1))))
             common = buf.coincident[rows] >= need
+            # a heartbeat on the other channels is not common mode of this event (a discharge
+            # under or beside a beat): count only the other channels' non-heartbeat events
+            for k in np.flatnonzero(common & ~is_ecg):
+                i = rows[k]
+                near = np.flatnonzero((np.abs(t - t[i]) <= self.coincidence_s) & (ch != ch[i]) & ~beat_now)
+                common[k] = len(np.unique(ch[near])) >= need
         # small events on two channels at once: common mode (most often a faint heartbeat whose
         # beats are too rarely detected for a rhythm)
         faint_common = np.zeros(len(rows), bool)
         if self.n_channels >= 2:
-            small = (buf.snr < self.common_snr) & (buf.snr >= self.min_snr)
+            small = (buf.snr < self.common_snr) & (buf.snr >= self.min_snr) & ~beat_now
             for k, i in enumerate(rows):
                 if small[i] and not is_ecg[k]:
                     near = np.flatnonzero((np.abs(t - t[i]) <= self.coincidence_s) & (ch != ch[i]) & small)
@@ -420,12 +436,52 @@ class EventClassifier:
         labels[(big | (zones == 1) | common | faint_common) & ~is_ecg] = "artifact"
         labels[big & (zones == 1)] = "artifact"
         ecg_mask = beats_all.copy()
-        ecg_mask[rows[is_ecg]] = True
+        ecg_mask[rows] = is_ecg  # a rhythm beat that carries a discharge is not a heartbeat any more
         faint = (labels == "fasciculation") & ((buf.snr[rows] < self.min_snr) | self._echoes(buf, rows, ecg_mask))
         self.counts["faint"] += int(np.count_nonzero(faint & (zones != 2)))
         labels[faint] = ""  # a crossing at noise level (often the peak of a faint heartbeat)
+        if self.blank_snr is not None:
+            blanked = self._blank_windows(buf, rows, ecg_mask, labels == "ecg")
+            self.counts["blanked"] += int(np.count_nonzero(blanked & (labels == "fasciculation") & (zones != 2)))
+            labels[blanked & (labels == "fasciculation")] = ""  # inside a large QRS: not analysable
         labels[zones == 2] = ""  # excluded: inside a bout, noisy or gap segment
         return labels
+
+    def _blank_windows(self, buf: Events, rows: np.ndarray, ecg_mask: np.ndarray, row_ecg: np.ndarray) -> np.ndarray:
+        """Record the ECG blanking windows of the heartbeat events among ``rows`` and tell which
+        rows lie inside a window of their channel (from any heartbeat known so far, look-ahead
+        included): ``-blank_ms[0]..+blank_ms[1]`` around every heartbeat event with SNR ≥
+        ``blank_snr``."""
+        t, ch = buf.onset_s, buf.channel
+        pre, post = self.blank_s
+        big = ecg_mask & (buf.snr >= self.blank_snr)
+        for i in rows[row_ecg & (buf.snr[rows] >= self.blank_snr)]:
+            self._blank[int(ch[i])].append((float(t[i]) - pre, float(t[i]) + post))
+        out = np.zeros(len(rows), bool)
+        for c in range(self.n_channels):
+            b = np.sort(t[big & (ch == c)])
+            q = np.flatnonzero(ch[rows] == c)
+            if not len(b) or not len(q):
+                continue
+            tq = t[rows[q]]
+            j = np.searchsorted(b, tq - post)  # first beat with b >= t - post
+            out[q] = (j < len(b)) & (b[np.minimum(j, len(b) - 1)] <= tq + pre)
+        return out
+
+    def blanked_intervals(self) -> list[list[tuple[float, float]]]:
+        """Per channel, the merged ECG blanking windows (s from the start) recorded so far:
+        time inside a large heartbeat complex, where a discharge cannot be told apart. They
+        are not valid rest (see :func:`emg.rates.hourly_rates`)."""
+        out = []
+        for spans in self._blank:
+            merged: list[tuple[float, float]] = []
+            for a, b in sorted(spans):
+                if merged and a <= merged[-1][1]:
+                    merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+                else:
+                    merged.append((a, b))
+            out.append(merged)
+        return out
 
     def _same_potential(self, buf: Events, i: int, j: int) -> bool:
         """Events ``i`` and ``j`` are one potential seen twice: amplitude within 20 %, and the
@@ -524,6 +580,13 @@ class EventClassifier:
         ch_hits, ch_total = windowed(ch.astype(np.int64))
         r = rows
         locked = near[r] & (fam_hits[r] >= 3) & (fam_hits[r] >= 0.6 * fam_total[r])
+        # a sparse family (a complex's part seen at every few beats only): its whole history counts
+        hist = np.array([self._fam_near.get(int(f), [0, 0]) for f in self._fam[r]], np.int64).reshape(-1, 2)
+        locked |= near[r] & (hist[:, 0] >= 5) & (hist[:, 0] >= 0.6 * hist[:, 1])
+        for f, nr in zip(self._fam[r], near[r]):
+            h = self._fam_near.setdefault(int(f), [0, 0])
+            h[0] += int(nr)
+            h[1] += 1
         small = (near[r] & (buf.snr[r] < self.small_snr) & (ch_hits[r] >= 20) & (ch_hits[r] >= 0.5 * ch_total[r]))
         # lag-locked: events at the same delay (±4 ms) from the beats of their own channel,
         # of similar size, seen at >= 3 other beats nearby, are part of the complex
@@ -532,6 +595,10 @@ class EventClassifier:
             own = np.sort(t[beat_mask & (ch == c)])
             if len(own) < 4:
                 continue
+            if self.lag_anchor:  # lags from the first event of each complex (beats < 0.1 s apart are one)
+                own = own[np.diff(own, prepend=-np.inf) > 0.1]
+                if len(own) < 4:
+                    continue
             on_c = np.flatnonzero(ch == c)
             k = np.clip(np.searchsorted(own, t[on_c]), 1, len(own) - 1)
             prev, nxt = own[k - 1], own[k]
@@ -542,7 +609,7 @@ class EventClassifier:
                 if not -0.060 <= li <= 0.090:
                     continue
                 ratio = buf.amplitude_uv[on_c] / max(float(buf.amplitude_uv[i]), 1e-9)
-                same = ((np.abs(lag - li) <= 0.004) & (np.abs(t[on_c] - t[i]) <= span) & (on_c != i)
+                same = ((np.abs(lag - li) <= self.lag_tol_s) & (np.abs(t[on_c] - t[i]) <= span) & (on_c != i)
                         & (ratio >= 0.5) & (ratio <= 2.0))
                 lagged[q] = np.count_nonzero(same) >= 3
         return (locked | small | lagged) & ~is_ecg

@@ -158,6 +158,7 @@ def summary_dict(result: AnalysisResult) -> dict:
         "segments_s": result.segment_seconds(),
         "units": {n: len(result.units.get(n, [])) for n in names},
         "notes": list(result.notes),
+        "ecg_blanked_s": {n: round(result.ecg_blanked_s.get(n, 0.0), 1) for n in names},
     }
     return summary
 

@@ -49,6 +49,9 @@ class AnalysisResult:
     rate_per_hour: dict[str, tuple[float | None, float | None, float | None]]
     packets_lost: int = 0
     notes: list[str] = field(default_factory=list)
+    #: per channel, ECG blanking windows (s from the start) left out of valid time, and their seconds
+    ecg_blanked: dict[str, tuple[tuple[float, float], ...]] = field(default_factory=dict)
+    ecg_blanked_s: dict[str, float] = field(default_factory=dict)
 
     @property
     def valid_s(self) -> float:
@@ -192,14 +195,17 @@ class Analyzer:
         events = Events.concat(self._events, fs=self.fs) if self._events else Events.empty(self.fs)
         segments = tuple(sorted(self._segments, key=lambda s: (s.start_s, -1 if s.channel is None else s.channel)))
         duration_s = info.duration_s
+        blank = self.classifier.blanked_intervals()
         rates = hourly_rates(events, segments, info.gaps, start=info.start, duration_s=duration_s,
-                             channel_names=names)
+                             channel_names=names, blanked=blank)
         valid = {}
+        blanked_s = {}
         fasc = {}
         rate = {}
         for ch, name in enumerate(names):
-            inv = invalid_intervals(segments, info.gaps, ch)
+            inv = invalid_intervals(segments, info.gaps, ch, blank[ch])
             valid[name] = valid_seconds(duration_s, inv)
+            blanked_s[name] = valid_seconds(duration_s, invalid_intervals(segments, info.gaps, ch)) - valid[name]
             fasc[name] = int(sum(r.fasciculations for r in rates if r.channel == name))
             rate[name] = overall_rate(fasc[name], valid[name])
         noise = np.median(np.vstack(self._noise), axis=0) if self._noise else self.detector.noise_uv
@@ -223,6 +229,8 @@ class Analyzer:
             rate_per_hour=rate,
             packets_lost=info.packets_lost if packets_lost is None else packets_lost,
             notes=notes,
+            ecg_blanked={n: tuple(blank[i]) for i, n in enumerate(names)},
+            ecg_blanked_s=blanked_s,
         )
 
 

@@ -84,10 +84,12 @@ def merge_intervals(intervals: Sequence[tuple[float, float]]) -> list[tuple[floa
 
 
 def invalid_intervals(
-    segments: Sequence[Segment], gaps: Sequence[Gap], channel: int
+    segments: Sequence[Segment], gaps: Sequence[Gap], channel: int,
+    extra: Sequence[tuple[float, float]] = (),
 ) -> list[tuple[float, float]]:
-    """Merged intervals (s from recording start) not valid on ``channel``."""
-    spans = [(g.start_s, g.end_s) for g in gaps]
+    """Merged intervals (s from recording start) not valid on ``channel`` (``extra``: more
+    spans of that channel, e.g. its ECG blanking windows)."""
+    spans = [(g.start_s, g.end_s) for g in gaps] + [(float(a), float(b)) for a, b in extra]
     spans += [(s.start_s, s.end_s) for s in segments if s.channel is None or s.channel == channel]
     return merge_intervals(spans)
 
@@ -155,6 +157,7 @@ def hourly_rates(
     start: dt.datetime,
     duration_s: float,
     channel_names: Sequence[str],
+    blanked: Sequence[Sequence[tuple[float, float]]] | None = None,
 ) -> list[HourRate]:
     """Fasciculations and valid rest per channel and clock hour.
 
@@ -171,6 +174,9 @@ def hourly_rates(
         Recorded time in seconds.
     channel_names : sequence of str
         Names for the channel indices.
+    blanked : sequence of interval lists, optional
+        Per channel, ECG blanking windows (inside large heartbeat complexes, see
+        :meth:`emg.classify.EventClassifier.blanked_intervals`): not valid rest either.
 
     Returns
     -------
@@ -183,7 +189,7 @@ def hourly_rates(
     rows: list[HourRate] = []
     per_channel = []
     for ch in range(len(channel_names)):
-        invalid = invalid_intervals(segments, gaps, ch)
+        invalid = invalid_intervals(segments, gaps, ch, blanked[ch] if blanked is not None else ())
         t = onset[fasc & (events.channel == ch)]
         if invalid and len(t):
             starts = np.array([a for a, _ in invalid])
