@@ -11,7 +11,7 @@ import numpy as np
 
 from ._numba import jit
 
-__all__ = ["block_mad", "event_features", "mains_cancel", "sos_filter", "railed_runs", "threshold_events",
+__all__ = ["block_mad", "event_features", "mains_cancel", "sos_filter", "railed_runs", "sosfilt_rows", "threshold_events", "window_fractions",
            "unit_correlations", "window_percentile"]
 
 ROTATE_EVERY = 8  # the canceller turns its phasors for the frequency error every 8 samples
@@ -522,6 +522,9 @@ def railed_runs(x, run_val, run_len, flat_n, out):
 def window_percentile(values, ends, width, q, out):
     """Percentile (NumPy's default 'linear' method) of sliding windows of each row.
 
+    Consecutive windows share most values: a sorted copy of the window is kept and merged
+    with the (sorted) values that leave and enter.
+
     Parameters
     ----------
     values : float64 (n_ch, m)
@@ -540,27 +543,143 @@ def window_percentile(values, ends, width, q, out):
     gamma = v - lo
     hi = min(lo + 1, width - 1)
     buf = np.empty(width)
+    tmp = np.empty(width)
+    lv = np.empty(width)
+    ev = np.empty(width)
     for c in range(values.shape[0]):
+        nf = 0  # finite values in buf (sorted)
+        nn = 0  # NaN in the window
+        prev = -1
         for j in range(ends.shape[0]):
             e = ends[j]
-            nan = False
-            for i in range(width):
-                buf[i] = values[c, e - width + i]
-                if np.isnan(buf[i]):
-                    nan = True
-            if nan:
+            if prev < 0 or e < prev or e - prev >= width:
+                nf = 0
+                nn = 0
+                for i in range(e - width, e):
+                    x = values[c, i]
+                    if np.isnan(x):
+                        nn += 1
+                    else:
+                        buf[nf] = x
+                        nf += 1
+                buf[:nf].sort()
+            else:  # merge: drop the values leaving, add those entering, in one pass
+                nl = 0
+                for i in range(prev - width, e - width):
+                    x = values[c, i]
+                    if np.isnan(x):
+                        nn -= 1
+                    else:
+                        lv[nl] = x
+                        nl += 1
+                ne = 0
+                for i in range(prev, e):
+                    x = values[c, i]
+                    if np.isnan(x):
+                        nn += 1
+                    else:
+                        ev[ne] = x
+                        ne += 1
+                lv[:nl].sort()
+                ev[:ne].sort()
+                i = 0
+                p = 0
+                r = 0
+                k = 0
+                while i < nf or r < ne:
+                    if i < nf and p < nl and buf[i] == lv[p]:
+                        i += 1
+                        p += 1
+                    elif r >= ne or (i < nf and buf[i] <= ev[r]):
+                        tmp[k] = buf[i]
+                        k += 1
+                        i += 1
+                    else:
+                        tmp[k] = ev[r]
+                        k += 1
+                        r += 1
+                nf = k
+                buf, tmp = tmp, buf
+            prev = e
+            if nn:
                 out[c, j] = np.nan
                 continue
-            part = np.partition(buf, lo)  # order statistic lo, larger ones after it
-            a = part[lo]
-            b = a
-            if hi > lo:
-                b = part[hi]
-                for i in range(hi + 1, width):
-                    if part[i] < b:
-                        b = part[i]
+            a = buf[lo]
+            b = buf[hi]
             d = b - a
             if gamma >= 0.5:
                 out[c, j] = b - d * (1 - gamma)
             else:
                 out[c, j] = a + d * gamma
+
+
+@jit
+def sosfilt_rows(x, sos, zi, out):
+    """``scipy.signal.sosfilt(sos, x, axis=1, zi=zi)`` in float64, same operations in the same
+    order (bit-identical), the channels side by side in the inner loop.
+
+    Parameters
+    ----------
+    x : float32 or float64 (n_ch, n)
+    sos : float64 (n_sec, 6)
+        Second-order sections with a0 = 1.
+    zi : float64 (n_sec, n_ch, 2)
+        Filter state (scipy's layout for ``axis=1``), updated in place.
+    out : float64 (n_ch, n)
+    """
+    n_ch, n = x.shape
+    n_sec = sos.shape[0]
+    z0 = np.empty((n_sec, n_ch))
+    z1 = np.empty((n_sec, n_ch))
+    for s in range(n_sec):
+        for c in range(n_ch):
+            z0[s, c] = zi[s, c, 0]
+            z1[s, c] = zi[s, c, 1]
+    cur = np.empty(n_ch)
+    for i in range(n):
+        for c in range(n_ch):
+            cur[c] = np.float64(x[c, i])
+        for s in range(n_sec):
+            b0, b1, b2, a1, a2 = sos[s, 0], sos[s, 1], sos[s, 2], sos[s, 4], sos[s, 5]
+            for c in range(n_ch):
+                xc = cur[c]
+                xn = b0 * xc + z0[s, c]
+                z0[s, c] = b1 * xc - a1 * xn + z1[s, c]
+                z1[s, c] = b2 * xc - a2 * xn
+                cur[c] = xn
+        for c in range(n_ch):
+            out[c, i] = cur[c]
+    for s in range(n_sec):
+        for c in range(n_ch):
+            zi[s, c, 0] = z0[s, c]
+            zi[s, c, 1] = z1[s, c]
+
+
+@jit
+def window_fractions(y, thr_a, thr_b, out_a, out_b):
+    """Share of each window's samples with ``|y|`` above each of two thresholds.
+
+    Parameters
+    ----------
+    y : float64 (n_ch, n_w, win)
+        Windows of a filtered signal.
+    thr_a, thr_b : float64 (n_ch, n_w)
+        Thresholds per window (NaN: no sample counts).
+    out_a, out_b : float64 (n_ch, n_w)
+        ``mean(|y| > thr)`` per window, as ``np.mean`` of the boolean gives it.
+    """
+    n_ch, n_w, win = y.shape
+    for c in range(n_ch):
+        for w in range(n_w):
+            ta = thr_a[c, w]
+            tb = thr_b[c, w]
+            na = 0
+            nb = 0
+            for i in range(win):
+                v = abs(y[c, w, i])
+                if v > ta:
+                    na += 1
+                if v > tb:
+                    nb += 1
+            out_a[c, w] = na / win
+            out_b[c, w] = nb / win

@@ -11,7 +11,8 @@ import numpy as np
 from scipy import signal
 
 __all__ = ["block_mad_ref", "event_features_ref", "mains_cancel_ref", "sos_filter_ref", "threshold_events_ref",
-           "railed_runs_ref", "unit_correlations_ref", "window_percentile_ref"]
+           "railed_runs_ref", "sosfilt_rows_ref", "unit_correlations_ref", "window_fractions_ref",
+           "window_percentile_ref"]
 
 
 def sos_filter_ref(x: np.ndarray, valid: np.ndarray, sos: np.ndarray) -> np.ndarray:
@@ -179,3 +180,14 @@ def window_percentile_ref(values: np.ndarray, ends: np.ndarray, width: int, q: f
     """``np.percentile`` of each window ``values[:, e - width : e]``."""
     idx = np.asarray(ends)[:, None] - width + np.arange(width)[None, :]
     return np.percentile(values[:, idx], 100 * q, axis=2)
+
+
+def sosfilt_rows_ref(x: np.ndarray, sos: np.ndarray, zi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``scipy.signal.sosfilt`` along rows with state ``zi`` (n_sec, n_ch, 2)."""
+    return signal.sosfilt(sos, x, axis=1, zi=zi)
+
+
+def window_fractions_ref(y: np.ndarray, thr_a: np.ndarray, thr_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``mean(|y| > thr)`` per window, by broadcasting."""
+    with np.errstate(invalid="ignore"):
+        return (np.abs(y) > thr_a[..., None]).mean(axis=2), (np.abs(y) > thr_b[..., None]).mean(axis=2)

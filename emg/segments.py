@@ -364,7 +364,8 @@ class Segmenter:
 
     def _features(self, data: np.ndarray, valid: np.ndarray) -> None:
         import scipy.fft
-        from scipy.signal import sosfilt
+
+        from ._detect_numba import sosfilt_rows, window_fractions
 
         n_ch, n = data.shape
         if not valid.all():  # gap samples hold the last valid value: no step into the filters
@@ -384,7 +385,10 @@ class Segmenter:
 
             self._zi = sosfilt_zi(self._sos)[:, None, :] * data[None, :, :1].astype(np.float64)
             self._zi = np.repeat(self._zi, 1, axis=1)
-        hp, self._zi = sosfilt(self._sos, data[:, : nw * self.win], axis=1, zi=self._zi)
+        hp = np.empty((n_ch, nw * self.win))
+        zi = np.array(self._zi, dtype=np.float64, order="C")
+        sosfilt_rows(np.ascontiguousarray(data[:, : nw * self.win]), self._sos, zi, hp)  # = scipy's sosfilt
+        self._zi = zi
         spec = scipy.fft.rfft(hp.reshape(n_ch, nw, self.win), axis=2)
         spec[..., ~self._spectral_mask()] = 0
         y = scipy.fft.irfft(spec, n=self.win, axis=2)
@@ -447,8 +451,10 @@ class Segmenter:
             sigma_b[:, j] = sig
         sigma_w = np.repeat(sigma_b, self.block, axis=1)[:, :nw]
         with np.errstate(invalid="ignore"):  # unknown noise (NaN) makes no window active
-            frac = (np.abs(y) > self.active_k * sigma_w[..., None]).mean(axis=2)
-            frac_hi = (np.abs(y) > self.dense_k / 3 * sigma_w[..., None]).mean(axis=2)
+            frac = np.empty((n_ch, nw))
+            frac_hi = np.empty((n_ch, nw))
+            window_fractions(np.ascontiguousarray(y), np.ascontiguousarray(self.active_k * sigma_w),
+                             np.ascontiguousarray(self.dense_k / 3 * sigma_w), frac, frac_hi)
         self._hist_rms = allv[:, -self.baseline_w :]
         self.noise_uv = self._sigma.copy()
         self._rms = np.concatenate([self._rms, rms], axis=1)
@@ -587,8 +593,11 @@ class Segmenter:
         cum = np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
         full = [(b0, b1, e) for b0, b1, e in from_hist if e >= win]
         if full:
-            idx = np.array([e for _, _, e in full])[:, None] - win + np.arange(win)[None, :]
-            p90 = np.percentile(cum[:, idx], 90, axis=2)
+            from ._detect_numba import window_percentile
+
+            p90 = np.empty((cum.shape[0], len(full)))
+            window_percentile(np.ascontiguousarray(cum, dtype=np.float64),
+                              np.array([e for _, _, e in full], np.int64), win, 0.9, p90)
             for j, (b0, b1, _) in enumerate(full):
                 out[:, b0:b1] = p90[:, j, None]
         for b0, b1, e in from_hist:
