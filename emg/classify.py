@@ -281,8 +281,8 @@ class EventClassifier:
                  multiplet_amp: float = 2.0, min_separation_ms: float = 8.0, residual_k: float = 8.0,
                  residual_frac: float = 0.2, small_snr: float = 12.0, satellite_snr: float = 20.0,
                  min_snr: float = 8.0, echo_s: float = 0.060, echo_ratio: float = 0.4,
-                 common_snr: float = 15.0, lag_tol_ms: float = 4.0,
-                 lag_anchor: bool = False, blank_snr: float | None = 20.0,
+                 common_snr: float = 15.0, lag_tol_ms: float = 8.0,
+                 lag_anchor: bool = True, lag_amp: float = 3.0, blank_snr: float | None = 20.0,
                  blank_ms: tuple[float, float] = (15.0, 25.0)):
         self.fs = float(fs)
         self.n_channels = int(n_channels)
@@ -301,6 +301,7 @@ class EventClassifier:
         self.common_snr = common_snr
         self.lag_tol_s = lag_tol_ms * 1e-3
         self.lag_anchor = lag_anchor
+        self.lag_amp = lag_amp
         self.blank_snr = blank_snr
         self.blank_s = (blank_ms[0] * 1e-3, blank_ms[1] * 1e-3)
         self._blank: list[list[tuple[float, float]]] = [[] for _ in range(self.n_channels)]
@@ -610,7 +611,7 @@ class EventClassifier:
                     continue
                 ratio = buf.amplitude_uv[on_c] / max(float(buf.amplitude_uv[i]), 1e-9)
                 same = ((np.abs(lag - li) <= self.lag_tol_s) & (np.abs(t[on_c] - t[i]) <= span) & (on_c != i)
-                        & (ratio >= 0.5) & (ratio <= 2.0))
+                        & (ratio >= 1 / self.lag_amp) & (ratio <= self.lag_amp))
                 lagged[q] = np.count_nonzero(same) >= 3
         return (locked | small | lagged) & ~is_ecg
 
