@@ -93,3 +93,15 @@ def test_channel_segments_only_exclude_their_channel():
     rows = hourly_rates(ev, [Segment(40.0, 60.0, "cramp", 1)], [], start=start, duration_s=600.0,
                         channel_names=["a", "b"])
     assert [(r.channel, r.fasciculations, r.valid_s) for r in rows] == [("a", 1, 600.0), ("b", 0, 580.0)]
+
+
+def test_blanked_windows_leave_valid_time_and_their_events():
+    start = dt.datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
+    blank = [[(10.0, 10.04), (20.0, 20.04), (50.0, 55.0)], []]  # the last one overlaps the segment
+    ev = Events.concat([events_at([10.02, 30.0], channel=0), events_at([10.02], channel=1)])
+    rows = hourly_rates(ev, [Segment(52.0, 60.0, "cramp", 0)], [], start=start, duration_s=600.0,
+                        channel_names=["a", "b"], blanked=blank)
+    # channel a loses 0.08 s of windows and 50-60 s (the window and cramp counted once)
+    assert rows[0].valid_s == pytest.approx(600.0 - 0.08 - 10.0)
+    assert rows[0].fasciculations == 1  # the one at 10.02 s is inside a window
+    assert (rows[1].valid_s, rows[1].fasciculations) == (600.0, 1)
