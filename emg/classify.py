@@ -24,8 +24,10 @@ its own rhythm, are heartbeats when their family lands next to beats at least 3 
 in ≥ 60 % of its members (a motor unit firing at random lands there ~15 % of the time).
 Small events (SNR < ``small_snr``, 12: too noisy for a reliable shape) next to a beat are
 heartbeats on a channel where most events (≥ 50 %, ≥ 20) land next to beats. Lag-locked:
-an event at the same delay (±4 ms, within -60..+90 ms) from a beat of its channel as ≥ 3
-other events of similar size (factor 2) within ±12 s is part of the complex. Satellites:
+an event at the same delay (±``lag_tol_ms`` 8 ms, within -60..+90 ms) from the first event of
+a heartbeat complex of its channel as ≥ 3 other events of similar size (factor ``lag_amp`` 3)
+within ±12 s is part of the complex; a family next to beats only every few beats (too sparse
+for ±12 s) is judged on its whole history (≥ 5 members and ≥ 60 % next to beats). Satellites:
 an event with SNR < ``satellite_snr`` (20) from 60 ms before to 30 ms after a heartbeat on
 the same channel is a piece of that complex (a discharge there is lost: about 1 % of them
 at 70 beats per minute, more for small ones). An event within 25 ms of a heartbeat on the same channel, of the same size (±20 %) and
@@ -36,10 +38,18 @@ would-be heartbeat; a residual above ``max(residual_k × noise, residual_frac ×
 peak-to-peak)`` (8 × noise, 20 %) means a discharge rides on the beat: it is a
 fasciculation. (:func:`subtract_template` does the same on a signal.)
 
+**ECG blanking**: a discharge inside a large QRS cannot be told apart by surface EMG. Around every
+heartbeat event with SNR ≥ ``blank_snr`` (20) a window of ``-blank_ms[0]..+blank_ms[1]``
+(15, 25 ms) is blanked: would-be fasciculations there are not listed (``counts["blanked"]``) and
+the windows (:meth:`EventClassifier.blanked_intervals`) leave valid rest time, so the rate is
+the count outside them over the time outside them (at 70/min with a 3-4-piece complex about
+9-11 % of the time on a chest lead; ``blank_snr=None`` turns it off).
+
 **Artifact**: peak-to-peak above ``artifact_uv`` (2500 µV, larger than surface
 fasciculations); inside an artefact segment (movement, electrode pop, saturation: see
 :mod:`emg.segments`); or common mode: on ≥ ``common_fraction`` (75 %) of the other channels
-at once, with at least three channels, and not a heartbeat; or a small event (SNR
+at once, with at least three channels, and not a heartbeat (heartbeat events on the other
+channels do not count: a discharge under or beside a beat is not common mode); or a small event (SNR
 ``min_snr``-``common_snr``, 8-15) with such an event on another channel within ±20 ms (mostly a faint
 heartbeat detected too rarely for a rhythm; on several channels over one muscle this also
 drops small discharges seen twice).
