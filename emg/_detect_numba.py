@@ -11,8 +11,18 @@ import numpy as np
 
 from ._numba import jit
 
-__all__ = ["block_mad", "event_features", "mains_cancel", "sos_filter", "railed_runs", "sosfilt_rows", "threshold_events", "window_fractions",
-           "unit_correlations", "window_percentile"]
+__all__ = [
+    "block_mad",
+    "event_features",
+    "mains_cancel",
+    "railed_runs",
+    "sos_filter",
+    "sosfilt_rows",
+    "threshold_events",
+    "unit_correlations",
+    "window_fractions",
+    "window_percentile",
+]
 
 ROTATE_EVERY = 8  # the canceller turns its phasors for the frequency error every 8 samples
 
@@ -479,8 +489,7 @@ def unit_correlations(wave, templates, max_lag, out):
                 sxy += d * x[i]
             den = np.sqrt(sxx * syy)
             c = sxy / den if den > 0 else -1.0
-            if c > best:
-                best = c
+            best = max(best, c)
         out[t] = best
 
 

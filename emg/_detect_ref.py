@@ -10,9 +10,18 @@ from __future__ import annotations
 import numpy as np
 from scipy import signal
 
-__all__ = ["block_mad_ref", "event_features_ref", "mains_cancel_ref", "sos_filter_ref", "threshold_events_ref",
-           "railed_runs_ref", "sosfilt_rows_ref", "unit_correlations_ref", "window_fractions_ref",
-           "window_percentile_ref"]
+__all__ = [
+    "block_mad_ref",
+    "event_features_ref",
+    "mains_cancel_ref",
+    "railed_runs_ref",
+    "sos_filter_ref",
+    "sosfilt_rows_ref",
+    "threshold_events_ref",
+    "unit_correlations_ref",
+    "window_fractions_ref",
+    "window_percentile_ref",
+]
 
 
 def sos_filter_ref(x: np.ndarray, valid: np.ndarray, sos: np.ndarray) -> np.ndarray:
