@@ -539,7 +539,7 @@ class EventClassifier:
         if not have.any():
             return out
         n = buf.waveforms.shape[1]
-        m = max(2, int(round(0.005 * self.fs)))
+        m = max(2, round(0.005 * self.fs))
         if n <= 2 * m + 4:
             return out
         sel = rows[have]

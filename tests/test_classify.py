@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from emg.classify import EchoFilter, EventClassifier, regular_run, regular_triple, subtract_template
 from emg.types import Events
@@ -14,7 +15,7 @@ def make_events(rows):
     rows = sorted(rows, key=lambda r: (r[0], r[1]))
     n = len(rows)
     cols = {name: np.zeros(n, dtype) for name, dtype in Events.columns.items()}
-    cols["sample"] = np.array([int(round(r[0] * FS)) for r in rows], np.int64)
+    cols["sample"] = np.array([round(r[0] * FS) for r in rows], np.int64)
     cols["channel"] = np.array([r[1] for r in rows], np.int32)
     cols["amplitude_uv"] = np.array([r[2] for r in rows], np.float32)
     cols["coincident"] = np.array([r[4] for r in rows], np.int32)
@@ -198,3 +199,25 @@ def test_large_heartbeats_make_blanking_windows():
     clf3 = EventClassifier(FS, 1, blank_snr=None)
     run(clf3, events)
     assert clf3.blanked_intervals() == [[]]
+
+
+def test_blanked_time_leaves_valid_time_in_the_summary():
+    from emg.outputs import summary_dict
+    from emg.pipeline import analyze
+    from emg.simulate import simulate
+
+    rec, _ = simulate("chest-ecg", minutes=1.5, channels=2, seed=7)
+    res = analyze(rec)
+    summary = summary_dict(res)
+    for name in rec.channel_names:
+        spans = res.ecg_blanked[name]
+        blanked = summary["ecg_blanked_s"][name]
+        # a chest lead at 40-180/min: several windows of >= 40 ms each, a few % of the time
+        assert len(spans) >= 20 and 0.02 * rec.duration_s < blanked < 0.25 * rec.duration_s
+        assert res.ecg_blanked_s[name] <= sum(b - a for a, b in spans) + 1e-6
+        fasc = res.events.onset_s[(res.events.label == "fasciculation") & (res.events.channel == rec.channel_names.index(name))]
+        per_hour = [r for r in res.rates if r.channel == name]
+        assert sum(r.valid_s for r in per_hour) == pytest.approx(res.valid_s_per_channel[name], abs=0.01)
+        counted = sum(r.fasciculations for r in per_hour)
+        inside = sum(any(a <= t < b for a, b in spans) for t in fasc)
+        assert counted == len(fasc) - inside
