@@ -214,10 +214,10 @@ class Emulator:
 
     def unplug(self) -> None:
         """Close the pty (after the host has read what was already sent): reads fail, the path goes."""
-        deadline = time.monotonic() + 0.5
-        while self._pending_for_host() > 0 and time.monotonic() < deadline:
-            time.sleep(0.005)
-        with self._lock:
+        with self._lock:  # hold the writer off first, or a packet sent while we wait dies in the pty
+            deadline = time.monotonic() + 0.5
+            while self._pending_for_host() > 0 and time.monotonic() < deadline:
+                time.sleep(0.005)
             self._unplugged = True
             self.stats.unplugs += 1
             self._close_pty()
