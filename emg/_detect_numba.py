@@ -12,6 +12,7 @@ import numpy as np
 from ._numba import jit
 
 __all__ = [
+    "assign_units",
     "block_mad",
     "event_features",
     "mains_cancel",
@@ -692,3 +693,74 @@ def window_fractions(y, thr_a, thr_b, out_a, out_b):
                     nb += 1
             out_a[c, w] = na / win
             out_b[c, w] = nb / win
+
+
+@jit
+def assign_units(channels, waves, amps, times, min_corr, max_amp_ratio, max_lag, memory, tpl, tpl_amp,
+                 tpl_count, tpl_first, tpl_last, n_units, out):
+    """On-line leader clustering of waveforms into putative motor units (see :mod:`emg.units`).
+
+    Events are taken in order; each joins, among its channel's units whose peak-to-peak is
+    within a factor ``max_amp_ratio``, the last one with the best correlation
+    (:func:`unit_correlations`) of at least ``min_corr``, or starts a new unit (none beyond
+    ``tpl.shape[1]`` units per channel: unit -1). A unit's template and amplitude are running
+    means over its last ``memory`` members.
+
+    Parameters
+    ----------
+    channels : int64 (m,)
+    waves : float32 or float64 (m, n)
+        Waveforms in µV, peak at the centre.
+    amps, times : float64 (m,)
+        Peak-to-peak µV and time in s of each event.
+    tpl : float64 (n_ch, max_units, n)
+    tpl_amp, tpl_first, tpl_last : float64 (n_ch, max_units)
+    tpl_count : int64 (n_ch, max_units)
+    n_units : int64 (n_ch,)
+        Units per channel; all of these are updated in place.
+    out : int64 (m,)
+        1-based unit per event, -1 when none.
+    """
+    m, n = waves.shape
+    max_units = tpl.shape[1]
+    corrs = np.empty(max_units)
+    wave = np.empty(n)
+    for e in range(m):
+        any_nonzero = False
+        for i in range(n):
+            wave[i] = np.float64(waves[e, i])
+            if wave[i] != 0.0:
+                any_nonzero = True
+        if n < 3 or not any_nonzero:
+            out[e] = -1
+            continue
+        c = channels[e]
+        k = n_units[c]
+        if k:
+            unit_correlations(wave, tpl[c, :k], max_lag, corrs)
+        best = -1
+        best_corr = min_corr
+        for u in range(k):
+            ratio = amps[e] / max(tpl_amp[c, u], 1e-9)
+            if 1.0 / max_amp_ratio <= ratio <= max_amp_ratio and corrs[u] >= best_corr:
+                best = u
+                best_corr = corrs[u]
+        if best < 0:
+            if k >= max_units:
+                out[e] = -1
+                continue
+            best = k
+            n_units[c] = k + 1
+            for i in range(n):
+                tpl[c, best, i] = wave[i]
+            tpl_amp[c, best] = 0.0
+            tpl_count[c, best] = 0
+            tpl_first[c, best] = times[e]
+        weight = 1.0 / min(tpl_count[c, best] + 1, memory)
+        if tpl_count[c, best]:
+            for i in range(n):
+                tpl[c, best, i] = (1 - weight) * tpl[c, best, i] + weight * wave[i]
+        tpl_amp[c, best] += weight * (amps[e] - tpl_amp[c, best])
+        tpl_count[c, best] += 1
+        tpl_last[c, best] = times[e]
+        out[e] = best + 1

@@ -11,6 +11,7 @@ import numpy as np
 from scipy import signal
 
 __all__ = [
+    "assign_units_ref",
     "block_mad_ref",
     "event_features_ref",
     "mains_cancel_ref",
@@ -200,3 +201,42 @@ def window_fractions_ref(y: np.ndarray, thr_a: np.ndarray, thr_b: np.ndarray) ->
     """``mean(|y| > thr)`` per window, by broadcasting."""
     with np.errstate(invalid="ignore"):
         return (np.abs(y) > thr_a[..., None]).mean(axis=2), (np.abs(y) > thr_b[..., None]).mean(axis=2)
+
+
+def assign_units_ref(channels, waves, amps, times, n_channels, min_corr, max_amp_ratio, max_lag, max_units,
+                     memory):
+    """Leader clustering event by event with Python lists and :func:`emg.units.best_correlation`.
+
+    Returns the 1-based unit per event (-1 when none) and, per channel, the list of units
+    as dicts (waveform, amplitude, count, first, last) in creation order.
+    """
+    from .units import best_correlation
+
+    units: list[list[dict]] = [[] for _ in range(n_channels)]
+    out = []
+    for c, wave, amp, t in zip(channels, waves, amps, times):
+        wave = np.asarray(wave, np.float64)
+        if wave.size < 3 or not np.any(wave):
+            out.append(-1)
+            continue
+        best, best_corr = None, min_corr
+        for u in units[c]:
+            if 1 / max_amp_ratio <= amp / max(u["amplitude"], 1e-9) <= max_amp_ratio:
+                corr = best_correlation(wave, u["waveform"], max_lag)
+                if corr >= best_corr:
+                    best, best_corr = u, corr
+        if best is None:
+            if len(units[c]) >= max_units:
+                out.append(-1)
+                continue
+            best = {"id": len(units[c]) + 1, "waveform": wave.copy(), "amplitude": 0.0, "count": 0,
+                    "first": t, "last": t}
+            units[c].append(best)
+        weight = 1.0 / min(best["count"] + 1, memory)
+        if best["count"]:
+            best["waveform"] = (1 - weight) * best["waveform"] + weight * wave
+        best["amplitude"] += weight * (amp - best["amplitude"])
+        best["count"] += 1
+        best["last"] = t
+        out.append(best["id"])
+    return np.array(out, np.int64), units

@@ -181,9 +181,9 @@ class Analyzer:
         if not len(ev):
             return ev
         unit = ev.unit.copy()
-        for i in np.flatnonzero(ev.label == "fasciculation"):
-            unit[i] = self.units.assign(int(ev.channel[i]), ev.waveforms[i], float(ev.amplitude_uv[i]),
-                                        float(ev.sample[i] / self.fs))
+        fasc = np.flatnonzero(ev.label == "fasciculation")
+        unit[fasc] = self.units.assign_many(ev.channel[fasc], ev.waveforms[fasc], ev.amplitude_uv[fasc],
+                                            ev.sample[fasc] / self.fs)
         ev = ev.replace(unit=unit)
         self._events.append(ev)
         return ev

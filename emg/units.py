@@ -96,38 +96,54 @@ class UnitTracker:
         self.max_lag = max(1, int(round(max_lag_ms * 1e-3 * fs)))
         self.max_units = max_units
         self.memory = memory
-        self.templates: list[list[UnitTemplate]] = [[] for _ in range(self.n_channels)]
+        self._n_wave = 0  # waveform length, known from the first waveform
+        self._tpl = np.zeros((self.n_channels, self.max_units, 0))
+        self._amp = np.zeros((self.n_channels, self.max_units))
+        self._count = np.zeros((self.n_channels, self.max_units), np.int64)
+        self._first = np.zeros((self.n_channels, self.max_units))
+        self._last = np.zeros((self.n_channels, self.max_units))
+        self._n_units = np.zeros(self.n_channels, np.int64)
+
+    def assign_many(self, channels: np.ndarray, waveforms_uv: np.ndarray, amplitudes_uv: np.ndarray,
+                    times_s: np.ndarray) -> np.ndarray:
+        """Unit ids (1-based, -1 when none) of waveforms taken in order, updating the templates.
+
+        One compiled pass (:func:`emg._detect_numba.assign_units`); the same as calling
+        :meth:`assign` on each in turn.
+        """
+        from ._detect_numba import assign_units
+
+        waves = np.ascontiguousarray(waveforms_uv)
+        if waves.ndim != 2 or len(waves) != len(channels):
+            raise ValueError(f"Invalid waveforms: expected shape ({len(channels)}, n), got {waves.shape}.")
+        out = np.full(len(channels), -1, np.int64)
+        if not len(channels):
+            return out
+        if waves.dtype not in (np.float32, np.float64):
+            waves = waves.astype(np.float64)
+        if self._n_wave == 0:
+            self._n_wave = waves.shape[1]
+            self._tpl = np.zeros((self.n_channels, self.max_units, self._n_wave))
+        elif waves.shape[1] != self._n_wave:
+            raise ValueError(f"Invalid waveforms: {waves.shape[1]} samples, the units hold {self._n_wave}.")
+        if self.max_units == 0:
+            return out
+        assign_units(np.ascontiguousarray(channels, dtype=np.int64), waves,
+                     np.ascontiguousarray(amplitudes_uv, dtype=np.float64),
+                     np.ascontiguousarray(times_s, dtype=np.float64), float(self.min_corr),
+                     float(self.max_amp_ratio), int(self.max_lag), int(self.memory), self._tpl, self._amp,
+                     self._count, self._first, self._last, self._n_units, out)
+        return out
 
     def assign(self, channel: int, waveform_uv: np.ndarray, amplitude_uv: float, time_s: float) -> int:
         """Unit id (1-based) of one waveform, updating the templates; -1 when none is given."""
-        wave = np.asarray(waveform_uv, dtype=np.float64)
-        if wave.size < 3 or not np.any(wave):
-            return -1
-        best, best_corr = None, self.min_corr
-        cands = [tpl for tpl in self.templates[channel]
-                 if 1 / self.max_amp_ratio <= amplitude_uv / max(tpl.amplitude_uv, 1e-9) <= self.max_amp_ratio]
-        if cands:
-            from ._detect_numba import unit_correlations
-
-            corrs = np.empty(len(cands))
-            unit_correlations(wave, np.array([t.waveform_uv for t in cands], np.float64), self.max_lag, corrs)
-            for tpl, corr in zip(cands, corrs.tolist()):
-                if corr >= best_corr:
-                    best, best_corr = tpl, corr
-        if best is None:
-            units = self.templates[channel]
-            if len(units) >= self.max_units:
-                return -1
-            best = UnitTemplate(channel, len(units) + 1, wave.copy(), first_s=time_s)
-            units.append(best)
-        weight = 1.0 / min(best.count + 1, self.memory)
-        if best.count:
-            best.waveform_uv = (1 - weight) * best.waveform_uv + weight * wave
-        best.amplitude_uv += weight * (float(amplitude_uv) - best.amplitude_uv)
-        best.count += 1
-        best.last_s = time_s
-        return best.unit
+        wave = np.asarray(waveform_uv, dtype=np.float64)[None, :]
+        return int(self.assign_many(np.array([channel]), wave, np.array([amplitude_uv]), np.array([time_s]))[0])
 
     def units_of(self, channel: int) -> list[UnitTemplate]:
         """Templates of one channel, most frequent first."""
-        return sorted(self.templates[channel], key=lambda t: -t.count)
+        units = [UnitTemplate(channel, u + 1, self._tpl[channel, u].copy(), count=int(self._count[channel, u]),
+                              amplitude_uv=float(self._amp[channel, u]), first_s=float(self._first[channel, u]),
+                              last_s=float(self._last[channel, u]))
+                 for u in range(int(self._n_units[channel]))]
+        return sorted(units, key=lambda t: -t.count)

@@ -90,3 +90,39 @@ def test_window_fractions_kernel_matches_reference():
     np.testing.assert_array_equal(fa, ra)
     np.testing.assert_array_equal(fb, rb)
     assert fa[1, 5] == 0.0 and 0 < fb.mean() < 1
+
+
+def test_assign_units_kernel_matches_the_event_by_event_reference():
+    from emg.units import UnitTracker
+
+    rng = np.random.default_rng(11)
+    n = 41
+    t = np.linspace(-1, 1, n)
+    shapes = [np.sin(np.pi * t) * np.exp(-4 * t * t), (1 - 8 * t * t) * np.exp(-6 * t * t),
+              -np.sin(2 * np.pi * t) * np.exp(-3 * t * t)]
+    m = 600
+    kind = rng.integers(0, 3, m)
+    size = rng.choice([60.0, 150.0, 400.0], m)
+    channels = rng.integers(0, 2, m)
+    waves = np.array([size[i] * shapes[kind[i]] + rng.normal(0, 8.0, n) for i in range(m)])
+    waves[5] = 0.0  # a flat waveform gets no unit
+    waves = waves.astype(np.float32)  # as the detector gives them
+    amps = np.ptp(waves, axis=1).astype(np.float64)
+    times = np.arange(m) * 0.5
+    ref, ref_units = R.assign_units_ref(channels, waves, amps, times, 2, 0.85, 1.5, 2, 4, 50)
+    tracker = UnitTracker(1000.0, 2, max_units=4)
+    got = np.concatenate([tracker.assign_many(channels[a:b], waves[a:b],
+                                              amps[a:b], times[a:b]) for a, b in ((0, 1), (1, 250), (250, m))])
+    np.testing.assert_array_equal(got, ref)
+    assert got[5] == -1 and (got == -1).sum() > 5  # the cap of 4 units per channel is reached
+    for c in range(2):
+        units = sorted(tracker.units_of(c), key=lambda u: u.unit)
+        assert len(units) == len(ref_units[c]) == 4
+        for u, r in zip(units, ref_units[c]):
+            assert u.count == r["count"] and u.first_s == r["first"] and u.last_s == r["last"]
+            np.testing.assert_allclose(u.waveform_uv, r["waveform"], rtol=0, atol=1e-9)
+            assert u.amplitude_uv == pytest.approx(r["amplitude"], abs=1e-9)
+    # one at a time is the same as in a batch
+    single = UnitTracker(1000.0, 2, max_units=4)
+    one = [single.assign(int(c), w, float(a), float(s)) for c, w, a, s in zip(channels, waves, amps, times)]
+    np.testing.assert_array_equal(one, ref)
