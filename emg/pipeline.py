@@ -17,6 +17,7 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -26,7 +27,7 @@ from .segments import Segmenter
 from .types import Chunk, Events, Recording, RecordingInfo, Segment
 from .units import UnitTemplate, UnitTracker
 
-__all__ = ["BATCH_CHUNK_S", "AnalysisResult", "Analyzer", "analyze"]
+__all__ = ["BATCH_CHUNK_S", "AnalysisResult", "Analyzer", "Detected", "analyze", "run_ahead", "run_chunks"]
 
 #: chunk length of the batch path (s): streaming with big chunks
 BATCH_CHUNK_S = 60.0
@@ -76,6 +77,16 @@ class AnalysisResult:
         return write_outputs(self, out_dir, stem)
 
 
+class Detected(NamedTuple):
+    """What :meth:`Analyzer.detect` hands to :meth:`Analyzer.accept` for one chunk."""
+
+    events: Events
+    #: the detector's noise RMS per channel after the chunk (None while not yet known)
+    noise_uv: np.ndarray | None
+    #: the detector filters (its mains frequency is decided)
+    filtering: bool
+
+
 #: Detector settings of the whole analysis (over :class:`emg.detect.Detector`'s own): a lower
 #: threshold (4.5 x noise instead of 5), because the classifier's ``min_snr`` (8: peak-to-peak
 #: over noise RMS) then drops the noise-level crossings; set on simulator seeds 100-102.
@@ -120,13 +131,27 @@ class Analyzer:
     # -- streaming ----------------------------------------------------------------------
     def process(self, chunk: Chunk) -> tuple[Events, list[Segment]]:
         """Feed one chunk; return the events and segments that became final."""
-        detected = self.detector.process(chunk)
+        return self.accept(chunk, self.detect(chunk))
+
+    def detect(self, chunk: Chunk) -> Detected:
+        """First stage: the detector alone on the next chunk.
+
+        It depends on the input only, so the batch path runs it one chunk ahead on a worker
+        thread (:func:`run_chunks`); :meth:`accept` takes its results in the same order.
+        """
+        events = self.detector.process(chunk)
+        noise = self.detector.noise_uv.copy() if np.all(np.isfinite(self.detector.noise_uv)) else None
+        return Detected(events, noise, self.detector._filter is not None)
+
+    def accept(self, chunk: Chunk, stage: Detected) -> tuple[Events, list[Segment]]:
+        """Second stage: segments, labels and units for a chunk :meth:`detect` has seen."""
         self.samples = chunk.first_sample + chunk.n_samples
-        if np.all(np.isfinite(self.detector.noise_uv)):
-            self._noise.append(self.detector.noise_uv.copy())
+        if stage.noise_uv is not None:
+            self._noise.append(stage.noise_uv)
+        detected = stage.events
         if self.segmenter is None:
             self._held.append((chunk, detected))
-            if self.detector._filter is None:  # mains not decided yet (first 2 s)
+            if not stage.filtering:  # mains not decided yet (first 2 s)
                 return Events.empty(self.fs), []
             self._start_segmenter()
             held, self._held = self._held, []
@@ -235,13 +260,70 @@ class Analyzer:
 
 
 def run_chunks(chunks: Iterable[Chunk], info: RecordingInfo, *, input: str = "", mains="auto",
-               progress=None, **kwargs) -> AnalysisResult:
-    """Run an :class:`Analyzer` over chunks of a recording described by ``info``."""
+               progress=None, threads: bool = True, **kwargs) -> AnalysisResult:
+    """Run an :class:`Analyzer` over chunks of a recording described by ``info``.
+
+    With ``threads`` (default), reading and detection (:meth:`Analyzer.detect`) run one chunk
+    ahead on a worker thread while this thread segments and classifies the previous chunk
+    (the compiled kernels release the GIL, so two cores work at once). Every stage object
+    still sees the same calls in the same order: the result does not depend on it.
+    """
     analyzer = Analyzer(info.fs, info.channel_names, mains=mains, **kwargs)
-    for chunk in (chunks if progress is None else progress(chunks)):
-        analyzer.process(chunk)
+    chunks = chunks if progress is None else progress(chunks)
+    if threads:
+        for chunk, stage in run_ahead(chunks, analyzer.detect):
+            analyzer.accept(chunk, stage)
+    else:
+        for chunk in chunks:
+            analyzer.process(chunk)
     analyzer.finish()
     return analyzer.result(info, input=input)
+
+
+def run_ahead(items: Iterable, fn, depth: int = 2):
+    """Yield ``(item, fn(item))`` for each item, computed on a worker thread up to ``depth`` items ahead.
+
+    Exceptions of the iterator or of ``fn`` are raised here, in order; closing the generator
+    (e.g. an exception in the consumer) stops the worker.
+    """
+    import queue
+    import threading
+
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def put(x) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(x, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work() -> None:
+        try:
+            for item in items:
+                if not put((item, fn(item))):
+                    return
+            put(done)
+        except BaseException as exc:  # handed to the consumer, raised there
+            put(exc)
+
+    worker = threading.Thread(target=work, name="emg-detect-ahead", daemon=True)
+    worker.start()
+    try:
+        while True:
+            x = q.get()
+            if x is done:
+                return
+            if isinstance(x, BaseException):
+                raise x
+            yield x
+    finally:
+        stop.set()
+        worker.join()
 
 
 def analyze(recording_or_path: Recording | str | os.PathLike, *, format: str = "auto", fs: float | None = None,
@@ -261,6 +343,9 @@ def analyze(recording_or_path: Recording | str | os.PathLike, *, format: str = "
         Chunk length in seconds (the batch path is the streaming path with big chunks).
     progress : callable or None
         Wraps the chunk iterator (e.g. a progress bar).
+    **kwargs
+        ``threads`` (see :func:`run_chunks`), ``detector_kw``, ``segmenter_kw``,
+        ``classifier_kw`` (see :class:`Analyzer`).
 
     Returns
     -------

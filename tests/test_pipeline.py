@@ -110,3 +110,40 @@ def test_rates_over_a_longer_quiet_recording():
     assert res.valid_s == pytest.approx(360.0, abs=5.0)
     assert rate is not None and low == 0.0 or low <= rate <= high
     assert rate <= 60.0  # fewer than 6 false fasciculations in 6 minutes of quiet rest
+
+
+def test_detection_on_a_worker_thread_gives_the_same_result_as_one_thread():
+    from emg.types import Recording
+
+    rec, _ = simulate("mixed", minutes=1.5, channels=2, seed=1011)
+    rec = Recording(rec.data, fs=rec.fs, channel_names=rec.channel_names, start=rec.start, gaps=[(40.0, 1.5)])
+    one = analyze(rec, chunk_s=7.0, threads=False)
+    two = analyze(rec, chunk_s=7.0, threads=True)
+    for col in ("sample", "channel", "label", "unit", "multiplicity", "amplitude_uv"):
+        np.testing.assert_array_equal(getattr(two.events, col), getattr(one.events, col))
+    assert two.segments == one.segments and len(one.events) > 20
+    assert two.valid_s_per_channel == one.valid_s_per_channel and two.noise_uv == one.noise_uv
+
+
+def test_run_ahead_keeps_order_raises_in_order_and_stops_its_worker():
+    import threading
+
+    from emg.pipeline import run_ahead
+
+    assert [y for _, y in run_ahead(range(50), lambda x: x * x, depth=2)] == [x * x for x in range(50)]
+
+    def items():
+        yield from range(3)
+        raise OSError("disk gone")
+
+    got = []
+    with pytest.raises(OSError, match="disk gone"):
+        for x, _ in run_ahead(items(), lambda x: x):
+            got.append(x)
+    assert got == [0, 1, 2]  # everything before the error was handed on
+    seen = []
+    gen = run_ahead(range(10**6), lambda x: seen.append(x) or x, depth=2)
+    next(gen)
+    gen.close()  # the consumer stops early: the worker ends too
+    assert not any(t.name == "emg-detect-ahead" for t in threading.enumerate())
+    assert len(seen) < 10
