@@ -12,7 +12,7 @@ import numpy as np
 
 from ._numba import jit
 
-__all__ = ["assign_families"]
+__all__ = ["assign_families", "heartbeat_flags", "heartbeat_flags_ref", "windowed_counts", "windowed_counts_ref"]
 
 
 @jit
@@ -111,3 +111,179 @@ def assign_families(channels, waves, amps, tpl, amp, ids, used, count, state, mi
             used[c, k] = state[1]
             count[c, k] = 1
             out[e] = fid
+
+
+@jit
+def heartbeat_flags(order, fam, t, tol, context_s, merge_s, rr_min, rr_max, min_beats, min_frac, out):
+    """Heartbeat flag of every event: in a regular run of 4 beats of its shape family, with
+    the family beating around it (see :mod:`emg.classify`).
+
+    Parameters
+    ----------
+    order : int64 (n,)
+        Indices sorting the events by (family, time), e.g. ``np.lexsort((t, fam))``.
+    fam : int64 (n,)
+        Shape family of each event.
+    t : float64 (n,)
+        Event times in s.
+    tol : float
+        Interval tolerance, fraction of one period.
+    context_s : float
+        Half width of the window in which the family must beat (s).
+    merge_s : float
+        Members closer than this are one beat (a complex split into pieces), s.
+    rr_min, rr_max : float
+        Beat periods allowed (s).
+    min_beats, min_frac : float
+        Members in runs needed within ±``context_s``: at least ``min_beats`` and
+        ``min_frac`` of all members there.
+    out : bool (n,)
+        Heartbeat flags; written.
+
+    The NumPy reference is :func:`heartbeat_flags_ref`.
+    """
+    n = len(order)
+    for e in range(n):
+        out[e] = False
+    g0 = 0
+    while g0 < n:
+        f = fam[order[g0]]
+        g1 = g0 + 1
+        while g1 < n and fam[order[g1]] == f:
+            g1 += 1
+        m = g1 - g0
+        if m >= 4:
+            starts = np.empty(m, np.int64)
+            beat_of = np.empty(m, np.int64)
+            ns = 0
+            prev = -np.inf
+            for k in range(m):
+                tk = t[order[g0 + k]]
+                if tk - prev > merge_s:
+                    starts[ns] = k
+                    ns += 1
+                beat_of[k] = ns - 1
+                prev = tk
+            if ns >= 4:
+                ok = np.zeros(ns, np.bool_)
+                d = np.empty(3)
+                for w in range(ns - 3):
+                    for j in range(3):
+                        d[j] = t[order[g0 + starts[w + j + 1]]] - t[order[g0 + starts[w + j]]]
+                    run = False
+                    for j in range(3):
+                        p = d[j]
+                        if not (rr_min <= p <= rr_max):
+                            continue
+                        good = True
+                        twos = 0
+                        for q in range(3):
+                            mq = np.rint(d[q] / p)
+                            if mq < 1 or mq > 2:
+                                good = False
+                                break
+                            if mq == 2:
+                                twos += 1
+                            if not abs(d[q] - mq * p) <= tol * p:
+                                good = False
+                                break
+                        if good and twos <= 1:
+                            run = True
+                            break
+                    if run:
+                        for j in range(4):
+                            ok[w + j] = True
+                csum = np.zeros(m + 1, np.int64)
+                for k in range(m):
+                    csum[k + 1] = csum[k] + (1 if ok[beat_of[k]] else 0)
+                lo = 0
+                hi = 0
+                for k in range(m):
+                    tk = t[order[g0 + k]]
+                    a = tk - context_s
+                    b = tk + context_s
+                    while lo < m and t[order[g0 + lo]] < a:
+                        lo += 1
+                    while hi < m and t[order[g0 + hi]] <= b:
+                        hi += 1
+                    hits = csum[hi] - csum[lo]
+                    out[order[g0 + k]] = ok[beat_of[k]] and hits >= min_beats and hits >= min_frac * (hi - lo)
+        g0 = g1
+
+
+def heartbeat_flags_ref(fam, t, tol, context_s, merge_s=0.1, min_beats=5, min_frac=0.6):
+    """Plain-NumPy reference of :func:`heartbeat_flags` (per family: merged beats, runs of
+    :func:`emg.classify.regular_run` over 3 intervals, members in runs within ±``context_s``)."""
+    from .classify import _regular_runs
+
+    fam, t = np.asarray(fam), np.asarray(t, np.float64)
+    beat = np.zeros(len(t), bool)
+    order = np.lexsort((t, fam))
+    bounds = np.flatnonzero(np.diff(fam[order])) + 1
+    for idx in np.split(order, bounds):
+        if len(idx) < 4:
+            continue
+        times = t[idx]
+        starts = np.flatnonzero(np.diff(times, prepend=-np.inf) > merge_s)
+        if len(starts) < 4:
+            continue
+        beat_of = np.searchsorted(starts, np.arange(len(idx)), side="right") - 1
+        runs = _regular_runs(np.diff(times[starts]), tol)
+        ok = np.zeros(len(starts), bool)
+        for k in range(4):
+            ok[k : k + len(runs)] |= runs
+        member = ok[beat_of]
+        csum = np.concatenate([[0], np.cumsum(member)])
+        lo = np.searchsorted(times, times - context_s)
+        hi = np.searchsorted(times, times + context_s, side="right")
+        hits = csum[hi] - csum[lo]
+        beat[idx] = member & (hits >= min_beats) & (hits >= min_frac * (hi - lo))
+    return beat
+
+
+@jit
+def windowed_counts(order, groups, t, flag, span_s, hits, total):
+    """Per event: flagged events (``hits``) and all events (``total``) of its group within
+    ±``span_s`` (itself included). ``order`` sorts by (group, time); NumPy reference
+    :func:`windowed_counts_ref`."""
+    n = len(order)
+    g0 = 0
+    while g0 < n:
+        g = groups[order[g0]]
+        g1 = g0 + 1
+        while g1 < n and groups[order[g1]] == g:
+            g1 += 1
+        m = g1 - g0
+        csum = np.zeros(m + 1, np.int64)
+        for k in range(m):
+            csum[k + 1] = csum[k] + (1 if flag[order[g0 + k]] else 0)
+        lo = 0
+        hi = 0
+        for k in range(m):
+            tk = t[order[g0 + k]]
+            a = tk - span_s
+            b = tk + span_s
+            while lo < m and t[order[g0 + lo]] < a:
+                lo += 1
+            while hi < m and t[order[g0 + hi]] <= b:
+                hi += 1
+            hits[order[g0 + k]] = csum[hi] - csum[lo]
+            total[order[g0 + k]] = hi - lo
+        g0 = g1
+
+
+def windowed_counts_ref(groups, t, flag, span_s):
+    """Plain-NumPy reference of :func:`windowed_counts`: returns ``(hits, total)``."""
+    groups, t = np.asarray(groups), np.asarray(t, np.float64)
+    hits = np.zeros(len(t), np.int64)
+    total = np.zeros(len(t), np.int64)
+    order = np.lexsort((t, groups))
+    bounds = np.flatnonzero(np.diff(groups[order])) + 1
+    for idx in np.split(order, bounds):
+        tt = t[idx]
+        csum = np.concatenate([[0], np.cumsum(flag[idx])])
+        a = np.searchsorted(tt, tt - span_s)
+        z = np.searchsorted(tt, tt + span_s, side="right")
+        hits[idx] = csum[z] - csum[a]
+        total[idx] = z - a
+    return hits, total

@@ -241,6 +241,17 @@ def subtract_template(signal_uv: np.ndarray, beats: np.ndarray, half_n: int) -> 
     return x
 
 
+def _pairs(t: np.ndarray, rows: np.ndarray, lo_s: float, hi_s: float) -> tuple[np.ndarray, np.ndarray]:
+    """Every pair ``(k, j)`` with ``t[rows[k]] + lo_s <= t[j] <= t[rows[k]] + hi_s`` for sorted
+    ``t`` (a 1 ns margin: callers test their exact condition on the pairs)."""
+    a = np.searchsorted(t, t[rows] + (lo_s - 1e-9), "left")
+    b = np.searchsorted(t, t[rows] + (hi_s + 1e-9), "right")
+    cnt = b - a
+    k = np.repeat(np.arange(len(rows)), cnt)
+    j = a[k] + np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+    return k, j
+
+
 class EchoFilter:
     """Streaming removal of echoes (see the module docstring): small events right after big ones.
 
@@ -320,8 +331,9 @@ class EventClassifier:
         self._buf: Events | None = None  # events not yet final (plus look-back context)
         self._fam = np.zeros(0, np.int64)
         self._done = 0  # rows of _buf already labelled and emitted
-        self._ecg_families: set[int] = set()
-        self._fam_near: dict[int, list[int]] = {}  # family -> [labelled members next to a beat, all]
+        self._first_beat = np.zeros(0)  # family id -> time of its first heartbeat (inf: none yet)
+        self._near_hits = np.zeros(0, np.int64)  # family id -> labelled members next to a beat
+        self._near_total = np.zeros(0, np.int64)  # family id -> labelled members
         self._rows: list[Events] = []  # labelled, waiting for multiplet merging
         self._held: Events | None = None  # group heads that may still grow
         self._held_last: dict[int, float] = {}
@@ -379,50 +391,52 @@ class EventClassifier:
     def _label(self, buf: Events, rows: np.ndarray, zone) -> np.ndarray:
         t = buf.onset_s
         ch = buf.channel
-        labels = np.array(["fasciculation"] * len(rows), dtype=object)
-        zones = zone(t[rows], ch[rows])
+        fam = self._fam
+        amp = buf.amplitude_uv
+        snr = buf.snr
+        r_t, r_ch = t[rows], ch[rows]
+        labels = np.full(len(rows), "fasciculation", dtype=object)
+        zones = zone(r_t, r_ch)
         # ECG by rhythm within the shape family
         beats_all = self._heartbeats(buf)
         is_ecg = beats_all[rows].copy()
-        for k, i in enumerate(rows):
-            if is_ecg[k]:
-                self._ecg_families.add(int(self._fam[i]))
-        # ECG by coincidence with a heartbeat elsewhere, in a family that already beats
-        for k, i in enumerate(rows):
-            if is_ecg[k] or int(self._fam[i]) not in self._ecg_families:
-                continue
-            near = np.flatnonzero((np.abs(t - t[i]) <= self.coincidence_s) & (ch != ch[i]))
-            if any(int(self._fam[j]) in self._ecg_families for j in near):
-                is_ecg[k] = True
+        # ECG by coincidence with a heartbeat elsewhere, in a family that already beats (the
+        # time of each family's first heartbeat: the same whatever the chunking)
+        first = self._first_beat_of(int(fam.max()) + 1)
+        np.minimum.at(first, fam[rows[is_ecg]], r_t[is_ecg])
+        cand = np.flatnonzero(~is_ecg & (first[fam[rows]] <= r_t))
+        if len(cand):
+            k, j = _pairs(t, rows[cand], -self.coincidence_s, self.coincidence_s)
+            i = rows[cand[k]]
+            hit = (np.abs(t[j] - t[i]) <= self.coincidence_s) & (ch[j] != ch[i]) & (first[fam[j]] <= t[i])
+            is_ecg[cand[k[hit]]] = True
         # the rest of a heartbeat's complex: families whose members keep landing next to beats
         is_ecg |= self._beat_locked(buf, rows, is_ecg, beats_all)
         # small satellites of a beat on the same channel (Q or S waves split off the complex)
-        beat_t = {c: np.sort(np.concatenate([t[rows][is_ecg & (ch[rows] == c)], t[beats_all & (ch == c)]]))
-                  for c in range(self.n_channels)}
-        for k, i in enumerate(rows):
-            if is_ecg[k] or buf.snr[i] >= self.satellite_snr:
-                continue
-            b = beat_t[int(ch[i])]
-            j = np.searchsorted(b, t[i] - 0.060)
-            while j < len(b) and b[j] <= t[i] + 0.030:
-                if b[j] != t[i]:
-                    is_ecg[k] = True
-                    break
-                j += 1
+        beat_mask = beats_all.copy()
+        beat_mask[rows[is_ecg]] = True
+        cand = np.flatnonzero(~is_ecg & (snr[rows] < self.satellite_snr))
+        if len(cand):
+            k, j = _pairs(t, rows[cand], -0.060, 0.030)
+            i = rows[cand[k]]
+            hit = (beat_mask[j] & (ch[j] == ch[i]) & (t[j] >= t[i] - 0.060) & (t[j] <= t[i] + 0.030)
+                   & (t[j] != t[i]))
+            is_ecg[cand[k[hit]]] = True
         # the same QRS found twice (peaks a few ms apart): same size, same waveform once aligned
-        for k, i in enumerate(rows):
-            if is_ecg[k]:
-                continue
-            for j in np.flatnonzero((np.abs(t - t[i]) <= 0.025) & (ch == ch[i]) & beats_all):
-                if j != i and self._same_potential(buf, int(i), int(j)):
-                    is_ecg[k] = True
-                    break
+        cand = np.flatnonzero(~is_ecg)
+        if len(cand):
+            k, j = _pairs(t, rows[cand], -0.025, 0.025)
+            i = rows[cand[k]]
+            hit = beats_all[j] & (ch[j] == ch[i]) & (j != i) & (np.abs(t[j] - t[i]) <= 0.025)
+            for kk, ii, jj in zip(k[hit].tolist(), i[hit].tolist(), j[hit].tolist()):
+                if not is_ecg[cand[kk]] and self._same_potential(buf, ii, jj):
+                    is_ecg[cand[kk]] = True
         # template subtraction: a beat that does not fit its family's template carries a discharge
         cand = np.flatnonzero(is_ecg)
         if len(cand):
             is_ecg[cand[self._carry_discharge(buf, rows[cand])]] = False
         labels[is_ecg] = "ecg"
-        big = buf.amplitude_uv[rows] > self.artifact_uv
+        big = amp[rows] > self.artifact_uv
         beat_now = beats_all.copy()
         beat_now[rows] = is_ecg
         common = np.zeros(len(rows), bool)
@@ -431,24 +445,31 @@ class EventClassifier:
             common = buf.coincident[rows] >= need
             # a heartbeat on the other channels is not common mode of this event (a discharge
             # under or beside a beat): count only the other channels' non-heartbeat events
-            for k in np.flatnonzero(common & ~is_ecg):
-                i = rows[k]
-                near = np.flatnonzero((np.abs(t - t[i]) <= self.coincidence_s) & (ch != ch[i]) & ~beat_now)
-                common[k] = len(np.unique(ch[near])) >= need
+            cand = np.flatnonzero(common & ~is_ecg)
+            if len(cand):
+                k, j = _pairs(t, rows[cand], -self.coincidence_s, self.coincidence_s)
+                i = rows[cand[k]]
+                hit = (np.abs(t[j] - t[i]) <= self.coincidence_s) & (ch[j] != ch[i]) & ~beat_now[j]
+                pairs = np.unique(k[hit] * self.n_channels + ch[j[hit]])
+                common[cand] = np.bincount(pairs // self.n_channels, minlength=len(cand)) >= need
         # small events on two channels at once: common mode (most often a faint heartbeat whose
         # beats are too rarely detected for a rhythm)
         faint_common = np.zeros(len(rows), bool)
         if self.n_channels >= 2:
-            small = (buf.snr < self.common_snr) & (buf.snr >= self.min_snr) & ~beat_now
-            for k, i in enumerate(rows):
-                if small[i] and not is_ecg[k]:
-                    near = np.flatnonzero((np.abs(t - t[i]) <= self.coincidence_s) & (ch != ch[i]) & small)
-                    faint_common[k] = len(near) > 0
+            small = (snr < self.common_snr) & (snr >= self.min_snr) & ~beat_now
+            cand = np.flatnonzero(small[rows] & ~is_ecg)
+            if len(cand):
+                k, j = _pairs(t, rows[cand], -self.coincidence_s, self.coincidence_s)
+                i = rows[cand[k]]
+                hit = (np.abs(t[j] - t[i]) <= self.coincidence_s) & (ch[j] != ch[i]) & small[j]
+                faint_common[cand[np.unique(k[hit])]] = True
         labels[(big | (zones == 1) | common | faint_common) & ~is_ecg] = "artifact"
         labels[big & (zones == 1)] = "artifact"
         ecg_mask = beats_all.copy()
         ecg_mask[rows] = is_ecg  # a rhythm beat that carries a discharge is not a heartbeat any more
-        faint = (labels == "fasciculation") & ((buf.snr[rows] < self.min_snr) | self._echoes(buf, rows, ecg_mask))
+        fasc = labels == "fasciculation"
+        faint = fasc & (snr[rows] < self.min_snr)
+        faint[fasc & ~faint] = self._echoes(buf, rows[fasc & ~faint], ecg_mask)
         self.counts["faint"] += int(np.count_nonzero(faint & (zones != 2)))
         labels[faint] = ""  # a crossing at noise level (often the peak of a faint heartbeat)
         if self.blank_snr is not None:
@@ -457,6 +478,14 @@ class EventClassifier:
             labels[blanked & (labels == "fasciculation")] = ""  # inside a large QRS: not analysable
         labels[zones == 2] = ""  # excluded: inside a bout, noisy or gap segment
         return labels
+
+    def _first_beat_of(self, n_families: int) -> np.ndarray:
+        """Per family id, the time (s) of its first heartbeat labelled so far (inf: none)."""
+        if len(self._first_beat) < n_families:
+            grown = np.full(max(n_families, 2 * len(self._first_beat)), np.inf)
+            grown[: len(self._first_beat)] = self._first_beat
+            self._first_beat = grown
+        return self._first_beat
 
     def _blank_windows(self, buf: Events, rows: np.ndarray, ecg_mask: np.ndarray, row_ecg: np.ndarray) -> np.ndarray:
         """Record the ECG blanking windows of the heartbeat events among ``rows`` and tell which
@@ -517,16 +546,15 @@ class EventClassifier:
     def _echoes(self, buf: Events, rows: np.ndarray, ecg_mask: np.ndarray) -> np.ndarray:
         """Rows less than ``echo_s`` after a non-heartbeat event ≥ 1/``echo_ratio`` times larger
         on their channel (a heartbeat's complex is handled by the ECG rules)."""
-        t = buf.onset_s
+        t, ch, amp = buf.onset_s, buf.channel, buf.amplitude_uv
         out = np.zeros(len(rows), bool)
-        for k, i in enumerate(rows):
-            j = i - 1
-            while j >= 0 and t[i] - t[j] <= self.echo_s:
-                if (buf.channel[j] == buf.channel[i] and not ecg_mask[j]
-                        and buf.amplitude_uv[j] * self.echo_ratio > buf.amplitude_uv[i]):
-                    out[k] = True
-                    break
-                j -= 1
+        if not len(rows):
+            return out
+        k, j = _pairs(t, rows, -self.echo_s, 0.0)
+        i = rows[k]
+        hit = ((j < i) & (t[i] - t[j] <= self.echo_s) & (ch[j] == ch[i]) & ~ecg_mask[j]
+               & (amp[j] * self.echo_ratio > amp[i]))
+        out[k[hit]] = True
         return out
 
     def _carry_discharge(self, buf: Events, rows: np.ndarray) -> np.ndarray:
@@ -534,8 +562,13 @@ class EventClassifier:
         lag within ±5 ms); a residual above ``max(residual_k × noise, residual_frac ×
         peak-to-peak)`` is a discharge riding on the beat."""
         out = np.zeros(len(rows), bool)
-        tpls = [self.families.template(int(buf.channel[i]), int(self._fam[i])) for i in rows]
-        have = np.array([t is not None for t in tpls])
+        fams = self.families
+        if fams._tpl is None:
+            return out
+        live = fams._ids >= 0
+        slot = {int(f): (c, k) for c, k, f in zip(*np.nonzero(live), fams._ids[live])}
+        where = [slot.get(int(f)) for f in self._fam[rows]]
+        have = np.array([w is not None for w in where])
         if not have.any():
             return out
         n = buf.waveforms.shape[1]
@@ -543,7 +576,8 @@ class EventClassifier:
         if n <= 2 * m + 4:
             return out
         sel = rows[have]
-        T = np.stack([t for t in tpls if t is not None])  # (r, n)
+        ck = np.array([w for w in where if w is not None])
+        T = fams._tpl[ck[:, 0], ck[:, 1]]  # (r, n) unit-norm templates
         idx = np.arange(m + 1, n - m - 1)
         lag_idx = (idx[None, :] - np.arange(-m, m + 1)[:, None]) % n  # (lags, s)
         X = T[:, lag_idx]  # (r, lags, s)
@@ -561,11 +595,14 @@ class EventClassifier:
         """Events inside a heartbeat's complex (``-90..+40 ms`` around a beat on any channel) from
         families, or small events from channels, that keep landing next to beats (counted over
         ±2 × the context, past and future)."""
+        from ._classify_numba import windowed_counts
+
         t = buf.onset_s
         ch = buf.channel
+        amp = buf.amplitude_uv
         beat_mask = beats_all.copy()
         beat_mask[rows[is_ecg]] = True
-        b = np.sort(t[beat_mask])
+        b = t[beat_mask]  # sorted: the buffer is in time order
         out = np.zeros(len(rows), bool)
         if not len(b):
             return out
@@ -574,36 +611,27 @@ class EventClassifier:
         span = 2 * self.context_s
 
         def windowed(groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            hits = np.zeros(len(buf), np.int64)
-            total = np.zeros(len(buf), np.int64)
-            order = np.lexsort((t, groups))
-            bounds = np.flatnonzero(np.diff(groups[order])) + 1
-            for idx in np.split(order, bounds):
-                tt = t[idx]
-                csum = np.concatenate([[0], np.cumsum(near[idx])])
-                a = np.searchsorted(tt, tt - span)
-                z = np.searchsorted(tt, tt + span, side="right")
-                hits[idx] = csum[z] - csum[a]
-                total[idx] = z - a
+            hits = np.empty(len(buf), np.int64)
+            total = np.empty(len(buf), np.int64)
+            windowed_counts(np.lexsort((t, groups)), groups, t, near, span, hits, total)
             return hits, total
 
         fam_hits, fam_total = windowed(self._fam)
         ch_hits, ch_total = windowed(ch.astype(np.int64))
         r = rows
         locked = near[r] & (fam_hits[r] >= 3) & (fam_hits[r] >= 0.6 * fam_total[r])
-        # a sparse family (a complex's part seen at every few beats only): its whole history counts
-        hist = np.array([self._fam_near.get(int(f), [0, 0]) for f in self._fam[r]], np.int64).reshape(-1, 2)
-        locked |= near[r] & (hist[:, 0] >= 5) & (hist[:, 0] >= 0.6 * hist[:, 1])
-        for f, nr in zip(self._fam[r], near[r]):
-            h = self._fam_near.setdefault(int(f), [0, 0])
-            h[0] += int(nr)
-            h[1] += 1
-        small = (near[r] & (buf.snr[r] < self.small_snr) & (ch_hits[r] >= 20) & (ch_hits[r] >= 0.5 * ch_total[r]))
-        # lag-locked: events at the same delay (±4 ms) from the beats of their own channel,
+        # a sparse family (a complex's part seen at every few beats only): its whole history
+        # counts, i.e. its members labelled before this one (the same whatever the chunking)
+        f = self._fam[r]
+        nr = near[r]
+        hits_before, total_before = self._history(f, nr)
+        locked |= nr & (hits_before >= 5) & (hits_before >= 0.6 * total_before)
+        small = (nr & (buf.snr[r] < self.small_snr) & (ch_hits[r] >= 20) & (ch_hits[r] >= 0.5 * ch_total[r]))
+        # lag-locked: events at the same delay (±lag_tol) from the beats of their own channel,
         # of similar size, seen at >= 3 other beats nearby, are part of the complex
         lagged = np.zeros(len(r), bool)
         for c in range(self.n_channels):
-            own = np.sort(t[beat_mask & (ch == c)])
+            own = t[beat_mask & (ch == c)]
             if len(own) < 4:
                 continue
             if self.lag_anchor:  # lags from the first event of each complex (beats < 0.1 s apart are one)
@@ -611,51 +639,56 @@ class EventClassifier:
                 if len(own) < 4:
                     continue
             on_c = np.flatnonzero(ch == c)
-            k = np.clip(np.searchsorted(own, t[on_c]), 1, len(own) - 1)
+            tc = t[on_c]
+            k = np.clip(np.searchsorted(own, tc), 1, len(own) - 1)
             prev, nxt = own[k - 1], own[k]
-            lag = np.where(np.abs(t[on_c] - prev) <= np.abs(t[on_c] - nxt), t[on_c] - prev, t[on_c] - nxt)
-            for q in np.flatnonzero((ch[r] == c) & ~is_ecg & ~locked & ~small):
-                i = r[q]
-                li = lag[np.searchsorted(on_c, i)]
-                if not -0.060 <= li <= 0.090:
-                    continue
-                ratio = buf.amplitude_uv[on_c] / max(float(buf.amplitude_uv[i]), 1e-9)
-                same = ((np.abs(lag - li) <= self.lag_tol_s) & (np.abs(t[on_c] - t[i]) <= span) & (on_c != i)
-                        & (ratio >= 1 / self.lag_amp) & (ratio <= self.lag_amp))
-                lagged[q] = np.count_nonzero(same) >= 3
+            lag = np.where(np.abs(tc - prev) <= np.abs(tc - nxt), tc - prev, tc - nxt)
+            q = np.flatnonzero((ch[r] == c) & ~is_ecg & ~locked & ~small)
+            pos = np.searchsorted(on_c, r[q])
+            li = lag[pos]
+            inside = (li >= -0.060) & (li <= 0.090)
+            q, pos, li = q[inside], pos[inside], li[inside]
+            if not len(q):
+                continue
+            kk, jj = _pairs(tc, pos, -span, span)
+            ratio = amp[on_c[jj]] / np.maximum(amp[r[q[kk]]], np.float32(1e-9))
+            same = ((np.abs(lag[jj] - li[kk]) <= self.lag_tol_s) & (np.abs(tc[jj] - tc[pos[kk]]) <= span)
+                    & (jj != pos[kk]) & (ratio >= 1 / self.lag_amp) & (ratio <= self.lag_amp))
+            lagged[q] = np.bincount(kk[same], minlength=len(q)) >= 3
         return (locked | small | lagged) & ~is_ecg
 
+    def _history(self, fam: np.ndarray, near: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For rows in time order: how many members of their family labelled before each one
+        landed next to a beat, and how many there were; then record the rows."""
+        n_fam = int(fam.max()) + 1 if len(fam) else 0
+        if len(self._near_hits) < n_fam:
+            size = max(n_fam, 2 * len(self._near_hits))
+            self._near_hits = np.concatenate([self._near_hits, np.zeros(size - len(self._near_hits), np.int64)])
+            self._near_total = np.concatenate([self._near_total, np.zeros(size - len(self._near_total), np.int64)])
+        order = np.argsort(fam, kind="stable")
+        fs, nr = fam[order], near[order].astype(np.int64)
+        start = np.flatnonzero(np.r_[True, fs[1:] != fs[:-1]])
+        size = np.diff(np.r_[start, len(fs)])
+        excl = np.cumsum(nr) - nr
+        rank = np.arange(len(fs))
+        hits = np.empty(len(fam), np.int64)
+        total = np.empty(len(fam), np.int64)
+        hits[order] = self._near_hits[fs] + excl - np.repeat(excl[start], size)
+        total[order] = self._near_total[fs] + rank - np.repeat(start, size)
+        np.add.at(self._near_hits, fam, near.astype(np.int64))
+        np.add.at(self._near_total, fam, 1)
+        return hits, total
+
     def _heartbeats(self, buf: Events) -> np.ndarray:
-        """Heartbeat flag of every buffered event (rules in the module docstring), vectorised
-        per shape family."""
+        """Heartbeat flag of every buffered event (rules in the module docstring; the compiled
+        :func:`emg._classify_numba.heartbeat_flags`)."""
+        from ._classify_numba import heartbeat_flags
+
         t = buf.onset_s
-        fam = self._fam
-        in_run = np.zeros(len(buf), bool)
-        beat = np.zeros(len(buf), bool)
-        order = np.lexsort((t, fam))
-        bounds = np.flatnonzero(np.diff(fam[order])) + 1
-        for idx in np.split(order, bounds):
-            if len(idx) < 4:
-                continue
-            times = t[idx]
-            # a complex split into several events is one beat: members < 0.1 s apart are merged
-            starts = np.flatnonzero(np.diff(times, prepend=-np.inf) > 0.1)
-            if len(starts) < 4:
-                continue
-            beat_of = np.searchsorted(starts, np.arange(len(idx)), side="right") - 1
-            runs = _regular_runs(np.diff(times[starts]), self.rhythm_tol)  # one per run of 4 beats
-            ok = np.zeros(len(starts), bool)
-            for k in range(4):
-                ok[k : k + len(runs)] |= runs
-            member = ok[beat_of]
-            in_run[idx] = member
-            # the family beats around each member: >= 5 in runs within ±context, >= 60 % of them
-            csum = np.concatenate([[0], np.cumsum(member)])
-            lo = np.searchsorted(times, times - self.context_s)
-            hi = np.searchsorted(times, times + self.context_s, side="right")
-            hits = csum[hi] - csum[lo]
-            beat[idx] = member & (hits >= 5) & (hits >= 0.6 * (hi - lo))
-        return beat
+        out = np.empty(len(buf), bool)
+        heartbeat_flags(np.lexsort((t, self._fam)), self._fam, t, float(self.rhythm_tol), float(self.context_s),
+                        0.1, RR_MIN_S, RR_MAX_S, 5.0, 0.6, out)
+        return out
 
     # -- multiplets ---------------------------------------------------------------------
     def _collect(self, buf: Events, rows: np.ndarray, labels: np.ndarray) -> None:
@@ -682,27 +715,26 @@ class EventClassifier:
         keep = np.ones(len(ev), bool)
         mult = ev.multiplicity.copy()
         last_of_channel: dict[int, tuple[int, float, float]] = {}
-        for i in range(len(ev)):
-            if ev.label[i] != "fasciculation":
-                continue
-            c = int(ev.channel[i])
-            if (int(ev.sample[i]), c) in held_keys:
-                last_of_channel[c] = (i, held_last.get(c, t[i]), float(ev.amplitude_uv[i]))
+        tl, chl, ampl, sampl = t.tolist(), ev.channel.tolist(), ev.amplitude_uv.tolist(), ev.sample.tolist()
+        for i in np.flatnonzero(ev.label == "fasciculation").tolist():
+            c = chl[i]
+            if (sampl[i], c) in held_keys:
+                last_of_channel[c] = (i, held_last.get(c, tl[i]), ampl[i])
                 continue
             prev = last_of_channel.get(c)
             if prev is not None:
                 head, t_last, amp_head = prev
-                dt = t[i] - t_last
-                ratio = ev.amplitude_uv[i] / max(amp_head, 1e-9)
+                dt = tl[i] - t_last
+                ratio = ampl[i] / max(amp_head, 1e-9)
                 if dt < self.min_sep_s:
                     keep[i] = False  # the same discharge seen twice
                     continue
                 if dt <= self.multiplet_s[1] and 1 / self.multiplet_amp <= ratio <= self.multiplet_amp:
                     keep[i] = False
                     mult[head] += 1
-                    last_of_channel[c] = (head, t[i], amp_head)
+                    last_of_channel[c] = (head, tl[i], amp_head)
                     continue
-            last_of_channel[c] = (i, t[i], float(ev.amplitude_uv[i]))
+            last_of_channel[c] = (i, tl[i], ampl[i])
         ev = ev.replace(multiplicity=mult)
         hold = np.zeros(len(ev), bool)
         if not final:
