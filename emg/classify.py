@@ -21,22 +21,30 @@ coinciding (±``coincidence_ms``) with a heartbeat on another channel is a heart
 when its family already holds heartbeats. Events of a heartbeat complex split into several
 (Q, R, S: from ``-40`` to ``+90`` ms of a beat on any channel), or of a lead too small for
 its own rhythm, are heartbeats when their family lands next to beats at least 3 times and
-in ≥ 60 % of its members (a motor unit firing at random lands there ~15 % of the time).
+in ≥ 60 % of its members (a motor unit firing at random lands there ~15 % of the time); a
+family's history counts the members labelled before each event in time, so the result does not
+depend on the chunking.
 Small events (SNR < ``small_snr``, 12: too noisy for a reliable shape) next to a beat are
 heartbeats on a channel where most events (≥ 50 %, ≥ 20) land next to beats. Lag-locked:
-an event at the same delay (±``lag_tol_ms`` 8 ms, within -60..+90 ms) from the first event of
+an event at the same delay (±``lag_tol_ms`` 12 ms, within -60..+90 ms) from the first event of
 a heartbeat complex of its channel as ≥ 3 other events of similar size (factor ``lag_amp`` 3)
-within ±12 s is part of the complex; a family next to beats only every few beats (too sparse
+within ±12 s is part of the complex (12 ms: when the detector's dead time after the R cuts into
+an S wave, its detected peak moves by up to ~10 ms and it looks smaller); a family next to beats only every few beats (too sparse
 for ±12 s) is judged on its whole history (≥ 5 members and ≥ 60 % next to beats). Satellites:
-an event with SNR < ``satellite_snr`` (20) from 60 ms before to 30 ms after a heartbeat on
-the same channel is a piece of that complex (a discharge there is lost: about 1 % of them
-at 70 beats per minute, more for small ones). An event within 25 ms of a heartbeat on the same channel, of the same size (±20 %) and
+an event with SNR < ``satellite_snr`` (20) from 30 ms before to 60 ms after a heartbeat event on
+the same channel at least ``satellite_parent`` (1) times its size is a piece of that complex
+(Q and S waves are smaller than the R they flank; a small heartbeat piece is no parent, so a
+complex does not reach further and further through its own small pieces; a discharge there is
+lost: about 1 % of them at 70 beats per minute, more for small ones). An event within 25 ms of a heartbeat on the same channel, of the same size (±20 %) and
 the same waveform once aligned (correlation ≥ 0.9), is that beat found twice. **Template
 subtraction**: the
 family's mean waveform, scaled by least squares (±5 ms), is subtracted from every
 would-be heartbeat; a residual above ``max(residual_k × noise, residual_frac × its
 peak-to-peak)`` (8 × noise, 20 %) means a discharge rides on the beat: it is a
-fasciculation. (:func:`subtract_template` does the same on a signal.)
+fasciculation, and (``relocate``) it is placed at the residual's largest deflection, the
+discharge's own peak (up to ±19 ms from the detected one, which was the R); the beat's QRS keeps
+its blanking window, so a rider inside the window is blanked like any discharge there.
+(:func:`subtract_template` does the same on a signal.)
 
 **ECG blanking**: a discharge inside a large QRS cannot be told apart by surface EMG. Around every
 heartbeat event with SNR ≥ ``blank_snr`` (20) a window of ``-blank_ms[0]..+blank_ms[1]``
@@ -86,6 +94,9 @@ from .types import Events
 __all__ = ["EchoFilter", "EventClassifier", "ShapeFamilies", "regular_run", "regular_triple", "subtract_template"]
 
 RR_MIN_S, RR_MAX_S = 60.0 / 180.0, 60.0 / 40.0
+#: how far (s) a discharge riding on a heartbeat can be moved from the detected peak (the
+#: detector's waveform reaches ±25 ms)
+RELOCATE_MAX_S = 0.030
 
 
 def regular_run(intervals_s, tol: float = 0.10) -> bool:
@@ -302,9 +313,10 @@ class EventClassifier:
                  multiplet_amp: float = 2.0, min_separation_ms: float = 8.0, residual_k: float = 8.0,
                  residual_frac: float = 0.2, small_snr: float = 12.0, satellite_snr: float = 20.0,
                  min_snr: float = 8.0, echo_s: float = 0.060, echo_ratio: float = 0.4,
-                 common_snr: float = 15.0, lag_tol_ms: float = 8.0,
+                 common_snr: float = 15.0, lag_tol_ms: float = 12.0,
                  lag_anchor: bool = True, lag_amp: float = 3.0, blank_snr: float | None = 20.0,
-                 blank_ms: tuple[float, float] = (15.0, 25.0)):
+                 blank_ms: tuple[float, float] = (15.0, 25.0), satellite_parent: float = 1.0,
+                 relocate: bool = True, wide_snr: float | None = None, wide_ms: float = 3.0):
         self.fs = float(fs)
         self.n_channels = int(n_channels)
         self.rhythm_tol = rhythm_tol
@@ -317,6 +329,9 @@ class EventClassifier:
         self.residual_k, self.residual_frac = residual_k, residual_frac
         self.small_snr = small_snr
         self.satellite_snr = satellite_snr
+        self.satellite_parent = satellite_parent
+        self.relocate = relocate
+        self.wide_snr, self.wide_ms = wide_snr, wide_ms
         self.min_snr = min_snr
         self.echo_s, self.echo_ratio = echo_s, echo_ratio
         self.common_snr = common_snr
@@ -376,8 +391,8 @@ class EventClassifier:
         limit = min(limit, until_s) if not final else limit
         new = np.flatnonzero((np.arange(len(buf)) >= self._done) & (t < limit))
         if len(new):
-            labels = self._label(buf, new, zone)
-            self._collect(buf, new, labels)
+            labels, shift = self._label(buf, new, zone)
+            self._collect(buf, new, labels, shift)
             self._done = int(new[-1]) + 1
         # forget rows older than the look-back context
         keep_from = np.searchsorted(t, (limit if np.isfinite(limit) else t[-1] + 1) - 2 * self.context_s - 0.5)
@@ -420,7 +435,7 @@ class EventClassifier:
             k, j = _pairs(t, rows[cand], -0.060, 0.030)
             i = rows[cand[k]]
             hit = (beat_mask[j] & (ch[j] == ch[i]) & (t[j] >= t[i] - 0.060) & (t[j] <= t[i] + 0.030)
-                   & (t[j] != t[i]))
+                   & (t[j] != t[i]) & (amp[j] >= self.satellite_parent * amp[i]))
             is_ecg[cand[k[hit]]] = True
         # the same QRS found twice (peaks a few ms apart): same size, same waveform once aligned
         cand = np.flatnonzero(~is_ecg)
@@ -433,8 +448,14 @@ class EventClassifier:
                     is_ecg[cand[kk]] = True
         # template subtraction: a beat that does not fit its family's template carries a discharge
         cand = np.flatnonzero(is_ecg)
+        shift = np.zeros(len(rows), np.int64)  # samples from the detected peak to the discharge's
+        carried = np.zeros(len(rows), bool)
         if len(cand):
-            is_ecg[cand[self._carry_discharge(buf, rows[cand])]] = False
+            carry, moved = self._carry_discharge(buf, rows[cand])
+            is_ecg[cand[carry]] = False
+            carried[cand[carry]] = True
+            if self.relocate:
+                shift[cand[carry]] = moved[carry]
         labels[is_ecg] = "ecg"
         big = amp[rows] > self.artifact_uv
         beat_now = beats_all.copy()
@@ -469,15 +490,22 @@ class EventClassifier:
         ecg_mask[rows] = is_ecg  # a rhythm beat that carries a discharge is not a heartbeat any more
         fasc = labels == "fasciculation"
         faint = fasc & (snr[rows] < self.min_snr)
+        if self.wide_snr is not None:  # wide enough to be a motor unit potential: kept down to wide_snr
+            wide = (buf.duration_ms[rows] >= max(self.wide_ms, 2000.0 / self.fs)) & (snr[rows] >= self.wide_snr)
+            faint &= ~wide
         faint[fasc & ~faint] = self._echoes(buf, rows[fasc & ~faint], ecg_mask)
         self.counts["faint"] += int(np.count_nonzero(faint & (zones != 2)))
         labels[faint] = ""  # a crossing at noise level (often the peak of a faint heartbeat)
         if self.blank_snr is not None:
-            blanked = self._blank_windows(buf, rows, ecg_mask, labels == "ecg")
+            beat_mask = ecg_mask.copy()  # a beat carrying a discharge is still a QRS
+            if self.relocate:
+                beat_mask[rows[carried]] = True
+            blanked = self._blank_windows(buf, rows, beat_mask, (labels == "ecg") | (carried & self.relocate),
+                                          shift / self.fs)
             self.counts["blanked"] += int(np.count_nonzero(blanked & (labels == "fasciculation") & (zones != 2)))
             labels[blanked & (labels == "fasciculation")] = ""  # inside a large QRS: not analysable
         labels[zones == 2] = ""  # excluded: inside a bout, noisy or gap segment
-        return labels
+        return labels, shift
 
     def _first_beat_of(self, n_families: int) -> np.ndarray:
         """Per family id, the time (s) of its first heartbeat labelled so far (inf: none)."""
@@ -487,7 +515,8 @@ class EventClassifier:
             self._first_beat = grown
         return self._first_beat
 
-    def _blank_windows(self, buf: Events, rows: np.ndarray, ecg_mask: np.ndarray, row_ecg: np.ndarray) -> np.ndarray:
+    def _blank_windows(self, buf: Events, rows: np.ndarray, ecg_mask: np.ndarray, row_ecg: np.ndarray,
+                       shift_s: np.ndarray | None = None) -> np.ndarray:
         """Record the ECG blanking windows of the heartbeat events among ``rows`` and tell which
         rows lie inside a window of their channel (from any heartbeat known so far, look-ahead
         included): ``-blank_ms[0]..+blank_ms[1]`` around every heartbeat event with SNR ≥
@@ -503,7 +532,7 @@ class EventClassifier:
             q = np.flatnonzero(ch[rows] == c)
             if not len(b) or not len(q):
                 continue
-            tq = t[rows[q]]
+            tq = t[rows[q]] if shift_s is None else t[rows[q]] + shift_s[q]
             j = np.searchsorted(b, tq - post)  # first beat with b >= t - post
             out[q] = (j < len(b)) & (b[np.minimum(j, len(b) - 1)] <= tq + pre)
         return out
@@ -562,19 +591,20 @@ class EventClassifier:
         lag within ±5 ms); a residual above ``max(residual_k × noise, residual_frac ×
         peak-to-peak)`` is a discharge riding on the beat."""
         out = np.zeros(len(rows), bool)
+        moved = np.zeros(len(rows), np.int64)
         fams = self.families
         if fams._tpl is None:
-            return out
+            return out, moved
         live = fams._ids >= 0
         slot = {int(f): (c, k) for c, k, f in zip(*np.nonzero(live), fams._ids[live])}
         where = [slot.get(int(f)) for f in self._fam[rows]]
         have = np.array([w is not None for w in where])
         if not have.any():
-            return out
+            return out, moved
         n = buf.waveforms.shape[1]
         m = max(2, round(0.005 * self.fs))
         if n <= 2 * m + 4:
-            return out
+            return out, moved
         sel = rows[have]
         ck = np.array([w for w in where if w is not None])
         T = fams._tpl[ck[:, 0], ck[:, 1]]  # (r, n) unit-norm templates
@@ -586,10 +616,15 @@ class EventClassifier:
         Y = Y - Y.mean(axis=1, keepdims=True)
         a = np.einsum("rls,rs->rl", X, Y) / np.maximum((X * X).sum(axis=2), 1e-12)
         resid = Y[:, None, :] - a[..., None] * X
-        best = (resid.max(axis=2) - resid.min(axis=2)).min(axis=1)
+        pp = resid.max(axis=2) - resid.min(axis=2)
+        lag = pp.argmin(axis=1)
+        best = pp[np.arange(len(sel)), lag]
         limit = np.maximum(self.residual_k * buf.noise_uv[sel], self.residual_frac * buf.amplitude_uv[sel])
         out[np.flatnonzero(have)] = best > limit
-        return out
+        # the discharge's own peak: the residual's largest deflection
+        peak = np.abs(resid[np.arange(len(sel)), lag]).argmax(axis=1)
+        moved[np.flatnonzero(have)] = idx[peak] - n // 2
+        return out, moved
 
     def _beat_locked(self, buf: Events, rows: np.ndarray, is_ecg: np.ndarray, beats_all: np.ndarray) -> np.ndarray:
         """Events inside a heartbeat's complex (``-90..+40 ms`` around a beat on any channel) from
@@ -691,12 +726,13 @@ class EventClassifier:
         return out
 
     # -- multiplets ---------------------------------------------------------------------
-    def _collect(self, buf: Events, rows: np.ndarray, labels: np.ndarray) -> None:
+    def _collect(self, buf: Events, rows: np.ndarray, labels: np.ndarray, shift: np.ndarray) -> None:
         keep = labels != ""
         self.counts["excluded"] += int(np.count_nonzero(~keep))
         if not keep.any():
             return
-        sel = buf.select(rows[keep]).replace(label=labels[keep].astype(object))
+        sel = buf.select(rows[keep])
+        sel = sel.replace(label=labels[keep].astype(object), sample=sel.sample + shift[keep])
         self._rows.append(sel)
 
     def _emit_groups(self, limit: float, final: bool) -> Events:
@@ -709,6 +745,9 @@ class EventClassifier:
         if not rows:
             return Events.empty(self.fs)
         ev = Events.concat(rows, fs=self.fs)
+        order = np.lexsort((ev.channel, ev.sample))  # relocated discharges may have moved
+        if np.any(np.diff(order) < 0):
+            ev = ev.select(order)
         held_last = getattr(self, "_held_last", {})
         held_keys = set() if held is None else {(int(s), int(c)) for s, c in zip(held.sample, held.channel)}
         t = ev.onset_s
@@ -719,7 +758,7 @@ class EventClassifier:
         for i in np.flatnonzero(ev.label == "fasciculation").tolist():
             c = chl[i]
             if (sampl[i], c) in held_keys:
-                last_of_channel[c] = (i, held_last.get(c, tl[i]), ampl[i])
+                last_of_channel[c] = (i, held_last.get((sampl[i], c), tl[i]), ampl[i])
                 continue
             prev = last_of_channel.get(c)
             if prev is not None:
@@ -741,10 +780,12 @@ class EventClassifier:
             for c, (head, t_last, _) in last_of_channel.items():
                 if t_last > limit - self.multiplet_s[1] - 1e-9:
                     hold[head] = True
+            # rows a relocated discharge of the next rows could precede: kept back, in order
+            hold |= t >= limit - RELOCATE_MAX_S
         out = ev.select(keep & ~hold)
         if (keep & hold).any():
             self._held = ev.select(keep & hold)
-            self._held_last = {c: tl for c, (h, tl, _) in last_of_channel.items() if hold[h]}
+            self._held_last = {(sampl[h], c): tl for c, (h, tl, _) in last_of_channel.items() if hold[h]}
         for lab in ("fasciculation", "ecg", "artifact"):
             self.counts[lab] += int(np.count_nonzero(out.label == lab))
         return out

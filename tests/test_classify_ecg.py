@@ -1,0 +1,66 @@
+"""ECG rules added in issue 5: discharges riding on a beat moved to their own peak, satellites
+only of larger beats, complex pieces at a jittered lag."""
+
+import numpy as np
+import pytest
+from test_classify import FS, MU, T, heart_and_units, make_events, run
+
+from emg.classify import EventClassifier
+from emg.types import Events
+
+BUMP = np.exp(-((T / 0.08) ** 2))  # a narrow one-sided deflection at the centre (sample 20 of 41)
+
+
+def with_rider(shift_samples, rider_uv=300.0, seed=1):
+    """Heartbeats (800 µV) and one beat carrying a bump ``shift_samples`` after its R peak."""
+    events, beats, fasc = heart_and_units(seed=seed)
+    k = len(beats) // 2
+    i = int(np.argmin(np.abs(events.onset_s - beats[k])))
+    beat_t = float(events.onset_s[i])
+    waves = events.waveforms.copy()
+    waves[i] = waves[i] + rider_uv * np.roll(BUMP, shift_samples)
+    amp = events.amplitude_uv.copy()
+    amp[i] = np.ptp(waves[i])
+    return events.replace(waveforms=waves, amplitude_uv=amp, snr=amp / 2.0), beat_t, fasc
+
+
+@pytest.mark.parametrize("chunk_s", [60.0, 0.3])
+def test_a_discharge_riding_on_a_beat_is_listed_at_its_own_peak(chunk_s):
+    events, beat_t, fasc = with_rider(-12)
+    clf = EventClassifier(FS, 1, blank_ms=(5.0, 5.0))  # narrow windows: a rider 12 ms away is outside
+    out = run(clf, events, chunk_s=chunk_s)
+    assert np.all(np.diff(out.sample) >= 0)  # still in time order
+    found = out.onset_s[out.label == "fasciculation"]
+    assert np.any(np.abs(found - (beat_t - 0.012)) <= 0.001)
+    assert not np.any(np.abs(found - beat_t) <= 0.002)  # not at the R peak any more
+    assert len(found) == len(fasc) + 1
+    # the beat's QRS is still blanked
+    assert any(a <= beat_t <= b for a, b in clf.blanked_intervals()[0])
+
+
+def test_a_discharge_riding_inside_the_qrs_window_is_blanked():
+    events, beat_t, fasc = with_rider(8)  # 8 ms after R: inside -15..+25 ms
+    clf = EventClassifier(FS, 1)
+    out = run(clf, events)
+    found = out.onset_s[out.label == "fasciculation"]
+    assert np.allclose(np.sort(found), fasc, atol=1e-3)
+    assert clf.counts["blanked"] == 1
+    # without relocation the same event would be listed at the R peak
+    old = run(EventClassifier(FS, 1, relocate=False), events)
+    assert np.any(np.abs(old.onset_s[old.label == "fasciculation"] - beat_t) < 1e-3)
+
+
+def test_satellites_belong_to_larger_beats_only():
+    events, beats, _ = heart_and_units(seed=4)
+    k = len(beats) // 2
+    # 38 µV (SNR 19 < satellite_snr 20) 20 ms after or 25 ms before an 800 µV beat: a piece of it;
+    # with parents required 30 x its size (1140 µV) the beat is too small to be its parent
+    extra = make_events([(beats[k] + 0.020, 0, 38.0, MU, 0), (beats[k + 5] - 0.025, 0, 38.0, -MU, 0)])
+    both = Events.concat([events, extra])
+    both = both.select(np.argsort(both.onset_s, kind="stable"))
+    out = run(EventClassifier(FS, 1, blank_snr=None), both)
+    lab = dict(zip(out.onset_s.round(3), out.label))
+    assert lab[round(beats[k] + 0.020, 3)] == "ecg" and lab[round(beats[k + 5] - 0.025, 3)] == "ecg"
+    out = run(EventClassifier(FS, 1, blank_snr=None, satellite_parent=30.0), both)  # parents 30 x larger only
+    lab = dict(zip(out.onset_s.round(3), out.label))
+    assert lab[round(beats[k] + 0.020, 3)] == "fasciculation"
