@@ -64,3 +64,13 @@ def test_satellites_belong_to_larger_beats_only():
     out = run(EventClassifier(FS, 1, blank_snr=None, satellite_parent=30.0), both)  # parents 30 x larger only
     lab = dict(zip(out.onset_s.round(3), out.label))
     assert lab[round(beats[k] + 0.020, 3)] == "fasciculation"
+
+
+def test_faint_but_wide_events_are_kept_only_when_asked():
+    # SNR 7 (14 µV over 2 µV): under min_snr 8; one 6 ms wide, one 1 ms wide
+    ev = make_events([(1.0, 0, 14.0, MU, 0), (3.0, 0, 14.0, MU, 0), (5.0, 0, 300.0, MU, 0)])
+    ev = ev.replace(duration_ms=np.array([6.0, 1.0, 8.0], np.float32))
+    default = run(EventClassifier(FS, 1), ev)
+    assert default.onset_s.round(3).tolist() == [5.0]
+    wide = run(EventClassifier(FS, 1, wide_snr=6.0), ev)
+    assert wide.onset_s.round(3).tolist() == [1.0, 5.0]
