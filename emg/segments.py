@@ -246,6 +246,7 @@ class Segmenter:
             self.noisy_min_w,
         ) + 1
         self._mask = None
+        self._tables = None
         from scipy.signal import butter
 
         self._sos = butter(4, hp_hz, btype="highpass", fs=self.fs, output="sos")
@@ -362,10 +363,15 @@ class Segmenter:
             self._mask = keep
         return self._mask
 
-    def _features(self, data: np.ndarray, valid: np.ndarray) -> None:
-        import scipy.fft
+    def _removed_tables(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if self._tables is None:
+            from ._segments_numba import folded_dft_tables
 
-        from ._detect_numba import sosfilt_rows, window_fractions
+            self._tables = folded_dft_tables(self.win, np.flatnonzero(~self._spectral_mask()))
+        return self._tables
+
+    def _features(self, data: np.ndarray, valid: np.ndarray) -> None:
+        from ._segments_numba import noise_levels, trailing_percentile, window_features
 
         n_ch, n = data.shape
         if not valid.all():  # gap samples hold the last valid value: no step into the filters
@@ -377,84 +383,49 @@ class Segmenter:
         if valid.any():
             self._last_valid = data[:, np.flatnonzero(valid)[-1]].copy()
         nw = n // self.win
-        x = data[:, : nw * self.win].reshape(n_ch, nw, self.win)
-        mean = x.mean(axis=2, dtype=np.float64)
-        # causal high-pass (state carried across chunks), then the mains bins zeroed per window
+        win = self.win
+        x = np.ascontiguousarray(data[:, : nw * win])
+        # causal high-pass (state carried across chunks); per window: the mean, the RMS without
+        # the mains bins (Parseval), the longest run of identical samples
         if self._zi is None:
             from scipy.signal import sosfilt_zi
 
             self._zi = sosfilt_zi(self._sos)[:, None, :] * data[None, :, :1].astype(np.float64)
-            self._zi = np.repeat(self._zi, 1, axis=1)
-        hp = np.empty((n_ch, nw * self.win))
         zi = np.array(self._zi, dtype=np.float64, order="C")
-        sosfilt_rows(np.ascontiguousarray(data[:, : nw * self.win]), self._sos, zi, hp)  # = scipy's sosfilt
+        hp = np.empty((n_ch, nw * win))
+        mean = np.empty((n_ch, nw))
+        rms = np.empty((n_ch, nw))
+        total = np.empty((n_ch, nw))
+        flat = np.empty((n_ch, nw), np.int64)
+        window_features(x, self._sos, zi, *self._removed_tables(), hp, mean, rms, total, flat)
         self._zi = zi
-        spec = scipy.fft.rfft(hp.reshape(n_ch, nw, self.win), axis=2)
-        spec[..., ~self._spectral_mask()] = 0
-        y = scipy.fft.irfft(spec, n=self.win, axis=2)
-        rms = np.sqrt((y * y).mean(axis=2))
-        # saturation: a run of identical samples far from the window median
-        same = np.diff(x, axis=2) == 0
-        med = np.median(mean, axis=1, keepdims=True)
-        sat = np.zeros((n_ch, nw), bool)
-        if same.any():
-            for c, w in zip(*np.nonzero(same.sum(axis=2) >= self.sat_min - 1)):
-                runs = _runs(same[c, w])
-                if any(b - a >= self.sat_min - 1 for a, b in runs) and abs(mean[c, w] - med[c, 0]) > 1000.0 or any(b - a >= self.sat_min - 1 for a, b in runs) and np.ptp(x[c, w].astype(np.float64)) == 0 and abs(float(x[c, w, 0])) > 1e4:
-                    sat[c, w] = True
-        gapw = ~valid[: nw * self.win].reshape(nw, self.win).all(axis=1)
+        # saturation: a run of identical samples far from the chunk's median window mean (or a
+        # flat window far from zero)
+        sat = flat >= self.sat_min - 1
+        if sat.any():
+            med = np.median(mean, axis=1, keepdims=True)
+            x0 = np.abs(x[:, ::win].astype(np.float64))
+            sat &= (np.abs(mean - med) > 1000.0) | ((flat == win - 1) & (x0 > 1e4))
+        gapw = ~valid[: nw * win].reshape(nw, win).all(axis=1)
         # rest noise per 1 s block from the trailing history (never from the future)
         ok_w = ~gapw & ~sat.any(axis=0) & (rms.min(axis=0) > 0)
         starts = np.arange(0, nw, self.block)
-        n_b = len(starts)
         hist = self._hist_rms
         allv = np.concatenate([hist, rms[:, ok_w]], axis=1)
         okc = np.concatenate([[0], np.cumsum(ok_w)])
-        cnt = hist.shape[1] + okc[starts]  # ok windows of history before each block
-        p20 = np.full((n_ch, n_b), np.nan)
-        full = cnt >= self.baseline_w
-        if full.any():
-            from ._detect_numba import window_percentile
-
-            out = np.empty((n_ch, int(full.sum())))
-            window_percentile(np.ascontiguousarray(allv, dtype=np.float64), np.ascontiguousarray(cnt[full], dtype=np.int64),
-                              self.baseline_w, 0.2, out)
-            p20[:, full] = out
-        for j in np.flatnonzero(~full):
-            if cnt[j] >= self.block:
-                p20[:, j] = np.percentile(allv[:, max(0, cnt[j] - self.baseline_w) : cnt[j]], 20, axis=1)
-        pad = n_b * self.block - nw
-        blk_rms = np.pad(np.where(ok_w[None, :], rms, np.nan), ((0, 0), (0, pad)), constant_values=np.nan)
-        blk_rms = blk_rms.reshape(n_ch, n_b, self.block)
-        blk_all = np.pad(rms, ((0, 0), (0, pad)), mode="edge").reshape(n_ch, n_b, self.block)
-        any_ok = np.isfinite(blk_rms).any(axis=2)
-        with np.errstate(all="ignore"):
-            import warnings
-
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                med = np.nanmedian(blk_rms, axis=2)
-        sigma_b = np.zeros((n_ch, n_b))
-        for j in range(n_b):
-            if cnt[j] >= self.block:
-                sig = p20[:, j]
-            elif any_ok[0, j]:  # start of the recording: the first second itself
-                sig = np.percentile(blk_rms[:, j][:, np.isfinite(blk_rms[0, j])], 20, axis=1)
-            else:  # nothing usable yet (a gap or saturation at the start): noise unknown
-                sigma_b[:, j] = np.nan
-                continue
-            prev = self._sigma
-            sig = np.where(np.isfinite(prev), np.minimum(sig, 1.5 * prev), sig)
-            sig = np.where(any_ok[:, j], np.minimum(sig, med[:, j]), sig)  # the noise may drop at once
-            sig = np.maximum(sig, 1e-3)
-            self._sigma = sig
-            sigma_b[:, j] = sig
+        cnt = (hist.shape[1] + okc[starts]).astype(np.int64)  # usable windows before each block
+        p20 = np.full((n_ch, len(starts)), np.nan)
+        known = cnt >= self.block
+        if known.any():
+            out = np.empty((n_ch, int(known.sum())))
+            trailing_percentile(allv, np.argsort(allv, axis=1), cnt[known], self.baseline_w, 0.2, out)
+            p20[:, known] = out
+        sigma = np.array(self._sigma, dtype=np.float64)
+        sigma_b = np.empty((n_ch, len(starts)))
+        noise_levels(rms, ok_w, p20, cnt, self.block, sigma, sigma_b)
+        self._sigma = sigma
         sigma_w = np.repeat(sigma_b, self.block, axis=1)[:, :nw]
-        with np.errstate(invalid="ignore"):  # unknown noise (NaN) makes no window active
-            frac = np.empty((n_ch, nw))
-            frac_hi = np.empty((n_ch, nw))
-            window_fractions(np.ascontiguousarray(y), np.ascontiguousarray(self.active_k * sigma_w),
-                             np.ascontiguousarray(self.dense_k / 3 * sigma_w), frac, frac_hi)
+        frac, frac_hi = self._fractions(hp, rms, total, sigma_w)
         self._hist_rms = allv[:, -self.baseline_w :]
         self.noise_uv = self._sigma.copy()
         self._rms = np.concatenate([self._rms, rms], axis=1)
@@ -465,6 +436,35 @@ class Segmenter:
         self._gapw = np.concatenate([self._gapw, gapw])
         self._sigma_w = np.concatenate([self._sigma_w, sigma_w], axis=1)
         self._n_windows += nw
+
+    def _fractions(self, hp: np.ndarray, rms: np.ndarray, total: np.ndarray,
+                   sigma_w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Share of each window's mains-free samples above ``active_k`` and ``dense_k / 3`` × noise.
+
+        Only the windows whose RMS allows the smallest share that matters are transformed:
+        ``f`` of the samples above ``T`` need ``RMS > sqrt(f) × T``. The others get 0 (their
+        true share is below ``min(active_fraction, dense_fraction)`` and every rule compares
+        these shares with one of the two). The margin covers the rounding of the RMS.
+        """
+        import scipy.fft
+
+        n_ch, nw = rms.shape
+        win = self.win
+        thr_a = self.active_k * sigma_w
+        thr_b = self.dense_k / 3 * sigma_w
+        f_min = min(self.active_fraction, self.dense_fraction)
+        with np.errstate(invalid="ignore"):  # unknown noise (NaN) makes no window active
+            need = rms * rms + 1e-9 * total >= f_min * (1 - 1e-9) * thr_a * thr_a
+        frac = np.zeros((n_ch, nw))
+        frac_hi = np.zeros((n_ch, nw))
+        c, w = np.nonzero(need)
+        if len(c):
+            spec = scipy.fft.rfft(hp.reshape(n_ch, nw, win)[c, w], axis=1)
+            spec[:, ~self._spectral_mask()] = 0
+            y = np.abs(scipy.fft.irfft(spec, n=win, axis=1))
+            frac[c, w] = np.count_nonzero(y > thr_a[c, w, None], axis=1) / win
+            frac_hi[c, w] = np.count_nonzero(y > thr_b[c, w, None], axis=1) / win
+        return frac, frac_hi
 
     def _gaps_exact(self, chunk: Chunk) -> None:
         """Gap segments to the sample, from the chunk's valid mask."""
@@ -566,45 +566,42 @@ class Segmenter:
         return self._take_segments()
 
     def _lf_baseline(self, dev: np.ndarray, lo: int, gapw: np.ndarray) -> np.ndarray:
-        """90th percentile of the LF deviation over the trailing 30 s (gaps left out), per 1 s block."""
-        n = dev.shape[1]
-        out = np.zeros_like(dev)
-        win = int(round(30.0 / self.window_s))
-        # the history at any block is the last ``win`` columns of everything appended so far:
-        # walk the blocks for the bookkeeping only, then take all percentiles in one call
-        parts = [self._hist_lfdev]
-        total = self._hist_lfdev.shape[1]
-        # windows already folded into the history are those before self._lf_hist_w
-        start_hist = getattr(self, "_lf_hist_w", 0)
-        from_hist: list[tuple[int, int, int]] = []  # (b0, b1, history end) for blocks using the history
-        for b0 in range(0, n, self.block):
-            b1 = min(n, b0 + self.block)
-            gw = lo + b0  # absolute window index
-            ok = ~gapw[b0:b1]
-            if min(total, win) >= self.block:
-                from_hist.append((b0, b1, total))
-            elif ok.any():
-                out[:, b0:b1] = np.percentile(dev[:, b0:b1][:, ok], 90, axis=1)[:, None]
-            if gw + (b1 - b0) > start_hist and gw >= start_hist and (b1 - b0) == self.block:
-                add = dev[:, b0:b1][:, ok]
-                parts.append(add)
-                total += add.shape[1]
-                start_hist = gw + (b1 - b0)
-        cum = np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
-        full = [(b0, b1, e) for b0, b1, e in from_hist if e >= win]
-        if full:
-            from ._detect_numba import window_percentile
+        """90th percentile of the LF deviation over the trailing 30 s (gaps left out), per 1 s block.
 
-            p90 = np.empty((cum.shape[0], len(full)))
-            window_percentile(np.ascontiguousarray(cum, dtype=np.float64),
-                              np.array([e for _, _, e in full], np.int64), win, 0.9, p90)
-            for j, (b0, b1, _) in enumerate(full):
-                out[:, b0:b1] = p90[:, j, None]
-        for b0, b1, e in from_hist:
-            if e < win:
-                out[:, b0:b1] = np.percentile(cum[:, :e], 90, axis=1)[:, None]
+        Blocks start at ``lo`` and every ``block`` windows on. Each whole block at or after
+        ``self._lf_hist_w`` (the windows not yet in the history) adds its gap-free values to
+        the history; a block's baseline is the percentile over the last ``win`` history
+        values before it (once there are at least ``block``), else over its own values.
+        """
+        from ._segments_numba import trailing_percentile
+
+        n_ch, n = dev.shape
+        win = int(round(30.0 / self.window_s))
+        hist = self._hist_lfdev
+        start_hist = getattr(self, "_lf_hist_w", 0)
+        starts = np.arange(0, n, self.block)
+        stops = np.minimum(starts + self.block, n)
+        ok = ~gapw
+        n_ok = np.add.reduceat(ok.astype(np.int64), starts) if n else np.zeros(0, np.int64)
+        # once a whole block at or after start_hist is added, every later whole block is too
+        adds = (lo + starts >= start_hist) & (stops - starts == self.block)
+        total = hist.shape[1] + np.concatenate([[0], np.cumsum(np.where(adds, n_ok, 0))[:-1]])
+        cum = np.concatenate([hist, dev[:, ok & np.repeat(adds, stops - starts)]], axis=1)
+        base = np.zeros((n_ch, len(starts)))
+        from_hist = np.minimum(total, win) >= self.block
+        if from_hist.any():
+            p90 = np.empty((n_ch, int(from_hist.sum())))
+            trailing_percentile(cum, np.argsort(cum, axis=1), total[from_hist].astype(np.int64), win, 0.9, p90)
+            base[:, from_hist] = p90
+        for j in np.flatnonzero(~from_hist & (n_ok > 0)):  # the start of the recording: the block itself
+            b0, b1 = starts[j], stops[j]
+            base[:, j] = np.percentile(dev[:, b0:b1][:, ok[b0:b1]], 90, axis=1)
+        out = np.repeat(base, stops - starts, axis=1)
         self._hist_lfdev = cum[:, -win:] if win else cum[:, :0]
-        self._lf_hist_w = start_hist
+        if adds.any():
+            self._lf_hist_w = lo + int(starts[adds][-1]) + self.block
+        else:
+            self._lf_hist_w = start_hist
         return out
 
     def _commit(self, code: np.ndarray, common: np.ndarray, w0: int) -> None:
