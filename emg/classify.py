@@ -344,7 +344,7 @@ class EventClassifier:
         self.lag_amp = lag_amp
         self.blank_snr = blank_snr
         self.blank_s = (blank_ms[0] * 1e-3, blank_ms[1] * 1e-3)
-        self._blank: list[list[tuple[float, float]]] = [[] for _ in range(self.n_channels)]
+        self._blank: list[list[np.ndarray]] = [[] for _ in range(self.n_channels)]  # heartbeat times
         self.context_s = 4 * RR_MAX_S + 0.2  # look-ahead and look-back of the rhythm test
         self.families = ShapeFamilies(n_channels, min_corr=family_corr, max_amp_ratio=family_amp)
         self._buf: Events | None = None  # events not yet final (plus look-back context)
@@ -528,8 +528,9 @@ class EventClassifier:
         t, ch = buf.onset_s, buf.channel
         pre, post = self.blank_s
         big = ecg_mask & (buf.snr >= self.blank_snr)
-        for i in rows[row_ecg & (buf.snr[rows] >= self.blank_snr)]:
-            self._blank[int(ch[i])].append((float(t[i]) - pre, float(t[i]) + post))
+        rec = rows[row_ecg & (buf.snr[rows] >= self.blank_snr)]
+        for c in np.unique(ch[rec]).tolist():
+            self._blank[c].append(t[rec[ch[rec] == c]])
         out = np.zeros(len(rows), bool)
         for c in range(self.n_channels):
             b = np.sort(t[big & (ch == c)])
@@ -545,15 +546,17 @@ class EventClassifier:
         """Per channel, the merged ECG blanking windows (s from the start) recorded so far:
         time inside a large heartbeat complex, where a discharge cannot be told apart. They
         are not valid rest (see :func:`emg.rates.hourly_rates`)."""
+        pre, post = self.blank_s
         out = []
-        for spans in self._blank:
-            merged: list[tuple[float, float]] = []
-            for a, b in sorted(spans):
-                if merged and a <= merged[-1][1]:
-                    merged[-1] = (merged[-1][0], max(merged[-1][1], b))
-                else:
-                    merged.append((a, b))
-            out.append(merged)
+        for parts in self._blank:
+            beats = np.sort(np.concatenate(parts)) if parts else np.zeros(0)
+            if not len(beats):
+                out.append([])
+                continue
+            a, b = beats - pre, beats + post  # all windows are as long: ends sorted too
+            start = np.flatnonzero(np.r_[True, a[1:] > b[:-1]])
+            end = np.r_[start[1:], len(a)] - 1
+            out.append(list(zip(a[start].tolist(), b[end].tolist())))
         return out
 
     def _same_potential(self, buf: Events, i: int, j: int) -> bool:
@@ -593,7 +596,11 @@ class EventClassifier:
     def _carry_discharge(self, buf: Events, rows: np.ndarray) -> np.ndarray:
         """For would-be heartbeats: subtract the family's template (least-squares scaled, best
         lag within ±5 ms); a residual above ``max(residual_k × noise, residual_frac ×
-        peak-to-peak)`` is a discharge riding on the beat."""
+        peak-to-peak)`` is a discharge riding on the beat; also how many samples from the
+        detected peak the residual's largest deflection lies (compiled:
+        :func:`emg._classify_numba.carry_residuals`)."""
+        from ._classify_numba import carry_residuals
+
         out = np.zeros(len(rows), bool)
         moved = np.zeros(len(rows), np.int64)
         fams = self.families
@@ -611,23 +618,13 @@ class EventClassifier:
             return out, moved
         sel = rows[have]
         ck = np.array([w for w in where if w is not None])
-        T = fams._tpl[ck[:, 0], ck[:, 1]]  # (r, n) unit-norm templates
-        idx = np.arange(m + 1, n - m - 1)
-        lag_idx = (idx[None, :] - np.arange(-m, m + 1)[:, None]) % n  # (lags, s)
-        X = T[:, lag_idx]  # (r, lags, s)
-        X = X - X.mean(axis=2, keepdims=True)
-        Y = buf.waveforms[sel][:, idx].astype(np.float64)
-        Y = Y - Y.mean(axis=1, keepdims=True)
-        a = np.einsum("rls,rs->rl", X, Y) / np.maximum((X * X).sum(axis=2), 1e-12)
-        resid = Y[:, None, :] - a[..., None] * X
-        pp = resid.max(axis=2) - resid.min(axis=2)
-        lag = pp.argmin(axis=1)
-        best = pp[np.arange(len(sel)), lag]
+        best = np.empty(len(sel))
+        peak = np.empty(len(sel), np.int64)
+        carry_residuals(fams._tpl[ck[:, 0], ck[:, 1]], np.ascontiguousarray(buf.waveforms[sel]), m, best, peak)
         limit = np.maximum(self.residual_k * buf.noise_uv[sel], self.residual_frac * buf.amplitude_uv[sel])
         out[np.flatnonzero(have)] = best > limit
         # the discharge's own peak: the residual's largest deflection
-        peak = np.abs(resid[np.arange(len(sel)), lag]).argmax(axis=1)
-        moved[np.flatnonzero(have)] = idx[peak] - n // 2
+        moved[np.flatnonzero(have)] = peak - n // 2
         return out, moved
 
     def _beat_locked(self, buf: Events, rows: np.ndarray, is_ecg: np.ndarray, beats_all: np.ndarray) -> np.ndarray:

@@ -79,3 +79,25 @@ def test_family_history_counts_members_labelled_before_whatever_the_chunks():
     h2, t2 = split._history(fam[2:], near[2:])
     np.testing.assert_array_equal(np.r_[h1, h2], hits)
     np.testing.assert_array_equal(np.r_[t1, t2], total)
+
+
+@pytest.mark.parametrize("m", [2, 5])
+def test_carry_residuals_kernel_matches_reference(m):
+    rng = np.random.default_rng(m)
+    n = 51
+    x = np.linspace(-1, 1, n)
+    qrs = (1 - 10 * x * x) * np.exp(-8 * x * x)
+    shift = rng.integers(-3, 4, 40)
+    tpl = np.array([np.roll(qrs, s) for s in shift + rng.integers(-2, 3, 40)])  # within the lag search
+    tpl -= tpl.mean(axis=1, keepdims=True)
+    tpl /= np.linalg.norm(tpl, axis=1, keepdims=True)
+    waves = 800 * np.array([np.roll(qrs, s) for s in shift]) + rng.normal(0, 3.0, (40, n))
+    waves[::4] += 300 * np.exp(-(((np.arange(n) - 35) / 1.5) ** 2))  # a discharge 10 samples after the peak
+    waves = waves.astype(np.float32)
+    best, peak = np.empty(40), np.empty(40, np.int64)
+    K.carry_residuals(tpl, waves, m, best, peak)
+    ref_best, ref_peak = K.carry_residuals_ref(tpl, waves, m)
+    np.testing.assert_allclose(best, ref_best, rtol=1e-10, atol=1e-9)
+    np.testing.assert_array_equal(peak, ref_peak)
+    assert np.all(peak[::4] == 35)  # the rider's own peak
+    assert best[::4].min() > 200 and np.delete(best, np.s_[::4]).max() < 60
