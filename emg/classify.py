@@ -33,9 +33,11 @@ an S wave, its detected peak moves by up to ~10 ms and it looks smaller); a fami
 for ±12 s) is judged on its whole history (≥ 5 members and ≥ 60 % next to beats). Satellites:
 an event with SNR < ``satellite_snr`` (20) from 30 ms before to 60 ms after a heartbeat event on
 the same channel at least ``satellite_parent`` (1) times its size is a piece of that complex
-(Q and S waves are smaller than the R they flank; a small heartbeat piece is no parent, so a
-complex does not reach further and further through its own small pieces; a discharge there is
-lost: about 1 % of them at 70 beats per minute, more for small ones). An event within 25 ms of a heartbeat on the same channel, of the same size (±20 %) and
+and no later than ``satellite_reach_ms`` (80 ms) after the first event of that complex is a
+piece of it (Q and S waves are smaller than the R they flank and a QRS lasts < 100 ms; a small
+heartbeat piece is no parent and the reach is bounded, so a complex does not reach further and
+further through its own small pieces; a discharge there is lost: about 1 % of them at 70 beats
+per minute, more for small ones). An event within 25 ms of a heartbeat on the same channel, of the same size (±20 %) and
 the same waveform once aligned (correlation ≥ 0.9), is that beat found twice. **Template
 subtraction**: the
 family's mean waveform, scaled by least squares (±5 ms), is subtracted from every
@@ -267,6 +269,20 @@ def _pairs(t: np.ndarray, rows: np.ndarray, lo_s: float, hi_s: float) -> tuple[n
     return k, j
 
 
+def _complex_start(t: np.ndarray, ch: np.ndarray, beat: np.ndarray, n_channels: int) -> np.ndarray:
+    """For every heartbeat event (``beat``), the time of the first event of its complex on its
+    channel (heartbeat events less than 0.1 s apart are one complex); NaN elsewhere."""
+    out = np.full(len(t), np.nan)
+    for c in range(n_channels):
+        idx = np.flatnonzero(beat & (ch == c))
+        if not len(idx):
+            continue
+        tt = t[idx]
+        start = np.diff(tt, prepend=-np.inf) > 0.1
+        out[idx] = tt[np.flatnonzero(start)[np.cumsum(start) - 1]]
+    return out
+
+
 class EchoFilter:
     """Streaming removal of echoes (see the module docstring): small events right after big ones.
 
@@ -320,7 +336,8 @@ class EventClassifier:
                  common_snr: float = 15.0, lag_tol_ms: float = 12.0,
                  lag_anchor: bool = True, lag_amp: float = 3.0, blank_snr: float | None = 20.0,
                  blank_ms: tuple[float, float] = (15.0, 25.0), satellite_parent: float = 1.0,
-                 relocate: bool = True, wide_snr: float | None = None, wide_ms: float = 4.0):
+                 relocate: bool = True, wide_snr: float | None = None, wide_ms: float = 4.0,
+                 satellite_reach_ms: float | None = 80.0):
         self.fs = float(fs)
         self.n_channels = int(n_channels)
         self.rhythm_tol = rhythm_tol
@@ -336,6 +353,7 @@ class EventClassifier:
         self.satellite_parent = satellite_parent
         self.relocate = relocate
         self.wide_snr, self.wide_ms = wide_snr, wide_ms
+        self.satellite_reach_ms = satellite_reach_ms
         self.min_snr = min_snr
         self.echo_s, self.echo_ratio = echo_s, echo_ratio
         self.common_snr = common_snr
@@ -440,6 +458,9 @@ class EventClassifier:
             i = rows[cand[k]]
             hit = (beat_mask[j] & (ch[j] == ch[i]) & (t[j] >= t[i] - 0.060) & (t[j] <= t[i] + 0.030)
                    & (t[j] != t[i]) & (amp[j] >= self.satellite_parent * amp[i]))
+            if self.satellite_reach_ms is not None:  # no further than this after the complex's first event
+                first = _complex_start(t, ch, beat_mask, self.n_channels)
+                hit &= t[i] - first[j] <= self.satellite_reach_ms * 1e-3
             is_ecg[cand[k[hit]]] = True
         # the same QRS found twice (peaks a few ms apart): same size, same waveform once aligned
         cand = np.flatnonzero(~is_ecg)

@@ -74,3 +74,17 @@ def test_faint_but_wide_events_are_kept_only_when_asked():
     assert default.onset_s.round(3).tolist() == [5.0]
     wide = run(EventClassifier(FS, 1, wide_snr=6.0), ev)
     assert wide.onset_s.round(3).tolist() == [1.0, 5.0]
+
+
+def test_satellites_reach_no_further_than_80_ms_after_the_complex_start():
+    events, beats, _ = heart_and_units(seed=6)
+    s_waves = make_events([(b + 0.040, 0, 400.0, -MU, 0) for b in beats])  # an S piece 40 ms after each R
+    k = len(beats) // 2
+    small = make_events([(beats[k] + 0.085, 0, 38.0, MU, 0)])  # SNR 19, 45 ms after the S piece
+    both = Events.concat([events, s_waves, small])
+    both = both.select(np.lexsort((both.channel, both.sample)))
+    key = round(beats[k] + 0.085, 3)
+    out = run(EventClassifier(FS, 1), both)
+    assert out.label[out.onset_s.round(3) == key].tolist() == ["fasciculation"]
+    out = run(EventClassifier(FS, 1, satellite_reach_ms=None), both)  # unbounded: a piece of the complex
+    assert out.label[out.onset_s.round(3) == key].tolist() == ["ecg"]
