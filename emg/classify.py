@@ -50,7 +50,9 @@ its blanking window, so a rider inside the window is blanked like any discharge 
 
 **ECG blanking**: a discharge inside a large QRS cannot be told apart by surface EMG. Around every
 heartbeat event with SNR ≥ ``blank_snr`` (20) a window of ``-blank_ms[0]..+blank_ms[1]``
-(15, 25 ms) is blanked: would-be fasciculations there are not listed (``counts["blanked"]``) and
+(15, 25 ms) is blanked: would-be fasciculations there are not listed (``counts["blanked"]``), nor
+(``blank_groups``) the rest of a doublet or multiplet whose first discharge is blanked (a group
+counts at its first discharge, as the rate's valid time does), and
 the windows (:meth:`EventClassifier.blanked_intervals`) leave valid rest time, so the rate is
 the count outside them over the time outside them (at 70/min with a 3-4-piece complex about
 9-11 % of the time on a chest lead; ``blank_snr=None`` turns it off).
@@ -65,8 +67,9 @@ heartbeat detected too rarely for a rhythm; on several channels over one muscle 
 drops small discharges seen twice).
 
 **Echoes**: a would-be fasciculation less than ``echo_s`` (60 ms) after a larger event (not a
-heartbeat) on the same channel and smaller than ``echo_ratio`` (40 %) of it is a ring of the filters or a
-late phase of the same potential, not a new discharge; it is not listed. (The segmenter's
+heartbeat) on the same channel and smaller than ``echo_ratio`` (50 %) of it is a ring of the filters or a
+late phase of the same potential, not a new discharge; it is not listed (late phases of a
+polyphasic potential, detected 15-20 ms after its main peak, reach 40-50 % of it). (The segmenter's
 burst rule gets its events through :class:`EchoFilter`, the same rule.) A real second
 discharge of the same unit (a doublet) has about the same size.
 
@@ -332,12 +335,12 @@ class EventClassifier:
                  common_fraction: float = 0.75, multiplet_s: tuple[float, float] = (0.010, 0.110),
                  multiplet_amp: float = 2.0, min_separation_ms: float = 8.0, residual_k: float = 8.0,
                  residual_frac: float = 0.2, small_snr: float = 12.0, satellite_snr: float = 20.0,
-                 min_snr: float = 8.0, echo_s: float = 0.060, echo_ratio: float = 0.4,
+                 min_snr: float = 8.0, echo_s: float = 0.060, echo_ratio: float = 0.5,
                  common_snr: float = 15.0, lag_tol_ms: float = 12.0,
                  lag_anchor: bool = True, lag_amp: float = 3.0, blank_snr: float | None = 20.0,
                  blank_ms: tuple[float, float] = (15.0, 25.0), satellite_parent: float = 1.0,
                  relocate: bool = True, wide_snr: float | None = None, wide_ms: float = 4.0,
-                 satellite_reach_ms: float | None = 80.0):
+                 satellite_reach_ms: float | None = 80.0, blank_groups: bool = True):
         self.fs = float(fs)
         self.n_channels = int(n_channels)
         self.rhythm_tol = rhythm_tol
@@ -354,6 +357,7 @@ class EventClassifier:
         self.relocate = relocate
         self.wide_snr, self.wide_ms = wide_snr, wide_ms
         self.satellite_reach_ms = satellite_reach_ms
+        self.blank_groups = blank_groups
         self.min_snr = min_snr
         self.echo_s, self.echo_ratio = echo_s, echo_ratio
         self.common_snr = common_snr
@@ -528,7 +532,9 @@ class EventClassifier:
             blanked = self._blank_windows(buf, rows, beat_mask, (labels == "ecg") | (carried & self.relocate),
                                           shift / self.fs)
             self.counts["blanked"] += int(np.count_nonzero(blanked & (labels == "fasciculation") & (zones != 2)))
-            labels[blanked & (labels == "fasciculation")] = ""  # inside a large QRS: not analysable
+            # inside a large QRS: not analysable; kept as a group head until the multiplets are
+            # merged (a doublet whose first discharge is blanked is not counted either)
+            labels[blanked & (labels == "fasciculation")] = "blanked" if self.blank_groups else ""
         labels[zones == 2] = ""  # excluded: inside a bout, noisy or gap segment
         return labels, shift
 
@@ -777,7 +783,7 @@ class EventClassifier:
         mult = ev.multiplicity.copy()
         last_of_channel: dict[int, tuple[int, float, float]] = {}
         tl, chl, ampl, sampl = t.tolist(), ev.channel.tolist(), ev.amplitude_uv.tolist(), ev.sample.tolist()
-        for i in np.flatnonzero(ev.label == "fasciculation").tolist():
+        for i in np.flatnonzero((ev.label == "fasciculation") | (ev.label == "blanked")).tolist():
             c = chl[i]
             if (sampl[i], c) in held_keys:
                 last_of_channel[c] = (i, held_last.get((sampl[i], c), tl[i]), ampl[i])
@@ -804,7 +810,7 @@ class EventClassifier:
                     hold[head] = True
             # rows a relocated discharge of the next rows could precede: kept back, in order
             hold |= t >= limit - RELOCATE_MAX_S
-        out = ev.select(keep & ~hold)
+        out = ev.select(keep & ~hold & (ev.label != "blanked"))
         if (keep & hold).any():
             self._held = ev.select(keep & hold)
             self._held_last = {(sampl[h], c): tl for c, (h, tl, _) in last_of_channel.items() if hold[h]}

@@ -88,3 +88,17 @@ def test_satellites_reach_no_further_than_80_ms_after_the_complex_start():
     assert out.label[out.onset_s.round(3) == key].tolist() == ["fasciculation"]
     out = run(EventClassifier(FS, 1, satellite_reach_ms=None), both)  # unbounded: a piece of the complex
     assert out.label[out.onset_s.round(3) == key].tolist() == ["ecg"]
+
+
+def test_a_doublet_whose_first_discharge_is_blanked_is_not_counted():
+    events, beats, fasc = heart_and_units(seed=8)
+    k = len(beats) // 2
+    pair = make_events([(beats[k] + 0.020, 0, 300.0, MU, 0), (beats[k] + 0.060, 0, 290.0, MU, 0)])
+    both = Events.concat([events, pair])
+    both = both.select(np.lexsort((both.channel, both.sample)))
+    out = run(EventClassifier(FS, 1), both)
+    found = out.onset_s[out.label == "fasciculation"]
+    assert np.allclose(np.sort(found), fasc, atol=1e-3)  # the second one (outside the window) is not listed
+    out = run(EventClassifier(FS, 1, blank_groups=False), both)
+    found = out.onset_s[out.label == "fasciculation"]
+    assert np.any(np.abs(found - (beats[k] + 0.060)) < 1e-3)
