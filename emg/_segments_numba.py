@@ -11,55 +11,92 @@ import numpy as np
 
 from ._numba import jit
 
-__all__ = ["folded_dft_tables", "noise_levels", "trailing_percentile", "window_features"]
+__all__ = ["folded_dft_tables", "highpass_windows", "noise_levels", "trailing_percentile", "window_features"]
 
 
-def folded_dft_tables(win: int, bins: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Tables for the DFT of a few ``bins`` of a ``win``-sample window from its folded halves.
+def folded_dft_tables(win: int, bins) -> tuple[np.ndarray, ...]:
+    """Tables to compute a few DFT ``bins`` of a ``win``-sample window from folded sums.
 
-    With ``e[i] = x[i] + x[win - i]`` and ``o[i] = x[i] - x[win - i]`` (the first sample, and
-    the middle one when ``win`` is even, stand alone in ``e``), bin ``k`` of the DFT is
-    ``sum(e * cos_tab[:, j]) - 1j * sum(o * sin_tab[:, j])``: half the products of the plain sum.
+    For a real window ``h`` the samples ``n``, ``win - n`` (and, for an even window,
+    ``win/2 - n`` and ``win/2 + n``) meet the same cosine and sine up to a sign that
+    depends only on the parity of the bin. Summing them with those signs first (the
+    "fold") leaves about ``win / 4`` products per bin and part instead of ``win``.
 
     Returns
     -------
-    cos_tab : float64 (n_even, n_bins)
-        Rows ``i = 0 .. win // 2`` of ``cos(2 pi k i / win)``.
-    sin_tab : float64 (n_pairs, n_bins)
-        Rows ``i = 1 .. (win - 1) // 2`` of ``sin(2 pi k i / win)``.
+    fold_idx : int64 (n_rows, 4)
+        Samples summed into each folded row (row ``set * n_reps + r``; sets: cosine even
+        bins, cosine odd bins, sine even bins, sine odd bins; odd windows have one parity).
+    fold_sgn : float64 (n_rows, 4)
+        Their signs (+1 or -1).
+    fold_len : int64 (n_rows,)
+        How many of the four terms a row has (the orbit of the sample).
+    cos_tab, sin_tab : float64 (n_reps, n_bins)
+        ``cos`` and ``sin`` of ``2 pi k n / win`` for the representative samples ``n``.
+    bin_rows : int64 (n_bins, 2)
+        First folded row of the cosine and of the sine part of each bin.
     weight : float64 (n_bins,)
         ``|X_k|^2`` counts once for the DC and Nyquist bins and twice for the others (the
         mirrored bin of a real signal), so the energy of ``bins`` in the window is
         ``sum(weight * |X_k|^2) / win`` (Parseval).
     """
     bins = np.asarray(bins, np.int64)
-    n_pairs = (win - 1) // 2
-    i_even = np.arange(win // 2 + 1)
-    i_odd = np.arange(1, n_pairs + 1)
-    cos_tab = np.cos(2 * np.pi * np.outer(i_even, bins) / win)
-    sin_tab = np.sin(2 * np.pi * np.outer(i_odd, bins) / win)
+    even = win % 2 == 0
+    half = win // 2
+    reps = np.arange(half // 2 + 1) if even else np.arange(half + 1)
+    parities = (0, 1) if even else (0,)
+    rows_idx, rows_sgn, rows_len = [], [], []
+    for part in ("cos", "sin"):
+        for p in parities:
+            k_sign = -1.0 if p else 1.0  # (-1)**k for the bins of this parity
+            for n in reps:
+                members = {n % win: 1.0}
+                others = [((win - n) % win, 1.0 if part == "cos" else -1.0)]
+                if even:
+                    others += [((half - n) % win, k_sign if part == "cos" else -k_sign),
+                               ((half + n) % win, k_sign)]
+                for m, sgn in others:
+                    members.setdefault(m, sgn)  # a sample met twice is the same sample: once
+                idx = list(members)
+                rows_idx.append(idx + [0] * (4 - len(idx)))
+                rows_sgn.append([members[m] for m in idx] + [0.0] * (4 - len(idx)))
+                rows_len.append(len(idx))
+    n_reps = len(reps)
+    n_par = len(parities)
+    bin_rows = np.stack([(bins % n_par) * n_reps, (n_par + bins % n_par) * n_reps], axis=1)
+    angle = 2 * np.pi * np.outer(reps, bins) / win
+    cos_tab = np.cos(angle)
+    sin_tab = np.sin(angle)
     real_bin = (bins == 0) | (2 * bins == win)
     sin_tab[:, real_bin] = 0.0
     weight = np.where(real_bin, 1.0, 2.0)
-    return np.ascontiguousarray(cos_tab), np.ascontiguousarray(sin_tab), weight
+    return (np.array(rows_idx, np.int64), np.array(rows_sgn, np.float64), np.array(rows_len, np.int64),
+            np.ascontiguousarray(cos_tab), np.ascontiguousarray(sin_tab), bin_rows.astype(np.int64), weight)
 
 
 @jit
-def window_features(x, sos, zi, cos_tab, sin_tab, weight, hp, mean, rms, total_ms, same_run):
-    """High-pass a chunk and describe its windows: mean, mains-free RMS, longest flat run.
+def window_features(x, sos, zi, fold_idx, fold_sgn, fold_len, cos_tab, sin_tab, bin_rows, weight,
+                    mean, rms, total_ms, same_run, states):
+    """High-pass a chunk and describe its windows: mean, mains-free RMS, flat runs.
+
+    The high-pass runs four channels side by side (independent chains keep the FPU busy)
+    and writes blocks of windows transposed (sample in window × window), so that the fold
+    and the projection on the removed bins run along windows. The filtered signal itself
+    is not kept: ``states`` holds the filter state at each window start, from which
+    :func:`highpass_windows` recomputes any window bit for bit.
 
     Parameters
     ----------
-    x : float32 (n_ch, nw * win)
+    x : float32 or float64 (n_ch, nw * win)
         Raw signal (µV); ``win`` is ``x.shape[1] // mean.shape[1]``.
     sos : float64 (2, 6)
         The high-pass as two second-order sections (a0 = 1).
     zi : float64 (2, n_ch, 2)
-        Filter state (scipy's layout for ``axis=1``), updated in place.
-    cos_tab, sin_tab, weight : from :func:`folded_dft_tables` for the removed bins.
-    hp : float64 (n_ch, nw * win)
-        Out: the high-passed signal, ``scipy.signal.sosfilt(sos, x, axis=1, zi=zi)``
-        bit for bit (same operations in the same order).
+        Filter state (scipy's layout for ``axis=1``), updated in place. The filter is
+        ``scipy.signal.sosfilt(sos, x, axis=1, zi=zi)`` bit for bit (same operations in
+        the same order).
+    fold_idx, fold_sgn, fold_len, cos_tab, sin_tab, bin_rows, weight :
+        From :func:`folded_dft_tables` for the removed bins.
     mean : float64 (n_ch, nw)
         Out: window mean of ``x`` as ``x.mean(axis=-1, dtype=float64)`` gives it (pairwise sum).
     rms : float64 (n_ch, nw)
@@ -71,72 +108,78 @@ def window_features(x, sos, zi, cos_tab, sin_tab, weight, hp, mean, rms, total_m
     same_run : int64 (n_ch, nw)
         Out: longest run of successive equal samples ``x[i + 1] == x[i]`` in the window
         (counted in differences, 0 when no two neighbours are equal).
+    states : float64 (n_ch, nw, 4)
+        Out: filter state before each window (section 1, then section 2).
     """
     n_ch, n = x.shape
     nw = mean.shape[1]
-    win = n // nw if nw else 1
-    highpass(x, sos, zi, hp)
-    window_means(x, win, mean, same_run)
-    removed_rms(hp, win, cos_tab, sin_tab, weight, rms, total_ms)
-
-
-@jit
-def highpass(x, sos, zi, out):
-    """``scipy.signal.sosfilt(sos, x, axis=1, zi=zi)`` for two sections, bit for bit.
-
-    Parameters
-    ----------
-    x : float32 or float64 (n_ch, n)
-    sos : float64 (2, 6)
-        Second-order sections with a0 = 1.
-    zi : float64 (2, n_ch, 2)
-        Filter state (scipy's layout for ``axis=1``), updated in place.
-    out : float64 (n_ch, n)
-    """
-    n_ch, n = x.shape
+    if nw == 0:
+        return
+    win = n // nw
     b00, b01, b02, a01, a02 = sos[0, 0], sos[0, 1], sos[0, 2], sos[0, 4], sos[0, 5]
     b10, b11, b12, a11, a12 = sos[1, 0], sos[1, 1], sos[1, 2], sos[1, 4], sos[1, 5]
+    blk = 32
+    tb = np.empty((4, win, blk))  # filtered, transposed: lane, sample in window, window
+    folded = np.empty((fold_len.shape[0], blk))
+    scratch = np.empty((5, blk))
     for g in range(0, n_ch, 4):
-        # four channels side by side in scalars (independent chains keep the FPU busy); a
-        # short last group repeats its last channel, which computes the same values again
+        # a short last group repeats its last channel, which computes the same values again
         ca, cb, cc, cd = g, min(g + 1, n_ch - 1), min(g + 2, n_ch - 1), min(g + 3, n_ch - 1)
+        lanes = min(4, n_ch - g)
         pa0, pa1, qa0, qa1 = zi[0, ca, 0], zi[0, ca, 1], zi[1, ca, 0], zi[1, ca, 1]
         pb0, pb1, qb0, qb1 = zi[0, cb, 0], zi[0, cb, 1], zi[1, cb, 0], zi[1, cb, 1]
         pc0, pc1, qc0, qc1 = zi[0, cc, 0], zi[0, cc, 1], zi[1, cc, 0], zi[1, cc, 1]
         pd0, pd1, qd0, qd1 = zi[0, cd, 0], zi[0, cd, 1], zi[1, cd, 0], zi[1, cd, 1]
-        for t in range(n):
-            xa = np.float64(x[ca, t])
-            xb = np.float64(x[cb, t])
-            xc = np.float64(x[cc, t])
-            xd = np.float64(x[cd, t])
-            na = b00 * xa + pa0
-            nb = b00 * xb + pb0
-            nc = b00 * xc + pc0
-            nd = b00 * xd + pd0
-            pa0 = b01 * xa - a01 * na + pa1
-            pb0 = b01 * xb - a01 * nb + pb1
-            pc0 = b01 * xc - a01 * nc + pc1
-            pd0 = b01 * xd - a01 * nd + pd1
-            pa1 = b02 * xa - a02 * na
-            pb1 = b02 * xb - a02 * nb
-            pc1 = b02 * xc - a02 * nc
-            pd1 = b02 * xd - a02 * nd
-            ya = b10 * na + qa0
-            yb = b10 * nb + qb0
-            yc = b10 * nc + qc0
-            yd = b10 * nd + qd0
-            qa0 = b11 * na - a11 * ya + qa1
-            qb0 = b11 * nb - a11 * yb + qb1
-            qc0 = b11 * nc - a11 * yc + qc1
-            qd0 = b11 * nd - a11 * yd + qd1
-            qa1 = b12 * na - a12 * ya
-            qb1 = b12 * nb - a12 * yb
-            qc1 = b12 * nc - a12 * yc
-            qd1 = b12 * nd - a12 * yd
-            out[ca, t] = ya
-            out[cb, t] = yb
-            out[cc, t] = yc
-            out[cd, t] = yd
+        xa_row, xb_row, xc_row, xd_row = x[ca], x[cb], x[cc], x[cd]
+        ta, tb_, tc, td = tb[0], tb[1], tb[2], tb[3]
+        for w0 in range(0, nw, blk):
+            m = min(blk, nw - w0)
+            for j in range(m):
+                w = w0 + j
+                t0 = w * win
+                states[ca, w, 0], states[ca, w, 1], states[ca, w, 2], states[ca, w, 3] = pa0, pa1, qa0, qa1
+                states[cb, w, 0], states[cb, w, 1], states[cb, w, 2], states[cb, w, 3] = pb0, pb1, qb0, qb1
+                states[cc, w, 0], states[cc, w, 1], states[cc, w, 2], states[cc, w, 3] = pc0, pc1, qc0, qc1
+                states[cd, w, 0], states[cd, w, 1], states[cd, w, 2], states[cd, w, 3] = pd0, pd1, qd0, qd1
+                for i in range(win):
+                    xa = np.float64(xa_row[t0 + i])
+                    xb = np.float64(xb_row[t0 + i])
+                    xc = np.float64(xc_row[t0 + i])
+                    xd = np.float64(xd_row[t0 + i])
+                    na = b00 * xa + pa0
+                    nb = b00 * xb + pb0
+                    nc = b00 * xc + pc0
+                    nd = b00 * xd + pd0
+                    pa0 = b01 * xa - a01 * na + pa1
+                    pb0 = b01 * xb - a01 * nb + pb1
+                    pc0 = b01 * xc - a01 * nc + pc1
+                    pd0 = b01 * xd - a01 * nd + pd1
+                    pa1 = b02 * xa - a02 * na
+                    pb1 = b02 * xb - a02 * nb
+                    pc1 = b02 * xc - a02 * nc
+                    pd1 = b02 * xd - a02 * nd
+                    ya = b10 * na + qa0
+                    yb = b10 * nb + qb0
+                    yc = b10 * nc + qc0
+                    yd = b10 * nd + qd0
+                    qa0 = b11 * na - a11 * ya + qa1
+                    qb0 = b11 * nb - a11 * yb + qb1
+                    qc0 = b11 * nc - a11 * yc + qc1
+                    qd0 = b11 * nd - a11 * yd + qd1
+                    qa1 = b12 * na - a12 * ya
+                    qb1 = b12 * nb - a12 * yb
+                    qc1 = b12 * nc - a12 * yc
+                    qd1 = b12 * nd - a12 * yd
+                    ta[i, j] = ya
+                    tb_[i, j] = yb
+                    tc[i, j] = yc
+                    td[i, j] = yd
+            for k in range(lanes):
+                c = g + k
+                for j in range(m):
+                    mean[c, w0 + j], same_run[c, w0 + j] = _mean_and_flat(x[c], (w0 + j) * win, win)
+                _removed_block(tb[k], m, fold_idx, fold_sgn, fold_len, cos_tab, sin_tab, bin_rows, weight,
+                               folded, scratch, rms[c, w0 : w0 + m], total_ms[c, w0 : w0 + m])
         zi[0, ca, 0], zi[0, ca, 1], zi[1, ca, 0], zi[1, ca, 1] = pa0, pa1, qa0, qa1
         zi[0, cb, 0], zi[0, cb, 1], zi[1, cb, 0], zi[1, cb, 1] = pb0, pb1, qb0, qb1
         zi[0, cc, 0], zi[0, cc, 1], zi[1, cc, 0], zi[1, cc, 1] = pc0, pc1, qc0, qc1
@@ -144,85 +187,100 @@ def highpass(x, sos, zi, out):
 
 
 @jit
-def window_means(x, win, mean, same_run):
-    """Window means (as ``x.mean(axis=-1, dtype=float64)``, bit for bit) and longest flat runs."""
-    n_ch = x.shape[0]
-    nw = mean.shape[1]
-    for c in range(n_ch):
-        xr = x[c]
-        for w in range(nw):
-            t0 = w * win
-            mean[c, w] = _pairwise_sum(xr, t0, win) / win
-            equal = 0
-            for t in range(t0 + 1, t0 + win):
-                equal += xr[t] == xr[t - 1]
-            best = 0
-            if equal:
+def _mean_and_flat(xr, t0, win):
+    """Mean of ``xr[t0 : t0 + win]`` (NumPy's pairwise float64 sum) and its longest flat run."""
+    mean = _pairwise_sum(xr, t0, win) / win
+    a = xr[t0 : t0 + win - 1]
+    b = xr[t0 + 1 : t0 + win]
+    equal = 0
+    for t in range(win - 1):
+        equal += np.int64(a[t] == b[t])
+    best = 0
+    if equal:
+        run = 0
+        for t in range(win - 1):
+            if a[t] == b[t]:
+                run += 1
+                best = max(best, run)
+            else:
                 run = 0
-                for t in range(t0 + 1, t0 + win):
-                    if xr[t] == xr[t - 1]:
-                        run += 1
-                        best = max(best, run)
-                    else:
-                        run = 0
-            same_run[c, w] = best
+    return mean, best
 
 
 @jit
-def removed_rms(hp, win, cos_tab, sin_tab, weight, rms, total_ms):
-    """RMS per window of ``hp`` without the bins of the tables (Parseval, see window_features)."""
-    n_ch = hp.shape[0]
-    nw = rms.shape[1]
-    n_even = cos_tab.shape[0]
-    n_pairs = sin_tab.shape[0]
+def _removed_block(t, m, fold_idx, fold_sgn, fold_len, cos_tab, sin_tab, bin_rows, weight,
+                   folded, scratch, rms, total_ms):
+    """RMS without the removed bins for the ``m`` windows in the columns of ``t`` (win, blk)."""
+    win = t.shape[0]
+    n_reps = cos_tab.shape[0]
     n_bins = cos_tab.shape[1]
-    # removed bins, for blocks of windows side by side (the inner loops run along windows)
-    blk = 64
-    e = np.empty((n_even, blk))
-    o = np.empty((max(n_pairs, 1), blk))
-    re = np.empty((n_bins, blk))
-    im = np.empty((n_bins, blk))
-    total = np.empty(blk)
-    for c in range(n_ch):
-        h = hp[c]
-        for w0 in range(0, nw, blk):
-            m = min(blk, nw - w0)
+    total = scratch[0]
+    removed = scratch[1]
+    re = scratch[2]
+    im = scratch[3]
+    for j in range(m):
+        total[j] = 0.0
+        removed[j] = 0.0
+    for i in range(win):
+        ti = t[i]
+        for j in range(m):
+            total[j] += ti[j] * ti[j]
+    for r in range(fold_len.shape[0]):
+        f = folded[r]
+        t0 = t[fold_idx[r, 0]]
+        s0 = fold_sgn[r, 0]
+        for j in range(m):
+            f[j] = s0 * t0[j]
+        for u in range(1, fold_len[r]):
+            tu = t[fold_idx[r, u]]
+            su = fold_sgn[r, u]
             for j in range(m):
-                t0 = (w0 + j) * win
-                e[0, j] = h[t0]
-                for i in range(1, n_pairs + 1):
-                    u = h[t0 + i]
-                    v = h[t0 + win - i]
-                    e[i, j] = u + v
-                    o[i - 1, j] = u - v
-                if n_even > n_pairs + 1:
-                    e[n_even - 1, j] = h[t0 + win // 2]
+                f[j] += su * tu[j]
+    for k in range(n_bins):
+        rc = bin_rows[k, 0]
+        rs = bin_rows[k, 1]
+        for j in range(m):
+            re[j] = 0.0
+            im[j] = 0.0
+        for i in range(n_reps):
+            fc = cos_tab[i, k]
+            fs = sin_tab[i, k]
+            ci = folded[rc + i]
+            si = folded[rs + i]
             for j in range(m):
-                total[j] = e[0, j] * e[0, j]
-            if n_even > n_pairs + 1:
-                for j in range(m):
-                    total[j] += e[n_even - 1, j] * e[n_even - 1, j]
-            for i in range(1, n_pairs + 1):
-                for j in range(m):
-                    total[j] += 0.5 * (e[i, j] * e[i, j] + o[i - 1, j] * o[i - 1, j])
-            for k in range(n_bins):
-                for j in range(m):
-                    re[k, j] = 0.0
-                    im[k, j] = 0.0
-                for i in range(n_even):
-                    f = cos_tab[i, k]
-                    for j in range(m):
-                        re[k, j] += f * e[i, j]
-                for i in range(n_pairs):
-                    f = sin_tab[i, k]
-                    for j in range(m):
-                        im[k, j] += f * o[i, j]
-            for j in range(m):
-                removed = 0.0
-                for k in range(n_bins):
-                    removed += weight[k] * (re[k, j] * re[k, j] + im[k, j] * im[k, j])
-                rms[c, w0 + j] = np.sqrt(max(total[j] - removed / win, 0.0) / win)
-                total_ms[c, w0 + j] = total[j] / win
+                re[j] += fc * ci[j]
+                im[j] += fs * si[j]
+        wk = weight[k]
+        for j in range(m):
+            removed[j] += wk * (re[j] * re[j] + im[j] * im[j])
+    for j in range(m):
+        rms[j] = np.sqrt(max(total[j] - removed[j] / win, 0.0) / win)
+        total_ms[j] = total[j] / win
+
+
+@jit
+def highpass_windows(x, sos, states, chans, wins, out):
+    """Recompute the high-passed windows ``(chans[k], wins[k])`` from their saved start states.
+
+    Same operations as :func:`window_features`, so ``out`` equals the high-passed signal
+    there bit for bit. ``out`` : float64 (k, win).
+    """
+    win = out.shape[1]
+    b00, b01, b02, a01, a02 = sos[0, 0], sos[0, 1], sos[0, 2], sos[0, 4], sos[0, 5]
+    b10, b11, b12, a11, a12 = sos[1, 0], sos[1, 1], sos[1, 2], sos[1, 4], sos[1, 5]
+    for k in range(chans.shape[0]):
+        c = chans[k]
+        w = wins[k]
+        p0, p1, q0, q1 = states[c, w, 0], states[c, w, 1], states[c, w, 2], states[c, w, 3]
+        for i in range(win):
+            xi = np.float64(x[c, w * win + i])
+            ni = b00 * xi + p0
+            p0 = b01 * xi - a01 * ni + p1
+            p1 = b02 * xi - a02 * ni
+            yi = b10 * ni + q0
+            q0 = b11 * ni - a11 * yi + q1
+            q1 = b12 * ni - a12 * yi
+            out[k, i] = yi
 
 
 @jit

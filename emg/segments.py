@@ -392,12 +392,12 @@ class Segmenter:
 
             self._zi = sosfilt_zi(self._sos)[:, None, :] * data[None, :, :1].astype(np.float64)
         zi = np.array(self._zi, dtype=np.float64, order="C")
-        hp = np.empty((n_ch, nw * win))
         mean = np.empty((n_ch, nw))
         rms = np.empty((n_ch, nw))
         total = np.empty((n_ch, nw))
         flat = np.empty((n_ch, nw), np.int64)
-        window_features(x, self._sos, zi, *self._removed_tables(), hp, mean, rms, total, flat)
+        states = np.empty((n_ch, nw, 4))
+        window_features(x, self._sos, zi, *self._removed_tables(), mean, rms, total, flat, states)
         self._zi = zi
         # saturation: a run of identical samples far from the chunk's median window mean (or a
         # flat window far from zero)
@@ -425,7 +425,7 @@ class Segmenter:
         noise_levels(rms, ok_w, p20, cnt, self.block, sigma, sigma_b)
         self._sigma = sigma
         sigma_w = np.repeat(sigma_b, self.block, axis=1)[:, :nw]
-        frac, frac_hi = self._fractions(hp, rms, total, sigma_w)
+        frac, frac_hi = self._fractions(x, states, rms, total, sigma_w)
         self._hist_rms = allv[:, -self.baseline_w :]
         self.noise_uv = self._sigma.copy()
         self._rms = np.concatenate([self._rms, rms], axis=1)
@@ -437,16 +437,19 @@ class Segmenter:
         self._sigma_w = np.concatenate([self._sigma_w, sigma_w], axis=1)
         self._n_windows += nw
 
-    def _fractions(self, hp: np.ndarray, rms: np.ndarray, total: np.ndarray,
+    def _fractions(self, x: np.ndarray, states: np.ndarray, rms: np.ndarray, total: np.ndarray,
                    sigma_w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Share of each window's mains-free samples above ``active_k`` and ``dense_k / 3`` × noise.
 
-        Only the windows whose RMS allows the smallest share that matters are transformed:
-        ``f`` of the samples above ``T`` need ``RMS > sqrt(f) × T``. The others get 0 (their
-        true share is below ``min(active_fraction, dense_fraction)`` and every rule compares
-        these shares with one of the two). The margin covers the rounding of the RMS.
+        Only the windows whose RMS allows the smallest share that matters are filtered again
+        (from the saved filter states) and transformed: ``f`` of the samples above ``T``
+        need ``RMS > sqrt(f) × T``. The others get 0 (their true share is below
+        ``min(active_fraction, dense_fraction)``, and every rule compares these shares with
+        one of the two). The margin covers the rounding of the RMS.
         """
         import scipy.fft
+
+        from ._segments_numba import highpass_windows
 
         n_ch, nw = rms.shape
         win = self.win
@@ -459,7 +462,9 @@ class Segmenter:
         frac_hi = np.zeros((n_ch, nw))
         c, w = np.nonzero(need)
         if len(c):
-            spec = scipy.fft.rfft(hp.reshape(n_ch, nw, win)[c, w], axis=1)
+            hp = np.empty((len(c), win))
+            highpass_windows(x, self._sos, states, c, w, hp)
+            spec = scipy.fft.rfft(hp, axis=1)
             spec[:, ~self._spectral_mask()] = 0
             y = np.abs(scipy.fft.irfft(spec, n=win, axis=1))
             frac[c, w] = np.count_nonzero(y > thr_a[c, w, None], axis=1) / win
@@ -684,18 +689,19 @@ class Segmenter:
         if not len(self._ev_t):
             return
         keep = np.ones(len(self._ev_t), bool)
+        ongoing = np.full(self.n_channels, math.inf)  # start of an episode still open, per channel
+        order = np.lexsort((self._ev_t, self._ev_c))  # by channel, then time (stable)
+        bounds = np.searchsorted(self._ev_c[order], np.arange(self.n_channels + 1), side="left")
         for ch in range(self.n_channels):
-            sel = np.flatnonzero(self._ev_c == ch)
-            if not len(sel):
-                continue
-            sel = sel[np.argsort(self._ev_t[sel], kind="stable")]
+            sel = order[bounds[ch] : bounds[ch + 1]]
             t = self._ev_t[sel]
+            if not self._may_hold_episode(t):
+                continue
             episodes = find_bursts(t, burst_isi_s=self.burst_isi_s, burst_gap_s=self.burst_gap_s)
             a = self._ev_a[sel]
             if np.isfinite(a).all():
                 episodes = _merge_spans(episodes + find_trains(t, a, min_events=self.train_events,
                                                                merge_s=self.burst_gap_s))
-            ongoing = math.inf
             for lo, hi in episodes:
                 if hi < horizon:
                     a, b = max(lo - self.window_s, 0.0), hi + 2 * self.window_s
@@ -704,10 +710,21 @@ class Segmenter:
                         self._segments.append(Segment(a, b, "myokymia", ch))
                     keep[sel[(t >= lo) & (t <= hi)]] = False
                 else:
-                    ongoing = min(ongoing, lo)
-            old = (t < horizon - 2 * self.burst_gap_s - 0.1) & (t < ongoing)
-            keep[sel[old]] = False
+                    ongoing[ch] = min(ongoing[ch], lo)
+        c = self._ev_c
+        inside = (c >= 0) & (c < self.n_channels)
+        limit = np.where(inside, ongoing[np.clip(c, 0, self.n_channels - 1)], np.inf)
+        old = inside & (self._ev_t < horizon - 2 * self.burst_gap_s - 0.1) & (self._ev_t < limit)
+        keep &= ~old
         self._ev_t, self._ev_c, self._ev_a = self._ev_t[keep], self._ev_c[keep], self._ev_a[keep]
+
+    def _may_hold_episode(self, t: np.ndarray) -> bool:
+        """False when the sorted times ``t`` can hold neither bursts nor a dense train (a
+        necessary condition of :func:`find_bursts` and :func:`find_trains`, checked cheaply)."""
+        if len(t) >= 6 and np.count_nonzero(np.diff(t) <= self.burst_isi_s) >= 6:  # 3 bursts of >= 3
+            return True
+        n = max(self.train_events, 1)  # n events within 1 s
+        return len(t) >= n and bool(np.any(t[n - 1 :] < t[: len(t) - n + 1] + 1.0))
 
     def _inside_bout(self, ch: int, lo: float, hi: float) -> bool:
         """True when an envelope bout already covers most of [lo, hi]."""
