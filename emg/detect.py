@@ -35,6 +35,7 @@ from __future__ import annotations
 import math
 import os
 from concurrent.futures import ThreadPoolExecutor
+from typing import NamedTuple
 
 import numpy as np
 
@@ -42,7 +43,7 @@ from ._detect_numba import block_mad, event_features, railed_runs, threshold_eve
 from .filters import DetectionFilter, detect_mains
 from .types import Chunk, Events, Recording
 
-__all__ = ["Detector", "detect"]
+__all__ = ["Detector", "Filtered", "detect"]
 
 _MAD_MIN_FRACTION = 0.25  # a block needs this share of usable samples for a noise estimate
 _SEGMENT_BLOCKS = 32  # blocks filtered and searched per kernel call (bounds memory)
@@ -174,6 +175,7 @@ class Detector:
         self._probe: list[tuple[np.ndarray, np.ndarray]] = []  # raw chunks held until mains is known
         self._probe_len = 0
         self._next = 0  # absolute index of the next expected input sample
+        self._front_pos = 0  # absolute index of the next sample to filter
         self._finished = False
         # filtered samples not yet dropped, from absolute sample self._y_start
         self._y = np.zeros((self.n_channels, 0), np.float32)
@@ -206,6 +208,14 @@ class Detector:
 
     def process(self, chunk: Chunk) -> Events:
         """Feed the next chunk; return the events whose waveform window is now complete."""
+        return self.search(self.filter(chunk))
+
+    def filter(self, chunk: Chunk) -> Filtered:
+        """First half of :meth:`process`: check the chunk, find the mains, filter.
+
+        It touches only the filter side of the state, so a caller may run it one chunk
+        ahead on another thread; :meth:`search` must then take its results in order.
+        """
         if self._finished:
             raise RuntimeError("Detector.process called after flush(); make a new Detector.")
         if abs(chunk.fs - self.fs) > 1e-9 * self.fs:
@@ -218,16 +228,22 @@ class Detector:
             )
         self._next += chunk.n_samples
         if chunk.n_samples == 0:
-            return Events.empty(self.fs, self.n_wave)
-        self._out: list[Events] = []
+            return Filtered((), self._filter is not None)
         if self._filter is None:
             self._probe.append((chunk.data, chunk.valid))
             self._probe_len += chunk.n_samples
             if self._probe_len < self.probe_n:
-                return Events.empty(self.fs, self.n_wave)
-            self._decide_mains()
-        else:
-            self._feed(chunk.data, chunk.valid)
+                return Filtered((), False)
+            return Filtered(self._decide_mains(), True)
+        return Filtered(self._front(chunk.data, chunk.valid), True)
+
+    def search(self, filtered: Filtered) -> Events:
+        """Second half of :meth:`process`: noise, thresholds, events and their features."""
+        if not filtered.parts:
+            return Events.empty(self.fs, self.n_wave)
+        self._out: list[Events] = []
+        for part in filtered.parts:
+            self._absorb(*part)
         self._out.append(self._emit(final=False))
         return Events.concat(self._out, fs=self.fs) if len(self._out) > 1 else self._out[0]
 
@@ -237,7 +253,8 @@ class Detector:
             return Events.empty(self.fs, self.n_wave)
         self._out = []
         if self._filter is None:
-            self._decide_mains()
+            for part in self._decide_mains():
+                self._absorb(*part)
         self._finished = True
         end = self._y_start + self._y.shape[1]
         if end > self._det_pos:
@@ -268,32 +285,35 @@ class Detector:
         self._filter = _ChannelGroups(self.fs, self.n_channels, self.mains_hz, self._workers, self._filter_kw)
         self._filter.warm_up(probe, probe_valid)
         self._probe = []
-        if data.shape[1]:
-            self._feed(data, valid)
+        return self._front(data, valid)
 
-    def _feed(self, data: np.ndarray, valid: np.ndarray) -> None:
-        """Filter new raw samples, then search every complete block (in bounded segments)."""
+    def _front(self, data: np.ndarray, valid: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Filter new raw samples in bounded segments: (filtered, usable, railed) per segment."""
         seg = _SEGMENT_BLOCKS * self.block_n
+        parts = []
         for lo in range(0, data.shape[1], seg):
             x, v = data[:, lo : lo + seg], valid[lo : lo + seg]
-            y = self._filter.process(x, v)
-            u = self._usable(v)
-            f = self._railed(x)
-            self._y = np.concatenate([self._y, y], axis=1) if self._y.shape[1] else y
-            self._u = np.concatenate([self._u, u]) if self._u.size else u
-            self._flat = np.concatenate([self._flat, f], axis=1) if self._flat.shape[1] else f
-            end = self._y_start + self._y.shape[1]
-            n_full = (end // self.block_n) * self.block_n - self._det_pos
-            if n_full > 0:
-                a = self._det_pos - self._y_start
-                self._search(self._y[:, a : a + n_full], self._u[a : a + n_full], partial=False)
-                self._out.append(self._emit(final=False))  # lets _trim drop what is done
-                self._trim()
+            parts.append((self._filter.process(x, v), self._usable(v), self._railed(x)))
+        return parts
+
+    def _absorb(self, y: np.ndarray, u: np.ndarray, f: np.ndarray) -> None:
+        """Take one filtered segment; search every block it completes."""
+        self._y = np.concatenate([self._y, y], axis=1) if self._y.shape[1] else y
+        self._u = np.concatenate([self._u, u]) if self._u.size else u
+        self._flat = np.concatenate([self._flat, f], axis=1) if self._flat.shape[1] else f
+        end = self._y_start + self._y.shape[1]
+        n_full = (end // self.block_n) * self.block_n - self._det_pos
+        if n_full > 0:
+            a = self._det_pos - self._y_start
+            self._search(self._y[:, a : a + n_full], self._u[a : a + n_full], partial=False)
+            self._out.append(self._emit(final=False))  # lets _trim drop what is done
+            self._trim()
 
     def _usable(self, valid: np.ndarray) -> np.ndarray:
         """Valid and not within ``settle_n`` samples of a filter restart."""
         n = len(valid)
-        first = self._next_filtered()
+        first = self._front_pos
+        self._front_pos += n
         idx = np.arange(first, first + n)
         prev = np.concatenate([[self._prev_valid], valid[:-1]])
         restart = valid & ~prev
@@ -310,9 +330,6 @@ class Detector:
         out = np.empty(x.shape, np.bool_)
         railed_runs(np.ascontiguousarray(x, dtype=np.float32), self._run_val, self._run_len, self._flat_n, out)
         return out
-
-    def _next_filtered(self) -> int:
-        return self._y_start + self._y.shape[1]
 
     def _search(self, y: np.ndarray, u: np.ndarray, *, partial: bool) -> None:
         """Noise per block, thresholds, and the crossing state machine over blocks of ``y``."""
@@ -462,6 +479,15 @@ class Detector:
             hit = np.searchsorted(p, peak - self.coinc_n, "left") < np.searchsorted(p, peak + self.coinc_n, "right")
             count += (hit & (ch != other)).astype(np.int32)
         return count
+
+
+class Filtered(NamedTuple):
+    """Filtered samples handed from :meth:`Detector.filter` to :meth:`Detector.search`."""
+
+    #: per consecutive segment: filtered µV (n_channels, n) float32, usable (n,) bool, railed (n_channels, n) bool
+    parts: tuple | list
+    #: the mains frequency is decided and the filters run (False during the first ``mains_probe_s``)
+    filtering: bool
 
 
 def _nanmedian_last(a: np.ndarray) -> np.ndarray:

@@ -15,9 +15,10 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections.abc import Iterable
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -26,6 +27,9 @@ from .rates import HourRate, hourly_rates, invalid_intervals, overall_rate, vali
 from .segments import Segmenter
 from .types import Chunk, Events, Recording, RecordingInfo, Segment
 from .units import UnitTemplate, UnitTracker
+
+if TYPE_CHECKING:
+    from .detect import Filtered
 
 __all__ = ["BATCH_CHUNK_S", "AnalysisResult", "Analyzer", "Detected", "analyze", "run_ahead", "run_chunks"]
 
@@ -131,17 +135,18 @@ class Analyzer:
     # -- streaming ----------------------------------------------------------------------
     def process(self, chunk: Chunk) -> tuple[Events, list[Segment]]:
         """Feed one chunk; return the events and segments that became final."""
-        return self.accept(chunk, self.detect(chunk))
+        return self.accept(chunk, self.detect(self.detector.filter(chunk)))
 
-    def detect(self, chunk: Chunk) -> Detected:
-        """First stage: the detector alone on the next chunk.
+    def detect(self, filtered: Filtered) -> Detected:
+        """The detector's search on a chunk its :meth:`~emg.detect.Detector.filter` has filtered.
 
-        It depends on the input only, so the batch path runs it one chunk ahead on a worker
-        thread (:func:`run_chunks`); :meth:`accept` takes its results in the same order.
+        Filtering and detection depend on the input only, so the batch path runs them one and
+        two chunks ahead on worker threads (:func:`run_chunks`); every stage takes its
+        chunks in order.
         """
-        events = self.detector.process(chunk)
+        events = self.detector.search(filtered)
         noise = self.detector.noise_uv.copy() if np.all(np.isfinite(self.detector.noise_uv)) else None
-        return Detected(events, noise, self.detector._filter is not None)
+        return Detected(events, noise, filtered.filtering)
 
     def accept(self, chunk: Chunk, stage: Detected) -> tuple[Events, list[Segment]]:
         """Second stage: segments, labels and units for a chunk :meth:`detect` has seen."""
@@ -263,16 +268,20 @@ def run_chunks(chunks: Iterable[Chunk], info: RecordingInfo, *, input: str = "",
                progress=None, threads: bool = True, **kwargs) -> AnalysisResult:
     """Run an :class:`Analyzer` over chunks of a recording described by ``info``.
 
-    With ``threads`` (default), reading and detection (:meth:`Analyzer.detect`) run one chunk
-    ahead on a worker thread while this thread segments and classifies the previous chunk
-    (the compiled kernels release the GIL, so two cores work at once). Every stage object
-    still sees the same calls in the same order: the result does not depend on it.
+    With ``threads`` (default) the stages overlap like an assembly line: a worker thread reads
+    and filters (:meth:`emg.detect.Detector.filter`), a second one detects
+    (:meth:`Analyzer.detect`), and this thread segments and classifies (:meth:`Analyzer.accept`),
+    each a chunk behind the one before; the compiled kernels release the GIL, so all cores
+    work at once. Every stage object still sees the same calls in the same order: the result
+    does not depend on it.
     """
     analyzer = Analyzer(info.fs, info.channel_names, mains=mains, **kwargs)
     chunks = chunks if progress is None else progress(chunks)
     if threads:
-        for chunk, stage in run_ahead(chunks, analyzer.detect):
-            analyzer.accept(chunk, stage)
+        filtered = run_ahead(chunks, analyzer.detector.filter)
+        with closing(run_ahead(filtered, lambda item: analyzer.detect(item[1]))) as detected:
+            for (chunk, _), stage in detected:
+                analyzer.accept(chunk, stage)
     else:
         for chunk in chunks:
             analyzer.process(chunk)
@@ -284,7 +293,8 @@ def run_ahead(items: Iterable, fn, depth: int = 2):
     """Yield ``(item, fn(item))`` for each item, computed on a worker thread up to ``depth`` items ahead.
 
     Exceptions of the iterator or of ``fn`` are raised here, in order; closing the generator
-    (e.g. an exception in the consumer) stops the worker.
+    (e.g. an exception in the consumer) stops the worker and closes ``items`` (so chained
+    calls stop every worker).
     """
     import queue
     import threading
@@ -310,6 +320,10 @@ def run_ahead(items: Iterable, fn, depth: int = 2):
             put(done)
         except BaseException as exc:  # handed to the consumer, raised there
             put(exc)
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:  # e.g. an upstream run_ahead: stops its worker too
+                close()
 
     worker = threading.Thread(target=work, name="emg-detect-ahead", daemon=True)
     worker.start()

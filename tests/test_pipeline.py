@@ -147,3 +147,17 @@ def test_run_ahead_keeps_order_raises_in_order_and_stops_its_worker():
     gen.close()  # the consumer stops early: the worker ends too
     assert not any(t.name == "emg-detect-ahead" for t in threading.enumerate())
     assert len(seen) < 10
+
+
+def test_chained_run_ahead_stops_every_worker_when_the_consumer_fails():
+    import threading
+
+    from emg.pipeline import run_ahead
+
+    chain = run_ahead(run_ahead(range(10**6), lambda x: x), lambda item: item[0])
+    with pytest.raises(ZeroDivisionError):
+        for (x, _), y in chain:
+            if x == 5:
+                1 / 0
+    chain.close()
+    assert not any(t.name == "emg-detect-ahead" for t in threading.enumerate())
