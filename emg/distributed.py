@@ -218,6 +218,11 @@ class _Recorder:
         self._note("process", out)
         return out
 
+    def search(self, *args, **kwargs):  # the detector's second half (Analyzer.detect): one chunk's events
+        out = self._target.search(*args, **kwargs)
+        self._note("process", out)
+        return out
+
     def flush(self, *args, **kwargs):
         out = self._target.flush(*args, **kwargs)
         self._note("flush", out)
@@ -422,6 +427,14 @@ class _ReplayDetector:
         return events
 
     def process(self, chunk):
+        return self._next_call("process")
+
+    def filter(self, chunk):
+        from .detect import Filtered
+
+        return Filtered((), True)
+
+    def search(self, filtered):
         return self._next_call("process")
 
     def flush(self):
