@@ -19,22 +19,19 @@ def folded_dft_tables(win: int, bins) -> tuple[np.ndarray, ...]:
 
     For a real window ``h`` the samples ``n``, ``win - n`` (and, for an even window,
     ``win/2 - n`` and ``win/2 + n``) meet the same cosine and sine up to a sign that
-    depends only on the parity of the bin. Summing them with those signs first (the
-    "fold") leaves about ``win / 4`` products per bin and part instead of ``win``.
+    depends only on the parity of the bin. Summed with those signs first (the "fold", see
+    :func:`window_features`), about ``win / 4`` products per bin and part remain instead of
+    ``win``.
 
     Returns
     -------
-    fold_idx : int64 (n_rows, 4)
-        Samples summed into each folded row (row ``set * n_reps + r``; sets: cosine even
-        bins, cosine odd bins, sine even bins, sine odd bins; odd windows have one parity).
-    fold_sgn : float64 (n_rows, 4)
-        Their signs (+1 or -1).
-    fold_len : int64 (n_rows,)
-        How many of the four terms a row has (the orbit of the sample).
     cos_tab, sin_tab : float64 (n_reps, n_bins)
-        ``cos`` and ``sin`` of ``2 pi k n / win`` for the representative samples ``n``.
+        ``cos`` and ``sin`` of ``2 pi k n / win`` for the representative samples
+        ``n = 0 .. win // 4`` (even window) or ``0 .. win // 2`` (odd window).
     bin_rows : int64 (n_bins, 2)
-        First folded row of the cosine and of the sine part of each bin.
+        First folded row of the cosine and of the sine part of each bin (the folded rows
+        come in sets of ``n_reps``: cosine even bins, cosine odd bins, sine even bins, sine
+        odd bins; an odd window has one set per part).
     weight : float64 (n_bins,)
         ``|X_k|^2`` counts once for the DC and Nyquist bins and twice for the others (the
         mirrored bin of a real signal), so the energy of ``bins`` in the window is
@@ -42,27 +39,9 @@ def folded_dft_tables(win: int, bins) -> tuple[np.ndarray, ...]:
     """
     bins = np.asarray(bins, np.int64)
     even = win % 2 == 0
-    half = win // 2
-    reps = np.arange(half // 2 + 1) if even else np.arange(half + 1)
-    parities = (0, 1) if even else (0,)
-    rows_idx, rows_sgn, rows_len = [], [], []
-    for part in ("cos", "sin"):
-        for p in parities:
-            k_sign = -1.0 if p else 1.0  # (-1)**k for the bins of this parity
-            for n in reps:
-                members = {n % win: 1.0}
-                others = [((win - n) % win, 1.0 if part == "cos" else -1.0)]
-                if even:
-                    others += [((half - n) % win, k_sign if part == "cos" else -k_sign),
-                               ((half + n) % win, k_sign)]
-                for m, sgn in others:
-                    members.setdefault(m, sgn)  # a sample met twice is the same sample: once
-                idx = list(members)
-                rows_idx.append(idx + [0] * (4 - len(idx)))
-                rows_sgn.append([members[m] for m in idx] + [0.0] * (4 - len(idx)))
-                rows_len.append(len(idx))
+    reps = np.arange(win // 4 + 1) if even else np.arange(win // 2 + 1)
+    n_par = 2 if even else 1
     n_reps = len(reps)
-    n_par = len(parities)
     bin_rows = np.stack([(bins % n_par) * n_reps, (n_par + bins % n_par) * n_reps], axis=1)
     angle = 2 * np.pi * np.outer(reps, bins) / win
     cos_tab = np.cos(angle)
@@ -70,13 +49,11 @@ def folded_dft_tables(win: int, bins) -> tuple[np.ndarray, ...]:
     real_bin = (bins == 0) | (2 * bins == win)
     sin_tab[:, real_bin] = 0.0
     weight = np.where(real_bin, 1.0, 2.0)
-    return (np.array(rows_idx, np.int64), np.array(rows_sgn, np.float64), np.array(rows_len, np.int64),
-            np.ascontiguousarray(cos_tab), np.ascontiguousarray(sin_tab), bin_rows.astype(np.int64), weight)
+    return np.ascontiguousarray(cos_tab), np.ascontiguousarray(sin_tab), bin_rows.astype(np.int64), weight
 
 
 @jit
-def window_features(x, sos, zi, fold_idx, fold_sgn, fold_len, cos_tab, sin_tab, bin_rows, weight,
-                    mean, rms, total_ms, same_run, states):
+def window_features(x, sos, zi, cos_tab, sin_tab, bin_rows, weight, mean, rms, total_ms, same_run, states):
     """High-pass a chunk and describe its windows: mean, mains-free RMS, flat runs.
 
     The high-pass runs four channels side by side (independent chains keep the FPU busy)
@@ -95,7 +72,7 @@ def window_features(x, sos, zi, fold_idx, fold_sgn, fold_len, cos_tab, sin_tab, 
         Filter state (scipy's layout for ``axis=1``), updated in place. The filter is
         ``scipy.signal.sosfilt(sos, x, axis=1, zi=zi)`` bit for bit (same operations in
         the same order).
-    fold_idx, fold_sgn, fold_len, cos_tab, sin_tab, bin_rows, weight :
+    cos_tab, sin_tab, bin_rows, weight :
         From :func:`folded_dft_tables` for the removed bins.
     mean : float64 (n_ch, nw)
         Out: window mean of ``x`` as ``x.mean(axis=-1, dtype=float64)`` gives it (pairwise sum).
@@ -118,10 +95,11 @@ def window_features(x, sos, zi, fold_idx, fold_sgn, fold_len, cos_tab, sin_tab, 
     win = n // nw
     b00, b01, b02, a01, a02 = sos[0, 0], sos[0, 1], sos[0, 2], sos[0, 4], sos[0, 5]
     b10, b11, b12, a11, a12 = sos[1, 0], sos[1, 1], sos[1, 2], sos[1, 4], sos[1, 5]
-    blk = 32
+    blk = 128
     tb = np.empty((4, win, blk))  # filtered, transposed: lane, sample in window, window
-    folded = np.empty((fold_len.shape[0], blk))
-    scratch = np.empty((5, blk))
+    n_reps = cos_tab.shape[0]
+    folded = np.empty((4 * n_reps, blk))
+    scratch = np.empty((5 + 2 * (win // 2 + 1), blk))
     for g in range(0, n_ch, 4):
         # a short last group repeats its last channel, which computes the same values again
         ca, cb, cc, cd = g, min(g + 1, n_ch - 1), min(g + 2, n_ch - 1), min(g + 3, n_ch - 1)
@@ -176,24 +154,26 @@ def window_features(x, sos, zi, fold_idx, fold_sgn, fold_len, cos_tab, sin_tab, 
                     td[i, j] = yd
             for k in range(lanes):
                 c = g + k
-                for j in range(m):
-                    mean[c, w0 + j], same_run[c, w0 + j] = _mean_and_flat(x[c], (w0 + j) * win, win)
-                _removed_block(tb[k], m, fold_idx, fold_sgn, fold_len, cos_tab, sin_tab, bin_rows, weight,
-                               folded, scratch, rms[c, w0 : w0 + m], total_ms[c, w0 : w0 + m])
+                _removed_block(tb[k], m, cos_tab, sin_tab, bin_rows, weight, folded, scratch,
+                               rms[c, w0 : w0 + m], total_ms[c, w0 : w0 + m])
         zi[0, ca, 0], zi[0, ca, 1], zi[1, ca, 0], zi[1, ca, 1] = pa0, pa1, qa0, qa1
         zi[0, cb, 0], zi[0, cb, 1], zi[1, cb, 0], zi[1, cb, 1] = pb0, pb1, qb0, qb1
         zi[0, cc, 0], zi[0, cc, 1], zi[1, cc, 0], zi[1, cc, 1] = pc0, pc1, qc0, qc1
         zi[0, cd, 0], zi[0, cd, 1], zi[1, cd, 0], zi[1, cd, 1] = pd0, pd1, qd0, qd1
+    for c in range(n_ch):
+        xr = x[c]
+        for w in range(nw):
+            mean[c, w] = _pairwise_sum(xr, w * win, win) / win
+            same_run[c, w] = _flat_run(xr, w * win, win)
 
 
 @jit
-def _mean_and_flat(xr, t0, win):
-    """Mean of ``xr[t0 : t0 + win]`` (NumPy's pairwise float64 sum) and its longest flat run."""
-    mean = _pairwise_sum(xr, t0, win) / win
+def _flat_run(xr, t0, win):
+    """Longest run of successive equal samples in ``xr[t0 : t0 + win]`` (in differences)."""
     a = xr[t0 : t0 + win - 1]
     b = xr[t0 + 1 : t0 + win]
     equal = 0
-    for t in range(win - 1):
+    for t in range(win - 1):  # cheap count first: most windows have no equal neighbours
         equal += np.int64(a[t] == b[t])
     best = 0
     if equal:
@@ -204,20 +184,28 @@ def _mean_and_flat(xr, t0, win):
                 best = max(best, run)
             else:
                 run = 0
-    return mean, best
+    return best
 
 
 @jit
-def _removed_block(t, m, fold_idx, fold_sgn, fold_len, cos_tab, sin_tab, bin_rows, weight,
-                   folded, scratch, rms, total_ms):
-    """RMS without the removed bins for the ``m`` windows in the columns of ``t`` (win, blk)."""
+def _removed_block(t, m, cos_tab, sin_tab, bin_rows, weight, folded, scratch, rms, total_ms):
+    """RMS without the removed bins for the ``m`` windows in the columns of ``t`` (win, blk).
+
+    Fold 1: ``e[i] = h[i] + h[win - i]``, ``o[i] = h[i] - h[win - i]``. Fold 2 (even
+    window, ``H = win / 2``): ``e[n] ± e[H - n]`` and ``o[n] ± o[H - n]``; the middle sample
+    of each fold stands alone. The energy of the window is ``sum(h^2)``.
+    """
     win = t.shape[0]
+    half = win // 2
+    even = win % 2 == 0
     n_reps = cos_tab.shape[0]
     n_bins = cos_tab.shape[1]
     total = scratch[0]
     removed = scratch[1]
     re = scratch[2]
     im = scratch[3]
+    e = scratch[5 : 5 + half + 1]  # e[0 .. half]
+    o = scratch[5 + half + 1 : 5 + 2 * (half + 1)]  # o[0 .. half] (o[0] = 0, and o[half] = 0 when even)
     for j in range(m):
         total[j] = 0.0
         removed[j] = 0.0
@@ -225,17 +213,45 @@ def _removed_block(t, m, fold_idx, fold_sgn, fold_len, cos_tab, sin_tab, bin_row
         ti = t[i]
         for j in range(m):
             total[j] += ti[j] * ti[j]
-    for r in range(fold_len.shape[0]):
-        f = folded[r]
-        t0 = t[fold_idx[r, 0]]
-        s0 = fold_sgn[r, 0]
+    t0 = t[0]
+    for j in range(m):
+        e[0, j] = t0[j]
+        o[0, j] = 0.0
+    for i in range(1, (win - 1) // 2 + 1):
+        a = t[i]
+        b = t[win - i]
+        ei = e[i]
+        oi = o[i]
         for j in range(m):
-            f[j] = s0 * t0[j]
-        for u in range(1, fold_len[r]):
-            tu = t[fold_idx[r, u]]
-            su = fold_sgn[r, u]
+            ei[j] = a[j] + b[j]
+            oi[j] = a[j] - b[j]
+    if even:
+        th = t[half]
+        for j in range(m):
+            e[half, j] = th[j]
+            o[half, j] = 0.0
+        for n in range(n_reps):
+            en, eh, on, oh = e[n], e[half - n], o[n], o[half - n]
+            cp, cm, sm, sp = folded[n], folded[n_reps + n], folded[2 * n_reps + n], folded[3 * n_reps + n]
+            if n == half - n:  # the middle of the second fold stands alone
+                for j in range(m):
+                    cp[j] = en[j]
+                    cm[j] = en[j]
+                    sm[j] = on[j]
+                    sp[j] = on[j]
+            else:
+                for j in range(m):
+                    cp[j] = en[j] + eh[j]
+                    cm[j] = en[j] - eh[j]
+                    sm[j] = on[j] - oh[j]
+                    sp[j] = on[j] + oh[j]
+    else:
+        for n in range(n_reps):
+            en, on = e[n], o[n]
+            c0, s0 = folded[n], folded[n_reps + n]
             for j in range(m):
-                f[j] += su * tu[j]
+                c0[j] = en[j]
+                s0[j] = on[j]
     for k in range(n_bins):
         rc = bin_rows[k, 0]
         rs = bin_rows[k, 1]
@@ -534,3 +550,57 @@ def noise_levels(rms, ok, p20, cnt, block, sigma, sigma_b):
                 sig = max(sig, 1e-3)
             sigma[c] = sig
             sigma_b[c, j] = sig
+
+
+@jit
+def running_median(values, half, out):
+    """Median of ``values[:, t - half : t + half + 1]`` for every ``t``, the edge values
+    repeated beyond the ends (``scipy.ndimage.median_filter(values, size=(1, 2 * half + 1),
+    mode="nearest")``; the median of an odd count is one of the values, so equal bit for bit).
+
+    Parameters
+    ----------
+    values : float64 (n_ch, n)
+        Without NaN.
+    half : int
+    out : float64 (n_ch, n)
+    """
+    n_ch, n = values.shape
+    size = 2 * half + 1
+    buf = np.empty(size)
+    for c in range(n_ch):
+        row = values[c]
+        for t in range(n):
+            for u in range(size):  # insertion sort of the window
+                v = row[min(max(t - half + u, 0), n - 1)]
+                i = u
+                while i > 0 and buf[i - 1] > v:
+                    buf[i] = buf[i - 1]
+                    i -= 1
+                buf[i] = v
+            out[c, t] = buf[half]
+
+
+@jit
+def dilate_rows(x, before, after, out):
+    """Boolean dilation along rows: ``out[c, t]`` is True when any of
+    ``x[c, t - after : t + before + 1]`` (clipped to the row) is (True spreads ``before``
+    back and ``after`` forward).
+
+    Parameters
+    ----------
+    x, out : bool (n_ch, n)
+    before, after : int (>= 0)
+    """
+    n_ch, n = x.shape
+    for c in range(n_ch):
+        row = x[c]
+        count = 0  # True values in the current span
+        for t in range(min(before, n)):
+            count += row[t]
+        for t in range(n):
+            if t + before < n:
+                count += row[t + before]
+            if t - after - 1 >= 0:
+                count -= row[t - after - 1]
+            out[c, t] = count > 0

@@ -64,12 +64,12 @@ _CODE_LABEL = {_NOISY: "noisy", _ARTIFACT: "artifact", _GAP: "gap"}
 
 def _dilate(x: np.ndarray, before: int, after: int) -> np.ndarray:
     """Boolean dilation along the last axis: True spreads ``before`` back and ``after`` forward."""
-    out = x.copy()
-    for k in range(1, after + 1):
-        out[..., k:] |= x[..., :-k]
-    for k in range(1, before + 1):
-        out[..., :-k] |= x[..., k:]
-    return out
+    from ._segments_numba import dilate_rows
+
+    rows = np.ascontiguousarray(x.reshape(-1, x.shape[-1]) if x.ndim != 2 else x, dtype=bool)
+    out = np.empty_like(rows)
+    dilate_rows(rows, before, after, out)
+    return out.reshape(x.shape)
 
 
 def _erode(x: np.ndarray, before: int, after: int) -> np.ndarray:
@@ -494,10 +494,16 @@ class Segmenter:
     # -- decisions ------------------------------------------------------------------------
     def _lf_deviation(self, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
         """|window mean - its running median (±0.3 s)| and the 90th-percentile baseline."""
-        from scipy.ndimage import median_filter
-
         m = self._mean[:, lo - self._buf0 : hi - self._buf0]
-        med = median_filter(m, size=(1, 2 * self.lf_half + 1), mode="nearest")
+        if np.isnan(m).any():  # NaN data: SciPy's rank order for NaN
+            from scipy.ndimage import median_filter
+
+            med = median_filter(m, size=(1, 2 * self.lf_half + 1), mode="nearest")
+        else:
+            from ._segments_numba import running_median
+
+            med = np.empty_like(m)
+            running_median(np.ascontiguousarray(m), self.lf_half, med)
         return np.abs(m - med), med
 
     def _decide(self, final: bool) -> list[Segment]:
