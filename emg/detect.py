@@ -328,7 +328,7 @@ class Detector:
         """Samples at least ``_FLAT_MS`` into a run of identical raw values (a railed input;
         the run carries over chunk borders)."""
         out = np.empty(x.shape, np.bool_)
-        railed_runs(np.ascontiguousarray(x, dtype=np.float32), self._run_val, self._run_len, self._flat_n, out)
+        railed_runs(np.asarray(x, dtype=np.float32), self._run_val, self._run_len, self._flat_n, out)
         return out
 
     def _search(self, y: np.ndarray, u: np.ndarray, *, partial: bool) -> None:
@@ -376,7 +376,7 @@ class Detector:
         out_ch = np.empty(cap, np.int64)
         out_peak = np.empty(cap, np.int64)
         out_val = np.empty(cap)
-        k = threshold_events(np.ascontiguousarray(y), np.ascontiguousarray(u), thr, block_n, first,
+        k = threshold_events(y, u, thr, block_n, first,
                              self.merge_n, self.max_n, self.dead_n, self.extend_frac, self.shadow_frac,
                              self.shadow_n, self._state, self._peak_val, out_ch, out_peak, out_val)
         self._pend_ch = np.concatenate([self._pend_ch, out_ch[:k]])

@@ -153,11 +153,11 @@ class StreamingFilter:
 
     def process(self, data: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
         """Filter ``data`` (n_channels, n) µV; returns float32 µV of the same shape."""
-        x = np.ascontiguousarray(data, dtype=np.float32)
+        x = np.asarray(data, dtype=np.float32)  # a view of a longer recording is fine: no copy
         if x.ndim != 2 or x.shape[0] != self.n_channels:
             raise ValueError(f"Invalid data: expected shape ({self.n_channels}, n), got {x.shape}.")
         v = np.ones(x.shape[1], np.bool_) if valid is None else np.ascontiguousarray(valid, dtype=np.bool_)
-        out = np.empty_like(x)
+        out = np.empty(x.shape, np.float32)
         sos_filter(x, v, self.sos, self.zi_unit, self.zi, self.pending_reset, out)
         return out
 
