@@ -604,3 +604,30 @@ def dilate_rows(x, before, after, out):
             if t - after - 1 >= 0:
                 count -= row[t - after - 1]
             out[c, t] = count > 0
+
+
+@jit
+def mark_touching_runs(runs, touch, out):
+    """Set ``out`` True over every run of True in ``runs`` that has a True of ``touch`` in it.
+
+    Parameters
+    ----------
+    runs, touch, out : bool (n_ch, n)
+        ``out`` is updated in place (other places are left as they are).
+    """
+    n_ch, n = runs.shape
+    for c in range(n_ch):
+        t = 0
+        while t < n:
+            if not runs[c, t]:
+                t += 1
+                continue
+            end = t
+            hit = False
+            while end < n and runs[c, end]:
+                hit = hit or touch[c, end]
+                end += 1
+            if hit:
+                for u in range(t, end):
+                    out[c, u] = True
+            t = end

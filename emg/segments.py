@@ -305,8 +305,11 @@ class Segmenter:
             self._ev_a = np.concatenate([self._ev_a, np.asarray(amps, float)])
             self._bev_t = np.concatenate([self._bev_t, np.asarray(event_times_s, float)])
             self._bev_c = np.concatenate([self._bev_c, np.asarray(event_channels, np.int32)])
-        data = np.concatenate([self._carry, chunk.data], axis=1)
-        valid = np.concatenate([self._carry_valid, chunk.valid])
+        if self._carry.shape[1]:
+            data = np.concatenate([self._carry, chunk.data], axis=1)
+            valid = np.concatenate([self._carry_valid, chunk.valid])
+        else:  # nothing carried: no copy of the chunk
+            data, valid = chunk.data, chunk.valid
         n_blocks = data.shape[1] // (self.win * self.block)
         used = n_blocks * self.win * self.block
         if n_blocks:
@@ -380,7 +383,9 @@ class Segmenter:
             first = self._last_valid if self._last_valid is not None else np.zeros(n_ch, np.float32)
             held = np.where(idx[None, :] >= 0, data[:, np.clip(idx, 0, None)], first[:, None])
             data = held.astype(np.float32)
-        if valid.any():
+        if n and valid[-1]:
+            self._last_valid = data[:, -1].copy()
+        elif valid.any():
             self._last_valid = data[:, np.flatnonzero(valid)[-1]].copy()
         nw = n // self.win
         win = self.win
@@ -474,6 +479,8 @@ class Segmenter:
     def _gaps_exact(self, chunk: Chunk) -> None:
         """Gap segments to the sample, from the chunk's valid mask."""
         v = chunk.valid
+        if self._gap_open is None and v.all():
+            return
         t0 = chunk.first_sample / self.fs
         d = np.diff(np.concatenate(([1], v.astype(np.int8), [1])))
         starts = np.flatnonzero(d == -1)
@@ -546,11 +553,10 @@ class Segmenter:
         loud = sigma > self.noisy_uv
         noisy = _dilate(_erode(loud, 0, self.noisy_min_w - 1), 0, self.noisy_min_w - 1)
         # activity touching an artefact is part of it (a movement starts before its LF swing peaks)
-        near = _dilate(art, 1, 1)
-        for ch in range(bout.shape[0]):
-            for a, b in _runs(bout[ch]):
-                if near[ch, a:b].any():
-                    art[ch, a:b] = True
+        from ._segments_numba import mark_touching_runs
+
+        art = np.ascontiguousarray(art)
+        mark_touching_runs(np.ascontiguousarray(bout), _dilate(art, 1, 1), art)
         code = np.zeros(act.shape, np.int8)
         code[bout] = _BOUT
         code[noisy] = _NOISY
@@ -617,11 +623,13 @@ class Segmenter:
 
     def _commit(self, code: np.ndarray, common: np.ndarray, w0: int) -> None:
         w = self.window_s
+        rows, cols = np.nonzero(code[:, 1:] != code[:, :-1])  # code changes (row-major order)
+        first = np.searchsorted(rows, np.arange(self.n_channels + 1)).tolist()
+        cols = (cols + 1).tolist()
         for ch in range(self.n_channels):
             row = code[ch]
             cur = self._open[ch]
-            changes = np.flatnonzero(np.diff(row)) + 1
-            bounds = [0, *changes.tolist(), len(row)]
+            bounds = [0, *cols[first[ch] : first[ch + 1]], len(row)]
             for a, b in zip(bounds[:-1], bounds[1:]):
                 value = int(row[a])
                 if cur is not None and cur.code == value:
