@@ -460,9 +460,7 @@ class Segmenter:
         win = self.win
         thr_a = self.active_k * sigma_w
         thr_b = self.dense_k / 3 * sigma_w
-        f_min = min(self.active_fraction, self.dense_fraction)
-        with np.errstate(invalid="ignore"):  # unknown noise (NaN) makes no window active
-            need = rms * rms + 1e-9 * total >= f_min * (1 - 1e-9) * thr_a * thr_a
+        need = self._may_reach_fraction(rms, total, thr_a)
         frac = np.zeros((n_ch, nw))
         frac_hi = np.zeros((n_ch, nw))
         c, w = np.nonzero(need)
@@ -475,6 +473,16 @@ class Segmenter:
             frac[c, w] = np.count_nonzero(y > thr_a[c, w, None], axis=1) / win
             frac_hi[c, w] = np.count_nonzero(y > thr_b[c, w, None], axis=1) / win
         return frac, frac_hi
+
+    def _may_reach_fraction(self, rms: np.ndarray, total_ms: np.ndarray, thr: np.ndarray) -> np.ndarray:
+        """False where no ``min(active_fraction, dense_fraction)`` of a window's samples can
+        exceed ``thr``: ``n`` samples above ``thr`` hold more than ``n × thr²`` of the energy,
+        so that share needs ``RMS² > share × thr²``. The margin (1e-9 of the window's whole
+        mean square ``total_ms``) covers the rounding of ``RMS²``, a difference; NaN
+        thresholds (unknown noise) give False."""
+        f_min = min(self.active_fraction, self.dense_fraction)
+        with np.errstate(invalid="ignore"):
+            return rms * rms + 1e-9 * total_ms >= f_min * (1 - 1e-9) * thr * thr
 
     def _gaps_exact(self, chunk: Chunk) -> None:
         """Gap segments to the sample, from the chunk's valid mask."""
