@@ -99,7 +99,7 @@ def window_features(x, sos, zi, cos_tab, sin_tab, bin_rows, weight, mean, rms, t
     tb = np.empty((4, win, blk))  # filtered, transposed: lane, sample in window, window
     n_reps = cos_tab.shape[0]
     folded = np.empty((4 * n_reps, blk))
-    scratch = np.empty((5 + 2 * (win // 2 + 1), blk))
+    scratch = np.empty((5, blk))
     for g in range(0, n_ch, 4):
         # a short last group repeats its last channel, which computes the same values again
         ca, cb, cc, cd = g, min(g + 1, n_ch - 1), min(g + 2, n_ch - 1), min(g + 3, n_ch - 1)
@@ -191,67 +191,58 @@ def _flat_run(xr, t0, win):
 def _removed_block(t, m, cos_tab, sin_tab, bin_rows, weight, folded, scratch, rms, total_ms):
     """RMS without the removed bins for the ``m`` windows in the columns of ``t`` (win, blk).
 
-    Fold 1: ``e[i] = h[i] + h[win - i]``, ``o[i] = h[i] - h[win - i]``. Fold 2 (even
-    window, ``H = win / 2``): ``e[n] ± e[H - n]`` and ``o[n] ± o[H - n]``; the middle sample
-    of each fold stands alone. The energy of the window is ``sum(h^2)``.
+    The fold, in one pass over the samples: ``e[n] = h[n] + h[win - n]`` and
+    ``o[n] = h[n] - h[win - n]``, and for an even window (``H = win / 2``) the rows
+    ``e[n] ± e[H - n]`` and ``o[n] ± o[H - n]`` (samples met twice counted once). The energy
+    of the window is ``sum(h^2)``.
     """
     win = t.shape[0]
     half = win // 2
-    even = win % 2 == 0
     n_reps = cos_tab.shape[0]
     n_bins = cos_tab.shape[1]
     total = scratch[0]
     removed = scratch[1]
     re = scratch[2]
     im = scratch[3]
-    e = scratch[5 : 5 + half + 1]  # e[0 .. half]
-    o = scratch[5 + half + 1 : 5 + 2 * (half + 1)]  # o[0 .. half] (o[0] = 0, and o[half] = 0 when even)
+    zero = scratch[4]
     for j in range(m):
-        total[j] = 0.0
         removed[j] = 0.0
-    for i in range(win):
-        ti = t[i]
-        for j in range(m):
-            total[j] += ti[j] * ti[j]
-    t0 = t[0]
-    for j in range(m):
-        e[0, j] = t0[j]
-        o[0, j] = 0.0
-    for i in range(1, (win - 1) // 2 + 1):
-        a = t[i]
-        b = t[win - i]
-        ei = e[i]
-        oi = o[i]
-        for j in range(m):
-            ei[j] = a[j] + b[j]
-            oi[j] = a[j] - b[j]
-    if even:
-        th = t[half]
-        for j in range(m):
-            e[half, j] = th[j]
-            o[half, j] = 0.0
+        zero[j] = 0.0
+        total[j] = 0.0
+    if win % 2 == 0:
         for n in range(n_reps):
-            en, eh, on, oh = e[n], e[half - n], o[n], o[half - n]
+            # the orbit n, win - n, half - n, half + n (n = 0: 0 and half, whose sine rows are
+            # multiplied by sin(0) = 0; n = half / 2: n and win - n only)
+            a = t[n]
+            b = t[win - n] if n else zero
+            c = t[half - n] if half - n != n else zero
+            d = t[half + n] if n and half - n != n else zero
             cp, cm, sm, sp = folded[n], folded[n_reps + n], folded[2 * n_reps + n], folded[3 * n_reps + n]
-            if n == half - n:  # the middle of the second fold stands alone
-                for j in range(m):
-                    cp[j] = en[j]
-                    cm[j] = en[j]
-                    sm[j] = on[j]
-                    sp[j] = on[j]
-            else:
-                for j in range(m):
-                    cp[j] = en[j] + eh[j]
-                    cm[j] = en[j] - eh[j]
-                    sm[j] = on[j] - oh[j]
-                    sp[j] = on[j] + oh[j]
+            for j in range(m):
+                aj = a[j]
+                bj = b[j]
+                cj = c[j]
+                dj = d[j]
+                en = aj + bj
+                on = aj - bj
+                eh = cj + dj
+                oh = cj - dj
+                cp[j] = en + eh
+                cm[j] = en - eh
+                sm[j] = on - oh
+                sp[j] = on + oh
+                total[j] += (aj * aj + bj * bj) + (cj * cj + dj * dj)
     else:
         for n in range(n_reps):
-            en, on = e[n], o[n]
+            a = t[n]
+            b = t[win - n] if n else zero
             c0, s0 = folded[n], folded[n_reps + n]
             for j in range(m):
-                c0[j] = en[j]
-                s0[j] = on[j]
+                aj = a[j]
+                bj = b[j]
+                c0[j] = aj + bj
+                s0[j] = aj - bj
+                total[j] += aj * aj + bj * bj
     for k in range(n_bins):
         rc = bin_rows[k, 0]
         rs = bin_rows[k, 1]

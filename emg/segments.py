@@ -3,9 +3,13 @@
 The segmenter is a streaming stage. It cuts the signal into 0.1 s windows on a fixed grid
 (so chunk sizes never change the result) and computes per window and channel:
 
-* the 20 Hz high-passed, mains-free signal (per-window FFT with the trend removed; bins below
-  ``hp_hz`` and at the mains harmonics and their aliases are zeroed): its RMS and the
-  fraction of samples above ``active_k`` (3) times the channel's rest noise;
+* the 20 Hz high-passed (causal Butterworth), mains-free signal: the window's DC bin, the
+  bins at the mains harmonics and their aliases and those above 450 Hz are removed. Its
+  RMS comes from Parseval (the window's energy minus that of the removed bins, computed
+  from folded sums), and the fraction of its samples above ``active_k`` (3) and
+  ``dense_k / 3`` times the channel's rest noise from the inverse FFT of the kept bins -
+  only in windows whose RMS allows the smallest fraction any rule looks at (25 % of the
+  samples above ``T`` need an RMS above 0.5 ``T``); elsewhere the fractions are stored as 0;
 * the window mean of the raw signal (a 10 Hz low-frequency trace for movement and pops);
 * whether it holds a saturated run (``saturation_min_ms`` of identical samples far from
   the channel's median) or a gap.
