@@ -461,6 +461,18 @@ def trailing_percentile(values, order, ends, width, q, out):
 
 
 @jit
+def _insertion_sort(buf, m):
+    """Sort ``buf[:m]`` in place (a handful of values: faster than a general sort)."""
+    for u in range(1, m):
+        v = buf[u]
+        i = u
+        while i > 0 and buf[i - 1] > v:
+            buf[i] = buf[i - 1]
+            i -= 1
+        buf[i] = v
+
+
+@jit
 def _nan_min(a, b):
     """``np.minimum`` of two floats (NaN wins)."""
     if np.isnan(a) or np.isnan(b):
@@ -520,7 +532,7 @@ def noise_levels(rms, ok, p20, cnt, block, sigma, sigma_b):
                 if nan:
                     sig = np.nan
                 else:
-                    vals[:m].sort()
+                    _insertion_sort(vals, m)
                     sig = _sorted_percentile(vals, m, 0.2)
             prev = sigma[c]
             if np.isfinite(prev):
@@ -534,7 +546,7 @@ def noise_levels(rms, ok, p20, cnt, block, sigma, sigma_b):
                     m += 1
                     finite = finite or np.isfinite(rms[c, w])
             if finite:
-                vals[:m].sort()
+                _insertion_sort(vals, m)
                 med = (vals[(m - 1) // 2] + vals[m // 2]) / 2
                 sig = _nan_min(sig, med)
             if not np.isnan(sig):
