@@ -65,7 +65,7 @@ def heart_and_units(seed=1, minutes=3.0):
 
 def test_heartbeats_are_ecg_and_irregular_units_are_fasciculations():
     events, beats, fasc = heart_and_units()
-    out = run(EventClassifier(FS, 1), events)
+    out = run(EventClassifier(FS, 1, blind_k=None), events)  # beats 50 ms from a discharge: fixed windows
     ecg_t = out.onset_s[out.label == "ecg"]
     fasc_t = out.onset_s[out.label == "fasciculation"]
     assert len(ecg_t) >= 0.98 * len(beats)  # the first/last beats lack a full triple at most
@@ -77,7 +77,7 @@ def test_missed_beats_still_make_a_rhythm():
     drop = np.zeros(len(events), bool)
     is_beat = np.isin(events.onset_s.round(3), beats.round(3))
     drop[np.flatnonzero(is_beat)[::4]] = True  # every fourth beat below threshold
-    out = run(EventClassifier(FS, 1), events.select(~drop))
+    out = run(EventClassifier(FS, 1, blind_k=None), events.select(~drop))
     found = out.onset_s[out.label == "fasciculation"]
     assert all(np.any(np.abs(found - t) < 1e-3) for t in fasc)
     assert len(found) <= len(fasc) + 1  # at most the first beat, with a single run to judge it
@@ -179,7 +179,7 @@ def test_small_events_on_two_channels_at_once_are_common_mode():
 
 def test_large_heartbeats_make_blanking_windows():
     events, beats, fasc = heart_and_units()
-    clf = EventClassifier(FS, 1)
+    clf = EventClassifier(FS, 1, blind_k=None)
     out = run(clf, events)
     spans = clf.blanked_intervals()[0]
     # one window -15..+25 ms per labelled beat (SNR 400 >= 20), none around the discharges
@@ -191,7 +191,7 @@ def test_large_heartbeats_make_blanking_windows():
     # a discharge 20 ms after a beat is inside its window: not listed, counted as blanked
     k = len(beats) // 2
     extra = make_events([(beats[k] + 0.020, 0, 300.0, MU, 0)])
-    clf2 = EventClassifier(FS, 1)
+    clf2 = EventClassifier(FS, 1, blind_k=None)
     out2 = run(clf2, Events.concat([events, extra]).select(np.argsort(np.concatenate([events.onset_s, extra.onset_s]), kind="stable")))
     assert not np.any(np.abs(out2.onset_s[out2.label == "fasciculation"] - (beats[k] + 0.020)) < 1e-3)
     assert clf2.counts["blanked"] >= 1
@@ -221,3 +221,33 @@ def test_blanked_time_leaves_valid_time_in_the_summary():
         counted = sum(r.fasciculations for r in per_hour)
         inside = sum(any(a <= t < b for a, b in spans) for t in fasc)
         assert counted == len(fasc) - inside
+
+
+def test_blanking_widens_to_where_the_detectors_shadow_hides_a_counted_discharge():
+    events, beats, fasc = heart_and_units(seed=3)
+    clf = EventClassifier(FS, 1)  # blind_k 4: the peak of the smallest counted discharge (8 x noise p-p)
+    out = run(clf, events)
+    ecg = out.label == "ecg"
+    beat_rows = np.flatnonzero(np.isin(events.sample, out.sample[ecg]))
+    peak = np.abs(events.waveforms[beat_rows, len(T) // 2])
+    # the shadow (60 % of the peak, 20 ms decay) hides a 4 x noise (2 µV) peak for this long, at most 60 ms
+    blind = np.clip(0.020 * np.log(0.6 * peak / (4 * 2.0)), 0.0, 0.060)
+    spans = clf.blanked_intervals()[0]
+    assert len(spans) == ecg.sum()
+    np.testing.assert_allclose([a for a, _ in spans], out.onset_s[ecg] - np.maximum(blind, 0.015), atol=1e-6)
+    np.testing.assert_allclose([b for _, b in spans], out.onset_s[ecg] + np.maximum(blind, 0.025), atol=1e-6)
+    assert 0.050 < blind.min() and blind.max() <= 0.060  # 800 µV beats over 2 µV noise: blind ~55-60 ms
+    # discharges 40 ms before or after a large beat fall in that time: not listed, and not valid time
+    k = len(beats) // 2
+    extra = make_events([(beats[k] - 0.040, 0, 300.0, MU, 0), (beats[k + 5] + 0.045, 0, 300.0, MU, 0)])
+    both = Events.concat([events, extra])
+    clf2 = EventClassifier(FS, 1)
+    out2 = run(clf2, both.select(np.lexsort((both.channel, both.sample))))
+    found = out2.onset_s[out2.label == "fasciculation"]
+    assert not np.any(np.abs(found - (beats[k] - 0.040)) < 1e-3)
+    assert not np.any(np.abs(found - (beats[k + 5] + 0.045)) < 1e-3)
+    # the fixed windows alone (blind_k=None) list them
+    out3 = run(EventClassifier(FS, 1, blind_k=None), both.select(np.lexsort((both.channel, both.sample))))
+    found3 = out3.onset_s[out3.label == "fasciculation"]
+    assert np.any(np.abs(found3 - (beats[k] - 0.040)) < 1e-3)
+    assert np.any(np.abs(found3 - (beats[k + 5] + 0.045)) < 1e-3)

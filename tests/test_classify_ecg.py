@@ -27,7 +27,7 @@ def with_rider(shift_samples, rider_uv=300.0, seed=1):
 @pytest.mark.parametrize("chunk_s", [60.0, 0.3])
 def test_a_discharge_riding_on_a_beat_is_listed_at_its_own_peak(chunk_s):
     events, beat_t, fasc = with_rider(-12)
-    clf = EventClassifier(FS, 1, blank_ms=(5.0, 5.0))  # narrow windows: a rider 12 ms away is outside
+    clf = EventClassifier(FS, 1, blank_ms=(5.0, 5.0), blind_k=None)  # narrow windows: a rider 12 ms away is outside
     out = run(clf, events, chunk_s=chunk_s)
     assert np.all(np.diff(out.sample) >= 0)  # still in time order
     found = out.onset_s[out.label == "fasciculation"]
@@ -40,13 +40,13 @@ def test_a_discharge_riding_on_a_beat_is_listed_at_its_own_peak(chunk_s):
 
 def test_a_discharge_riding_inside_the_qrs_window_is_blanked():
     events, beat_t, fasc = with_rider(8)  # 8 ms after R: inside -15..+25 ms
-    clf = EventClassifier(FS, 1)
+    clf = EventClassifier(FS, 1, blind_k=None)
     out = run(clf, events)
     found = out.onset_s[out.label == "fasciculation"]
     assert np.allclose(np.sort(found), fasc, atol=1e-3)
     assert clf.counts["blanked"] == 1
     # without relocation the same event would be listed at the R peak
-    old = run(EventClassifier(FS, 1, relocate=False), events)
+    old = run(EventClassifier(FS, 1, relocate=False, blind_k=None), events)
     assert np.any(np.abs(old.onset_s[old.label == "fasciculation"] - beat_t) < 1e-3)
 
 
@@ -96,9 +96,9 @@ def test_a_doublet_whose_first_discharge_is_blanked_is_not_counted():
     pair = make_events([(beats[k] + 0.020, 0, 300.0, MU, 0), (beats[k] + 0.060, 0, 290.0, MU, 0)])
     both = Events.concat([events, pair])
     both = both.select(np.lexsort((both.channel, both.sample)))
-    out = run(EventClassifier(FS, 1), both)
+    out = run(EventClassifier(FS, 1, blind_k=None), both)
     found = out.onset_s[out.label == "fasciculation"]
     assert np.allclose(np.sort(found), fasc, atol=1e-3)  # the second one (outside the window) is not listed
-    out = run(EventClassifier(FS, 1, blank_groups=False), both)
+    out = run(EventClassifier(FS, 1, blank_groups=False, blind_k=None), both)
     found = out.onset_s[out.label == "fasciculation"]
     assert np.any(np.abs(found - (beats[k] + 0.060)) < 1e-3)
