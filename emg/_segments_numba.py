@@ -11,7 +11,16 @@ import numpy as np
 
 from ._numba import jit
 
-__all__ = ["folded_dft_tables", "highpass_windows", "noise_levels", "trailing_percentile", "window_features"]
+__all__ = [
+    "dilate_rows",
+    "folded_dft_tables",
+    "highpass_windows",
+    "mark_touching_runs",
+    "noise_levels",
+    "running_median",
+    "trailing_percentile",
+    "window_features",
+]
 
 
 def folded_dft_tables(win: int, bins) -> tuple[np.ndarray, ...]:
@@ -573,14 +582,26 @@ def running_median(values, half, out):
     buf = np.empty(size)
     for c in range(n_ch):
         row = values[c]
-        for t in range(n):
-            for u in range(size):  # insertion sort of the window
-                v = row[min(max(t - half + u, 0), n - 1)]
-                i = u
-                while i > 0 and buf[i - 1] > v:
+        if n == 0:
+            continue
+        for u in range(size):  # the first window, sorted
+            buf[u] = row[min(max(u - half, 0), n - 1)]
+        _insertion_sort(buf, size)
+        out[c, 0] = buf[half]
+        for t in range(1, n):  # slide: one value leaves, one enters
+            leave = row[min(max(t - 1 - half, 0), n - 1)]
+            enter = row[min(t + half, n - 1)]
+            if leave != enter:
+                i = 0
+                while buf[i] != leave:
+                    i += 1
+                while i + 1 < size and buf[i + 1] < enter:  # shift up over smaller values
+                    buf[i] = buf[i + 1]
+                    i += 1
+                while i > 0 and buf[i - 1] > enter:  # or down over larger ones
                     buf[i] = buf[i - 1]
                     i -= 1
-                buf[i] = v
+                buf[i] = enter
             out[c, t] = buf[half]
 
 
