@@ -14,12 +14,13 @@ from ._numba import jit
 __all__ = [
     "dilate_rows",
     "folded_dft_tables",
-    "highpass_windows",
     "mark_touching_runs",
     "noise_levels",
+    "removed_waves",
     "running_median",
     "trailing_percentile",
     "window_features",
+    "window_fractions",
 ]
 
 
@@ -69,7 +70,7 @@ def window_features(x, sos, zi, cos_tab, sin_tab, bin_rows, weight, mean, rms, t
     and writes blocks of windows transposed (sample in window × window), so that the fold
     and the projection on the removed bins run along windows. The filtered signal itself
     is not kept: ``states`` holds the filter state at each window start, from which
-    :func:`highpass_windows` recomputes any window bit for bit.
+    :func:`window_fractions` recomputes any window bit for bit.
 
     Parameters
     ----------
@@ -197,27 +198,16 @@ def _flat_run(xr, t0, win):
 
 
 @jit
-def _removed_block(t, m, cos_tab, sin_tab, bin_rows, weight, folded, scratch, rms, total_ms):
-    """RMS without the removed bins for the ``m`` windows in the columns of ``t`` (win, blk).
+def _fold(t, m, n_reps, folded, total, zero):
+    """Fold the ``m`` windows in the columns of ``t`` (win, blk) into ``folded`` and add
+    their energy ``sum(h^2)`` to ``total``; ``zero`` is a row of zeros.
 
-    The fold, in one pass over the samples: ``e[n] = h[n] + h[win - n]`` and
-    ``o[n] = h[n] - h[win - n]``, and for an even window (``H = win / 2``) the rows
-    ``e[n] ± e[H - n]`` and ``o[n] ± o[H - n]`` (samples met twice counted once). The energy
-    of the window is ``sum(h^2)``.
+    In one pass over the samples: ``e[n] = h[n] + h[win - n]`` and ``o[n] = h[n] - h[win - n]``,
+    and for an even window (``H = win / 2``) the rows ``e[n] ± e[H - n]`` and
+    ``o[n] ± o[H - n]`` (samples met twice counted once).
     """
     win = t.shape[0]
     half = win // 2
-    n_reps = cos_tab.shape[0]
-    n_bins = cos_tab.shape[1]
-    total = scratch[0]
-    removed = scratch[1]
-    re = scratch[2]
-    im = scratch[3]
-    zero = scratch[4]
-    for j in range(m):
-        removed[j] = 0.0
-        zero[j] = 0.0
-        total[j] = 0.0
     if win % 2 == 0:
         for n in range(n_reps):
             # the orbit n, win - n, half - n, half + n (n = 0: 0 and half, whose sine rows are
@@ -252,20 +242,43 @@ def _removed_block(t, m, cos_tab, sin_tab, bin_rows, weight, folded, scratch, rm
                 c0[j] = aj + bj
                 s0[j] = aj - bj
                 total[j] += aj * aj + bj * bj
-    for k in range(n_bins):
-        rc = bin_rows[k, 0]
-        rs = bin_rows[k, 1]
+
+
+@jit
+def _bin_coefficients(folded, m, cos_tab, sin_tab, bin_rows, k, re, im):
+    """``re = sum(h cos(2 pi k n / win))`` and ``im = sum(h sin(...))`` of removed bin ``k``
+    for the ``m`` folded windows."""
+    rc = bin_rows[k, 0]
+    rs = bin_rows[k, 1]
+    for j in range(m):
+        re[j] = 0.0
+        im[j] = 0.0
+    for i in range(cos_tab.shape[0]):
+        fc = cos_tab[i, k]
+        fs = sin_tab[i, k]
+        ci = folded[rc + i]
+        si = folded[rs + i]
         for j in range(m):
-            re[j] = 0.0
-            im[j] = 0.0
-        for i in range(n_reps):
-            fc = cos_tab[i, k]
-            fs = sin_tab[i, k]
-            ci = folded[rc + i]
-            si = folded[rs + i]
-            for j in range(m):
-                re[j] += fc * ci[j]
-                im[j] += fs * si[j]
+            re[j] += fc * ci[j]
+            im[j] += fs * si[j]
+
+
+@jit
+def _removed_block(t, m, cos_tab, sin_tab, bin_rows, weight, folded, scratch, rms, total_ms):
+    """RMS without the removed bins for the ``m`` windows in the columns of ``t`` (win, blk)."""
+    win = t.shape[0]
+    total = scratch[0]
+    removed = scratch[1]
+    re = scratch[2]
+    im = scratch[3]
+    zero = scratch[4]
+    for j in range(m):
+        removed[j] = 0.0
+        zero[j] = 0.0
+        total[j] = 0.0
+    _fold(t, m, cos_tab.shape[0], folded, total, zero)
+    for k in range(cos_tab.shape[1]):
+        _bin_coefficients(folded, m, cos_tab, sin_tab, bin_rows, k, re, im)
         wk = weight[k]
         for j in range(m):
             removed[j] += wk * (re[j] * re[j] + im[j] * im[j])
@@ -275,28 +288,95 @@ def _removed_block(t, m, cos_tab, sin_tab, bin_rows, weight, folded, scratch, rm
 
 
 @jit
-def highpass_windows(x, sos, states, chans, wins, out):
-    """Recompute the high-passed windows ``(chans[k], wins[k])`` from their saved start states.
+def window_fractions(x, sos, states, chans, wins, cos_tab, sin_tab, bin_rows, waves, thr_a, thr_b,
+                     frac_a, frac_b):
+    """Share of samples of the mains-free windows ``(chans[k], wins[k])`` above two thresholds.
 
-    Same operations as :func:`window_features`, so ``out`` equals the high-passed signal
-    there bit for bit. ``out`` : float64 (k, win).
+    Each window is high-passed again from its saved start state (as in
+    :func:`window_features`), the removed bins are taken out in the time domain
+    (``y = h - sum over removed bins of their wave``) and ``|y|`` is compared with
+    ``thr_a[k]`` and ``thr_b[k]``.
+
+    Parameters
+    ----------
+    x, sos, states : as for :func:`window_features`.
+    chans, wins : int64 (k,)
+    cos_tab, sin_tab, bin_rows : from :func:`folded_dft_tables`.
+    waves : float64 (2, n_bins, win)
+        From :func:`removed_waves`.
+    thr_a, thr_b : float64 (k,)
+        Thresholds (NaN: no sample counts).
+    frac_a, frac_b : float64 (k,)
+        Out: ``mean(|y| > thr)``.
     """
-    win = out.shape[1]
+    win = waves.shape[2]
+    n_bins = cos_tab.shape[1]
+    n_reps = cos_tab.shape[0]
     b00, b01, b02, a01, a02 = sos[0, 0], sos[0, 1], sos[0, 2], sos[0, 4], sos[0, 5]
     b10, b11, b12, a11, a12 = sos[1, 0], sos[1, 1], sos[1, 2], sos[1, 4], sos[1, 5]
-    for k in range(chans.shape[0]):
-        c = chans[k]
-        w = wins[k]
-        p0, p1, q0, q1 = states[c, w, 0], states[c, w, 1], states[c, w, 2], states[c, w, 3]
-        for i in range(win):
-            xi = np.float64(x[c, w * win + i])
-            ni = b00 * xi + p0
-            p0 = b01 * xi - a01 * ni + p1
-            p1 = b02 * xi - a02 * ni
-            yi = b10 * ni + q0
-            q0 = b11 * ni - a11 * yi + q1
-            q1 = b12 * ni - a12 * yi
-            out[k, i] = yi
+    blk = 64
+    tb = np.empty((win, blk))
+    folded = np.empty((4 * n_reps, blk))
+    re = np.empty((n_bins, blk))
+    im = np.empty((n_bins, blk))
+    scratch = np.zeros((4, blk))
+    total, zero, y, cnt = scratch[0], scratch[1], scratch[2], scratch[3]
+    count_b = np.empty(blk)
+    for b0 in range(0, chans.shape[0], blk):
+        m = min(blk, chans.shape[0] - b0)
+        for j in range(m):
+            c = chans[b0 + j]
+            w = wins[b0 + j]
+            p0, p1, q0, q1 = states[c, w, 0], states[c, w, 1], states[c, w, 2], states[c, w, 3]
+            for i in range(win):
+                xi = np.float64(x[c, w * win + i])
+                ni = b00 * xi + p0
+                p0 = b01 * xi - a01 * ni + p1
+                p1 = b02 * xi - a02 * ni
+                yi = b10 * ni + q0
+                q0 = b11 * ni - a11 * yi + q1
+                q1 = b12 * ni - a12 * yi
+                tb[i, j] = yi
+        _fold(tb, m, n_reps, folded, total, zero)
+        for k in range(n_bins):
+            _bin_coefficients(folded, m, cos_tab, sin_tab, bin_rows, k, re[k], im[k])
+        for j in range(m):
+            cnt[j] = 0.0
+            count_b[j] = 0.0
+        ta = thr_a[b0 : b0 + m]
+        tb_thr = thr_b[b0 : b0 + m]
+        for n in range(win):
+            for j in range(m):
+                y[j] = tb[n, j]
+            for k in range(n_bins):
+                wc = waves[0, k, n]
+                ws = waves[1, k, n]
+                rk = re[k]
+                ik = im[k]
+                for j in range(m):
+                    y[j] -= wc * rk[j] + ws * ik[j]
+            for j in range(m):
+                v = abs(y[j])
+                if v > ta[j]:
+                    cnt[j] += 1.0
+                if v > tb_thr[j]:
+                    count_b[j] += 1.0
+        for j in range(m):
+            frac_a[b0 + j] = cnt[j] / win
+            frac_b[b0 + j] = count_b[j] / win
+
+
+def removed_waves(win: int, bins) -> np.ndarray:
+    """float64 (2, n_bins, win): ``weight / win × cos`` and ``× sin`` of ``2 pi k n / win`` per
+    removed bin ``k``: the part of a window in those bins is ``sum(re_k cos + im_k sin)``
+    with ``re``, ``im`` the cosine and sine sums of the window (Parseval's weights)."""
+    bins = np.asarray(bins, np.int64)
+    angle = 2 * np.pi * np.outer(bins, np.arange(win)) / win
+    real_bin = (bins == 0) | (2 * bins == win)
+    scale = np.where(real_bin, 1.0, 2.0)[:, None] / win
+    sin = np.sin(angle)
+    sin[real_bin] = 0.0
+    return np.ascontiguousarray(np.stack([scale * np.cos(angle), scale * sin]))
 
 
 @jit

@@ -16,6 +16,7 @@ __all__ = [
     "mark_touching_runs_ref",
     "noise_levels_ref",
     "running_median_ref",
+    "window_fractions_ref",
     "trailing_percentile_ref",
     "window_features_ref",
 ]
@@ -66,6 +67,18 @@ def highpass_windows_ref(x: np.ndarray, sos: np.ndarray, states: np.ndarray, cha
         zi = np.array([states[c, w, :2], states[c, w, 2:]])
         out[k] = signal.sosfilt(sos, x[c, w * win : (w + 1) * win].astype(np.float64), zi=zi)[0]
     return out
+
+
+def window_fractions_ref(x: np.ndarray, sos: np.ndarray, states: np.ndarray, chans: np.ndarray,
+                         wins: np.ndarray, win: int, keep: np.ndarray, thr_a: np.ndarray,
+                         thr_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The windows filtered again from their states, the inverse FFT of their kept bins,
+    and the share of ``|y|`` above each threshold."""
+    hp = highpass_windows_ref(x, sos, states, chans, wins, win)
+    spec = np.fft.rfft(hp, axis=1)
+    spec[:, ~keep] = 0
+    y = np.abs(np.fft.irfft(spec, n=win, axis=1))
+    return (y > thr_a[:, None]).mean(axis=1), (y > thr_b[:, None]).mean(axis=1)
 
 
 def trailing_percentile_ref(values: np.ndarray, ends: np.ndarray, width: int, q: float) -> np.ndarray:

@@ -251,6 +251,7 @@ class Segmenter:
         ) + 1
         self._mask = None
         self._tables = None
+        self._waves = None
         from scipy.signal import butter
 
         self._sos = butter(4, hp_hz, btype="highpass", fs=self.fs, output="sos")
@@ -370,11 +371,14 @@ class Segmenter:
             self._mask = keep
         return self._mask
 
-    def _removed_tables(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _removed_tables(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Tables of the removed bins for the kernels (made once; ``_waves`` with them)."""
         if self._tables is None:
-            from ._segments_numba import folded_dft_tables
+            from ._segments_numba import folded_dft_tables, removed_waves
 
-            self._tables = folded_dft_tables(self.win, np.flatnonzero(~self._spectral_mask()))
+            bins = np.flatnonzero(~self._spectral_mask())
+            self._tables = folded_dft_tables(self.win, bins)
+            self._waves = removed_waves(self.win, bins)
         return self._tables
 
     def _features(self, data: np.ndarray, valid: np.ndarray) -> None:
@@ -451,31 +455,27 @@ class Segmenter:
         """Share of each window's mains-free samples above ``active_k`` and ``dense_k / 3`` × noise.
 
         Only the windows whose RMS allows the smallest share that matters are filtered again
-        (from the saved filter states) and transformed: ``f`` of the samples above ``T``
-        need ``RMS > sqrt(f) × T``. The others get 0 (their true share is below
-        ``min(active_fraction, dense_fraction)``, and every rule compares these shares with
-        one of the two). The margin covers the rounding of the RMS.
+        (from the saved filter states) and freed of the removed bins in the time domain:
+        ``f`` of the samples above ``T`` need ``RMS > sqrt(f) × T``. The others get 0 (their
+        true share is below ``min(active_fraction, dense_fraction)``, and every rule compares
+        these shares with one of the two).
         """
-        import scipy.fft
-
-        from ._segments_numba import highpass_windows
+        from ._segments_numba import window_fractions
 
         n_ch, nw = rms.shape
-        win = self.win
         thr_a = self.active_k * sigma_w
-        thr_b = self.dense_k / 3 * sigma_w
         need = self._may_reach_fraction(rms, total, thr_a)
         frac = np.zeros((n_ch, nw))
         frac_hi = np.zeros((n_ch, nw))
         c, w = np.nonzero(need)
         if len(c):
-            hp = np.empty((len(c), win))
-            highpass_windows(x, self._sos, states, c, w, hp)
-            spec = scipy.fft.rfft(hp, axis=1)
-            spec[:, ~self._spectral_mask()] = 0
-            y = np.abs(scipy.fft.irfft(spec, n=win, axis=1))
-            frac[c, w] = np.count_nonzero(y > thr_a[c, w, None], axis=1) / win
-            frac_hi[c, w] = np.count_nonzero(y > thr_b[c, w, None], axis=1) / win
+            fa = np.empty(len(c))
+            fb = np.empty(len(c))
+            cos_tab, sin_tab, bin_rows, _ = self._removed_tables()
+            window_fractions(x, self._sos, states, c, w, cos_tab, sin_tab, bin_rows, self._waves,
+                             thr_a[c, w], self.dense_k / 3 * sigma_w[c, w], fa, fb)
+            frac[c, w] = fa
+            frac_hi[c, w] = fb
         return frac, frac_hi
 
     def _may_reach_fraction(self, rms: np.ndarray, total_ms: np.ndarray, thr: np.ndarray) -> np.ndarray:

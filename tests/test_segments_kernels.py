@@ -53,10 +53,33 @@ def test_window_features_match_scipy_filter_and_full_fft(fs, n_ch, mains):
     np.testing.assert_allclose(out["rms"], ref["rms"], rtol=1e-9)
     np.testing.assert_allclose(out["total_ms"], ref["total_ms"], rtol=1e-12)
     chans = np.array([0, n_ch - 1, n_ch - 1]), np.array([0, nw // 2, nw - 1])
-    hp = np.empty((3, win))
-    K.highpass_windows(x, seg._sos, states, *chans, hp)
-    np.testing.assert_array_equal(hp, ref["hp"].reshape(n_ch, nw, win)[chans])
-    np.testing.assert_array_equal(hp, R.highpass_windows_ref(x, seg._sos, states, *chans, win))
+    np.testing.assert_array_equal(R.highpass_windows_ref(x, seg._sos, states, *chans, win),
+                                  ref["hp"].reshape(n_ch, nw, win)[chans])  # the states restart it exactly
+
+
+@pytest.mark.parametrize("fs, n_ch, mains", CONFIGS)
+def test_window_fractions_match_the_inverse_fft(fs, n_ch, mains):
+    seg = Segmenter(fs, n_ch, mains_hz=mains)
+    win, nw = seg.win, 90
+    x = _signal(fs, n_ch, nw * win, seed=7 + n_ch, mains_hz=mains or 50.0)
+    zi = signal.sosfilt_zi(seg._sos)[:, None, :] * x[None, :, :1].astype(np.float64)
+    states = np.empty((n_ch, nw, 4))
+    K.window_features(x, seg._sos, zi, *seg._removed_tables(), *(np.empty((n_ch, nw)) for _ in range(3)),
+                      np.empty((n_ch, nw), np.int64), states)
+    rng = np.random.default_rng(1)
+    chans = rng.integers(0, n_ch, 150)
+    wins = rng.integers(0, nw, 150)
+    thr_a = rng.uniform(1, 30, 150)
+    thr_b = 10 * thr_a
+    thr_a[:3] = np.nan
+    fa, fb = np.empty(150), np.empty(150)
+    cos_tab, sin_tab, bin_rows, _ = seg._removed_tables()
+    K.window_fractions(x, seg._sos, states, chans, wins, cos_tab, sin_tab, bin_rows, seg._waves, thr_a, thr_b,
+                       fa, fb)
+    ra, rb = R.window_fractions_ref(x, seg._sos, states, chans, wins, win, seg._spectral_mask(), thr_a, thr_b)
+    np.testing.assert_array_equal(fa, ra)  # no sample within rounding of a threshold here
+    np.testing.assert_array_equal(fb, rb)
+    assert fa.max() >= 0.25 and (fa[3:] == 0).any() and not fa[:3].any()
 
 
 @pytest.mark.parametrize("width, q", [(600, 0.2), (300, 0.9), (7, 0.0), (7, 1.0), (1, 0.5), (50, 0.37)])
