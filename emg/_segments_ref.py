@@ -16,9 +16,9 @@ __all__ = [
     "mark_touching_runs_ref",
     "noise_levels_ref",
     "running_median_ref",
-    "window_fractions_ref",
     "trailing_percentile_ref",
     "window_features_ref",
+    "window_fractions_ref",
 ]
 
 
