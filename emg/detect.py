@@ -46,7 +46,7 @@ from .types import Chunk, Events, Recording
 __all__ = ["Detector", "Filtered", "detect"]
 
 _MAD_MIN_FRACTION = 0.25  # a block needs this share of usable samples for a noise estimate
-_SEGMENT_BLOCKS = 32  # blocks filtered and searched per kernel call (bounds memory)
+_SEGMENT_BLOCKS = 64  # blocks filtered and searched per kernel call (bounds memory)
 _FLAT_MS = 4.0  # identical raw samples for this long: a saturated (railed) input
 _FLAT_BLOCK_FRACTION = 0.1  # a block this much saturated ...
 _FLAT_NOISE_RATIO = 0.5  # ... whose noise falls below this share of the running one is ignored
