@@ -17,11 +17,8 @@ __all__ = [
     "mains_cancel_ref",
     "railed_runs_ref",
     "sos_filter_ref",
-    "sosfilt_rows_ref",
     "threshold_events_ref",
     "unit_correlations_ref",
-    "window_fractions_ref",
-    "window_percentile_ref",
 ]
 
 
@@ -184,23 +181,6 @@ def railed_runs_ref(x: np.ndarray, flat_n: int) -> np.ndarray:
     idx = np.arange(n)
     last_change = np.maximum.accumulate(np.where(x == prev, -1, idx[None, :]), axis=1)
     return (idx[None, :] - last_change + 1) >= flat_n
-
-
-def window_percentile_ref(values: np.ndarray, ends: np.ndarray, width: int, q: float) -> np.ndarray:
-    """``np.percentile`` of each window ``values[:, e - width : e]``."""
-    idx = np.asarray(ends)[:, None] - width + np.arange(width)[None, :]
-    return np.percentile(values[:, idx], 100 * q, axis=2)
-
-
-def sosfilt_rows_ref(x: np.ndarray, sos: np.ndarray, zi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``scipy.signal.sosfilt`` along rows with state ``zi`` (n_sec, n_ch, 2)."""
-    return signal.sosfilt(sos, x, axis=1, zi=zi)
-
-
-def window_fractions_ref(y: np.ndarray, thr_a: np.ndarray, thr_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``mean(|y| > thr)`` per window, by broadcasting."""
-    with np.errstate(invalid="ignore"):
-        return (np.abs(y) > thr_a[..., None]).mean(axis=2), (np.abs(y) > thr_b[..., None]).mean(axis=2)
 
 
 def assign_units_ref(channels, waves, amps, times, n_channels, min_corr, max_amp_ratio, max_lag, max_units,

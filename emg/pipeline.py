@@ -318,7 +318,7 @@ def run_ahead(items: Iterable, fn, depth: int = 2):
                 if not put((item, fn(item))):
                     return
             put(done)
-        except BaseException as exc:  # handed to the consumer, raised there
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
             put(exc)
         finally:
             close = getattr(items, "close", None)

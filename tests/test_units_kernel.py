@@ -44,54 +44,6 @@ def test_railed_runs_kernel_matches_reference_and_carries_over_chunks():
     assert got[1, 393:].all() and run[1] == 10
 
 
-@pytest.mark.parametrize("width, pct", [(300, 20), (300, 90), (7, 20), (1, 50), (10, 100), (11, 0)])
-def test_window_percentile_kernel_is_bit_identical_to_numpy(width, pct):
-    rng = np.random.default_rng(width + pct)
-    values = rng.lognormal(size=(3, 400))
-    values = np.round(values, 1)  # ties
-    ends = np.concatenate([np.arange(width, 401, 7), [400, 400, width + 3, 400]])  # steps, repeats, jumps back
-    ends = ends[ends <= 400]
-    values[2, ends[5] - 1] = np.nan
-    out = np.empty((3, len(ends)))
-    K.window_percentile(values, ends, width, pct / 100, out)
-    ref = np.percentile(values[:, ends[:, None] - width + np.arange(width)[None, :]], pct, axis=2)
-    np.testing.assert_array_equal(out, ref)  # exact, NaN where the window holds one
-    np.testing.assert_array_equal(out, R.window_percentile_ref(values, ends, width, pct / 100))
-    assert np.isnan(out[2]).any() and np.isfinite(out[:2]).all()
-
-
-def test_sosfilt_rows_kernel_is_bit_identical_to_scipy_in_chunks():
-    from scipy.signal import butter, sosfilt_zi
-
-    rng = np.random.default_rng(7)
-    x = (100 * rng.normal(size=(5, 3000))).astype(np.float32)
-    sos = butter(4, 20, btype="highpass", fs=1000, output="sos")
-    zi0 = sosfilt_zi(sos)[:, None, :] * x[None, :, :1].astype(np.float64)
-    ref, zref = R.sosfilt_rows_ref(x, sos, zi0)
-    zi = zi0.copy()
-    parts = []
-    for lo, hi in ((0, 1), (1, 1700), (1700, 3000)):
-        out = np.empty((5, hi - lo))
-        K.sosfilt_rows(np.ascontiguousarray(x[:, lo:hi]), sos, zi, out)
-        parts.append(out)
-    np.testing.assert_array_equal(np.concatenate(parts, axis=1), ref)
-    np.testing.assert_array_equal(zi, zref)
-
-
-def test_window_fractions_kernel_matches_reference():
-    rng = np.random.default_rng(8)
-    y = rng.normal(size=(3, 40, 100))
-    ta = np.abs(rng.normal(size=(3, 40))) * 2
-    tb = ta / 3
-    ta[1, 5] = np.nan
-    fa, fb = np.empty((3, 40)), np.empty((3, 40))
-    K.window_fractions(y, ta, tb, fa, fb)
-    ra, rb = R.window_fractions_ref(y, ta, tb)
-    np.testing.assert_array_equal(fa, ra)
-    np.testing.assert_array_equal(fb, rb)
-    assert fa[1, 5] == 0.0 and 0 < fb.mean() < 1
-
-
 def test_assign_units_kernel_matches_the_event_by_event_reference():
     from emg.units import UnitTracker
 
