@@ -258,7 +258,7 @@ def _piece_analyzer(info: RecordingInfo, mains, kwargs: dict, first_sample: int,
     a.classifier = _NoClassifier(a.classifier)
     det = a.detector
     if first_sample:  # start mid-recording: absolute sample numbers, grids kept (see plan_pieces)
-        for name in ("_next", "_y_start", "_det_pos", "_last_reset"):
+        for name in ("_next", "_front_pos", "_y_start", "_det_pos", "_last_reset"):
             if not hasattr(det, name):
                 raise RuntimeError(f"the detector has no {name}: cannot start it mid-recording")
             setattr(det, name, first_sample)
