@@ -12,6 +12,7 @@ Prints:
   classifier, units, rates, in 60 s chunks as the CLI runs it; no files written) against the
   same SciPy baseline: on one thread, and as the CLI runs it (read+filter, detect and
   segment+classify overlapped on three threads, see ``emg.pipeline.run_chunks``);
+- the CPU time of each stage of that line, each measured on its own thread;
 - a plain NumPy pass over the same array (``np.abs(x).max()``) as the memory-bandwidth floor;
 - peak memory (RSS) of a separate process streaming a 24-hour, 8-channel, 1 kHz recording
   through one Detector in 10 s chunks, as ``emg stream`` or a chunked file reader does.
@@ -35,7 +36,7 @@ from baseline_scipy import scipy_detect
 from emg import _detect_numba as K
 from emg.detect import Detector, detect
 from emg.filters import DetectionFilter
-from emg.pipeline import analyze
+from emg.pipeline import Analyzer, analyze, run_ahead
 from emg.simulate import simulate
 from emg.types import Chunk, Recording
 
@@ -90,6 +91,32 @@ def stream_24h(hours: float, channels: int) -> dict:
     seconds = time.perf_counter() - t0
     return {"hours": hours, "events": n_events, "seconds": seconds, "peak_rss_mb": _vm_hwm_mb(),
             "rss_before_mb": before}
+
+
+def stage_cpu(rec: Recording, repeat: int = 3) -> dict:
+    """CPU time of each stage of ``emg.pipeline.run_chunks``' assembly line (read+filter,
+    detect, segment+classify), measured on its own thread; the smallest of ``repeat`` runs."""
+    best: dict[str, float] = {}
+    for _ in range(repeat):
+        best = {k: min(v, best.get(k, np.inf)) for k, v in _stage_cpu_once(rec).items()}
+    return best
+
+
+def _stage_cpu_once(rec: Recording) -> dict:
+    a = Analyzer(rec.fs, rec.channel_names)
+    cpu = {"read+filter": 0.0, "detect": 0.0, "segment+classify": 0.0}
+
+    def timed(name, fn, *args):
+        t0 = time.thread_time()
+        out = fn(*args)
+        cpu[name] += time.thread_time() - t0
+        return out
+
+    filtered = run_ahead(rec.iter_chunks(60.0), lambda c: timed("read+filter", a.detector.filter, c))
+    for (chunk, _), stage in run_ahead(filtered, lambda item: timed("detect", a.detect, item[1])):
+        timed("segment+classify", a.accept, chunk, stage)
+    timed("segment+classify", a.finish)
+    return cpu
 
 
 def main(argv=None) -> int:
@@ -153,6 +180,9 @@ def main(argv=None) -> int:
     t_an = best_of(lambda: analyze(rec), 3)
     print(f"{'emg analyze, one thread':<40}{t_an1:>10.2f}{n / t_an1 / 1e6:>13.1f}{t_scipy / t_an1:>9.1f}x")
     print(f"{'emg analyze (default: 3-stage line)':<40}{t_an:>10.2f}{n / t_an / 1e6:>13.1f}{t_scipy / t_an:>9.1f}x")
+    lanes = stage_cpu(rec)
+    print("CPU seconds per stage of the 3-stage line (thread time, best of 3): "
+          + ", ".join(f"{k} {v:.2f}" for k, v in lanes.items()) + f" (sum {sum(lanes.values()):.2f} on 2 cores)")
     hour_equiv = args.minutes / 60.0
     print(f"one hour of {args.channels} channels: {t_one / hour_equiv:.2f} s on one thread "
           f"({3600 * hour_equiv / t_one:.0f}x real time)")
