@@ -282,11 +282,9 @@ def _piece_analyzer(info: RecordingInfo, mains, kwargs: dict, first_sample: int,
 
 def _reader_chunks(reader, info: RecordingInfo, first: int, stop: int, chunk_n: int) -> Iterator[Chunk]:
     """Chunks of ``[first, stop)`` exactly as ``reader.iter_chunks`` gives them on the same grid."""
-    from .types import gap_mask
+    from .types import chunk_grid
 
-    for lo in range(first, stop, chunk_n):
-        n = min(chunk_n, stop - lo)
-        yield Chunk(reader.read_samples(lo, n), first_sample=lo, fs=info.fs, valid=gap_mask(info.gaps, info.fs, lo, n))
+    yield from chunk_grid(reader.read_samples, info.fs, info.gaps, stop, chunk_n, first)
 
 
 def _run_piece(path: str, format: str, fs_arg, mains, warm_first: int, first: int, stop: int, last: bool,

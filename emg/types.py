@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 __all__ = [
     "Annotation", "Gap", "Chunk", "RecordingInfo", "Recording", "Events", "Segment",
-    "EVENT_LABELS", "SEGMENT_LABELS", "gap_mask",
+    "EVENT_LABELS", "SEGMENT_LABELS", "chunk_grid", "chunk_step", "gap_mask",
 ]
 
 
@@ -108,6 +108,22 @@ def gap_mask(gaps: Sequence[Gap], fs: float, first_sample: int, n_samples: int) 
         if hi > 0 and lo < n_samples:
             valid[max(lo, 0) : min(hi, n_samples)] = False
     return valid
+
+
+def chunk_grid(read: Callable[[int, int], np.ndarray], fs: float, gaps: Sequence[Gap], n_samples: int,
+               step: int, first: int = 0) -> Iterator[Chunk]:
+    """Chunks of ``[first, n_samples)`` on the grid ``first, first + step, ...``: ``read(first, n)``
+    gives each chunk's µV data, ``gaps`` its valid mask (the last chunk may be shorter)."""
+    for lo in range(first, n_samples, step):
+        n = min(step, n_samples - lo)
+        yield Chunk(read(lo, n), first_sample=lo, fs=fs, valid=gap_mask(gaps, fs, lo, n))
+
+
+def chunk_step(chunk_s: float, fs: float) -> int:
+    """Samples per chunk of ``chunk_s`` seconds (at least 1); a clear error for a bad length."""
+    if not chunk_s > 0:
+        raise ValueError(f"Invalid value for 'chunk_s': must be > 0 seconds, got {chunk_s!r}.")
+    return max(1, int(round(chunk_s * fs)))
 
 
 @dataclass(frozen=True, eq=False)
@@ -282,17 +298,8 @@ class Recording:
     # -- streaming view -----------------------------------------------------
     def iter_chunks(self, chunk_s: float = 10.0) -> Iterator[Chunk]:
         """Yield consecutive :class:`Chunk` views of ``chunk_s`` seconds (the last may be shorter)."""
-        if not chunk_s > 0:
-            raise ValueError(f"Invalid value for 'chunk_s': must be > 0 seconds, got {chunk_s!r}.")
-        step = max(1, int(round(chunk_s * self.fs)))
-        for first in range(0, self.n_samples, step):
-            n = min(step, self.n_samples - first)
-            yield Chunk(
-                self.data[:, first : first + n],
-                first_sample=first,
-                fs=self.fs,
-                valid=gap_mask(self.gaps, self.fs, first, n),
-            )
+        step = chunk_step(chunk_s, self.fs)
+        yield from chunk_grid(lambda lo, n: self.data[:, lo : lo + n], self.fs, self.gaps, self.n_samples, step)
 
     # -- MNE interop ---------------------------------------------------------
     def to_mne(self):

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from ..types import Annotation, Chunk, Gap, Recording, RecordingInfo, gap_mask
+from ..types import Annotation, Chunk, Gap, Recording, RecordingInfo, chunk_grid, chunk_step
 from .edf_header import (
     EdfHeader,
     SignalHeader,
@@ -222,17 +222,7 @@ class EdfReader:
 
     def iter_chunks(self, chunk_s: float = 10.0) -> Iterator[Chunk]:
         """Consecutive chunks of ``chunk_s`` seconds, read from disk one at a time."""
-        if not chunk_s > 0:
-            raise ValueError(f"Invalid value for 'chunk_s': must be > 0 seconds, got {chunk_s!r}.")
-        step = max(1, int(round(chunk_s * self.fs)))
-        for first in range(0, self.n_samples, step):
-            n = min(step, self.n_samples - first)
-            yield Chunk(
-                self.read_samples(first, n),
-                first_sample=first,
-                fs=self.fs,
-                valid=gap_mask(self.info.gaps, self.fs, first, n),
-            )
+        yield from chunk_grid(self.read_samples, self.fs, self.info.gaps, self.n_samples, chunk_step(chunk_s, self.fs))
 
     def read(self) -> Recording:
         """The whole file as a :class:`Recording`."""
