@@ -14,7 +14,6 @@ logged is simply absent: nothing here invents zeros.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import math
 import re
@@ -23,6 +22,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..errors import InputError
+from ._csvfile import read_csv_rows
 
 __all__ = ["KNOWN_FACTORS", "Diary", "DiaryEntry", "parse_diary_rows", "parse_time", "read_diary"]
 
@@ -292,13 +292,7 @@ def read_diary(path: str | Path, *, body_mass_kg: float | None = None,
     if body_mass_kg is not None and not 20.0 <= body_mass_kg <= 400.0:
         raise InputError(path, f"Invalid value for 'body_mass_kg': allowed are 20-400 kg, "
                          f"got {body_mass_kg!r}")
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            rows = list(csv.reader(fh))
-    except FileNotFoundError:
-        raise InputError(path, "no such file") from None
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise InputError(path, f"cannot read the diary ({exc})") from None
+    rows = read_csv_rows(path, "the diary")
     return parse_diary_rows(rows, path, body_mass_kg=body_mass_kg, tz=tz)
 
 

@@ -10,7 +10,6 @@ information go.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import math
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ._csvfile import read_csv_rows
 
 __all__ = ["RATES_COLUMNS", "HourlyCounts", "read_rates"]
 
@@ -122,13 +122,7 @@ def read_rates(paths, *, channel: str | None = None, min_valid_s: float = 60.0) 
 
 
 def _rows(path: Path):
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            rows = list(csv.reader(fh))
-    except FileNotFoundError:
-        raise InputError(path, "no such file") from None
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise InputError(path, f"cannot read the rates file ({exc})") from None
+    rows = read_csv_rows(path, "the rates file")
     if not rows:
         raise InputError(path, "empty file: expected the rates header " + ",".join(RATES_COLUMNS))
     header = [h.strip() for h in rows[0]]
