@@ -24,8 +24,11 @@ its own rhythm, are heartbeats when their family lands next to beats at least 3 
 in ≥ 60 % of its members (a motor unit firing at random lands there ~15 % of the time); a
 family's history counts the members labelled before each event in time, so the result does not
 depend on the chunking.
-Small events (SNR < ``small_snr``, 12: too noisy for a reliable shape) next to a beat are
-heartbeats on a channel where most events (≥ 50 %, ≥ 20) land next to beats. Lag-locked:
+Small events (SNR < ``small_snr``, 12: too noisy for a reliable shape) next to a beat, and no
+later than ``small_reach_ms`` (50 ms; None: no bound) after the first event of its complex (beat
+events on any channel < 0.1 s apart are one complex), are heartbeats on a channel where most events
+(≥ 50 %, ≥ 20) land next to beats (the bound: a small discharge 80-140 ms after the R lies next to
+the S piece, not inside the QRS). Lag-locked:
 an event at the same delay (±``lag_tol_ms`` 12 ms, within -60..+90 ms) from the first event of
 a heartbeat complex of its channel as ≥ 3 other events of similar size (factor ``lag_amp`` 3)
 within ±12 s is part of the complex (12 ms: when the detector's dead time after the R cuts into
@@ -359,7 +362,7 @@ class EventClassifier:
                  relocate: bool = True, wide_snr: float | None = None, wide_ms: float = 4.0,
                  satellite_reach_ms: float | None = 80.0, blank_groups: bool = True,
                  blind_k: float | None = 4.0, shadow: tuple[float, float] = (0.6, 20.0),
-                 blind_max_ms: tuple[float, float] = (60.0, 60.0)):
+                 blind_max_ms: tuple[float, float] = (60.0, 60.0), small_reach_ms: float | None = 50.0):
         self.fs = float(fs)
         self.n_channels = int(n_channels)
         self.rhythm_tol = rhythm_tol
@@ -371,6 +374,7 @@ class EventClassifier:
         self.min_sep_s = min_separation_ms * 1e-3
         self.residual_k, self.residual_frac = residual_k, residual_frac
         self.small_snr = small_snr
+        self.small_reach_s = None if small_reach_ms is None else small_reach_ms * 1e-3
         self.satellite_snr = satellite_snr
         self.satellite_parent = satellite_parent
         self.relocate = relocate
@@ -727,7 +731,12 @@ class EventClassifier:
         nr = near[r]
         hits_before, total_before = self._history(f, nr)
         locked |= nr & (hits_before >= 5) & (hits_before >= 0.6 * total_before)
-        small = (nr & (buf.snr[r] < self.small_snr) & (ch_hits[r] >= 20) & (ch_hits[r] >= 0.5 * ch_total[r]))
+        near_small = nr
+        if self.small_reach_s is not None:  # no further than small_reach after the complex's first event
+            starts = b[np.diff(b, prepend=-np.inf) > 0.1]  # beats < 0.1 s apart (any channel) are one complex
+            k = np.searchsorted(starts, t[r] + 0.040, "right") - 1
+            near_small = nr & (k >= 0) & (t[r] - starts[np.maximum(k, 0)] <= self.small_reach_s)
+        small = (near_small & (buf.snr[r] < self.small_snr) & (ch_hits[r] >= 20) & (ch_hits[r] >= 0.5 * ch_total[r]))
         # lag-locked: events at the same delay (±lag_tol) from the beats of their own channel,
         # of similar size, seen at >= 3 other beats nearby, are part of the complex
         lagged = np.zeros(len(r), bool)

@@ -102,3 +102,19 @@ def test_a_doublet_whose_first_discharge_is_blanked_is_not_counted():
     out = run(EventClassifier(FS, 1, blank_groups=False, blind_k=None), both)
     found = out.onset_s[out.label == "fasciculation"]
     assert np.any(np.abs(found - (beats[k] + 0.060)) < 1e-3)
+
+
+def test_small_events_count_as_heartbeat_pieces_only_near_the_complex_start():
+    events, beats, _ = heart_and_units(seed=6)
+    s_waves = make_events([(b + 0.040, 0, 400.0, -MU, 0) for b in beats])  # an S piece 40 ms after each R
+    k = len(beats) // 2
+    small = make_events([(beats[k] + 0.110, 0, 20.0, MU, 0)])  # SNR 10, 70 ms after the S piece
+    both = Events.concat([events, s_waves, small])
+    both = both.select(np.lexsort((both.channel, both.sample)))
+    key = round(beats[k] + 0.110, 3)
+    out = run(EventClassifier(FS, 1, blind_k=None), both)  # 110 ms after the R: past small_reach_ms (50)
+    assert out.label[out.onset_s.round(3) == key].tolist() == ["fasciculation"]
+    out = run(EventClassifier(FS, 1, blind_k=None, small_reach_ms=None), both)  # next to the S piece: ecg
+    assert out.label[out.onset_s.round(3) == key].tolist() == ["ecg"]
+    out = run(EventClassifier(FS, 1, blind_k=None), both, chunk_s=0.7)  # the same whatever the chunks
+    assert out.label[out.onset_s.round(3) == key].tolist() == ["fasciculation"]
