@@ -100,6 +100,14 @@ those segments carry them.
 ``multiplet_s`` (10-110 ms) of similar size (factor ``multiplet_amp`` 2) is the same
 discharge group: one row, the first, with ``multiplicity`` 2, 3, ... Events closer than
 ``min_separation_ms`` (8 ms) are one discharge.
+
+**Hidden first discharge**: of two potentials of a doublet 13-21 ms apart the detector may list
+only the second. A would-be fasciculation whose waveform holds, ``hidden_ms`` (13-21 ms) before
+its peak, a copy of the potential at its peak (the cores, ±``hidden_core_ms`` 4 ms, correlate
+≥ ``hidden_corr`` 0.8, peak-to-peak within a factor ``hidden_amp`` 1.4) is moved to that copy,
+so the group is counted at its first discharge (not done below 750 Hz, where a core has < 7
+samples; ``hidden_corr=None`` turns it off). Tuning seeds (cached detector, 15 x 10 min x 4 ch
+chest-ecg, 5 for the others): false calls chest-ecg 52 -> 34, clean 8 -> 2, mixed 48 -> 39.
 """
 
 from __future__ import annotations
@@ -362,7 +370,9 @@ class EventClassifier:
                  relocate: bool = True, wide_snr: float | None = None, wide_ms: float = 4.0,
                  satellite_reach_ms: float | None = 80.0, blank_groups: bool = True,
                  blind_k: float | None = 4.0, shadow: tuple[float, float] = (0.6, 20.0),
-                 blind_max_ms: tuple[float, float] = (60.0, 60.0), small_reach_ms: float | None = 50.0):
+                 blind_max_ms: tuple[float, float] = (60.0, 60.0), small_reach_ms: float | None = 50.0,
+                 hidden_corr: float | None = 0.8, hidden_ms: tuple[float, float] = (13.0, 21.0),
+                 hidden_amp: float = 1.4, hidden_core_ms: float = 4.0):
         self.fs = float(fs)
         self.n_channels = int(n_channels)
         self.rhythm_tol = rhythm_tol
@@ -371,6 +381,8 @@ class EventClassifier:
         self.common_fraction = common_fraction
         self.multiplet_s = multiplet_s
         self.multiplet_amp = multiplet_amp
+        self.hidden_corr, self.hidden_ms, self.hidden_amp = hidden_corr, hidden_ms, hidden_amp
+        self.hidden_core_ms = hidden_core_ms
         self.min_sep_s = min_separation_ms * 1e-3
         self.residual_k, self.residual_frac = residual_k, residual_frac
         self.small_snr = small_snr
@@ -552,6 +564,9 @@ class EventClassifier:
         faint[fasc & ~faint] = self._echoes(buf, rows[fasc & ~faint], ecg_mask)
         self.counts["faint"] += int(np.count_nonzero(faint & (zones != 2)))
         labels[faint] = ""  # a crossing at noise level (often the peak of a faint heartbeat)
+        if self.hidden_corr is not None:  # the second of a doublet whose first one the detector hid
+            q = np.flatnonzero((labels == "fasciculation") & ~carried)
+            shift[q] -= self._hidden_first(buf.waveforms[rows[q]])
         if self.blank_snr is not None:
             beat_mask = ecg_mask.copy()  # a beat carrying a discharge is still a QRS
             if self.relocate:
@@ -564,6 +579,41 @@ class EventClassifier:
             labels[blanked & (labels == "fasciculation")] = "blanked" if self.blank_groups else ""
         labels[zones == 2] = ""  # excluded: inside a bout, noisy or gap segment
         return labels, shift
+
+    def _hidden_first(self, waves: np.ndarray) -> np.ndarray:
+        """For event waveforms centred on their peak: how many samples before the peak an earlier
+        copy of the same potential lies (0: none), the first discharge of a doublet that the
+        detector did not list. A copy: the core (±``hidden_core_ms``) ``hidden_ms`` before the
+        peak correlates ≥ ``hidden_corr`` with the core at the peak and its peak-to-peak is
+        within a factor ``hidden_amp``; the most correlated delay wins."""
+        n = waves.shape[1] if waves.ndim == 2 else 0
+        out = np.zeros(len(waves), np.int64)
+        m = n // 2
+        h = round(self.hidden_core_ms * 1e-3 * self.fs)
+        if h < 3:  # a core of < 7 samples (fs < 750 Hz at 4 ms) says nothing about a shape
+            return out
+        d_lo = round(self.hidden_ms[0] * 1e-3 * self.fs)
+        d_hi = min(round(self.hidden_ms[1] * 1e-3 * self.fs), m - h)
+        if not len(waves) or d_hi < d_lo:
+            return out
+        w = np.asarray(waves, np.float64)
+
+        def core(at: int) -> tuple[np.ndarray, np.ndarray]:
+            x = w[:, at - h : at + h + 1]
+            x = x - x.mean(axis=1, keepdims=True)
+            return x, np.sqrt(np.einsum("ij,ij->i", x, x))
+
+        a, na = core(m)
+        pp_a = np.ptp(a, axis=1)
+        best = np.full(len(w), -np.inf)
+        for d in range(d_lo, d_hi + 1):
+            b, nb = core(m - d)
+            r = np.einsum("ij,ij->i", a, b) / np.maximum(na * nb, 1e-12)
+            ratio = np.ptp(b, axis=1) / np.maximum(pp_a, 1e-12)
+            ok = (r >= self.hidden_corr) & (ratio >= 1 / self.hidden_amp) & (ratio <= self.hidden_amp) & (r > best)
+            best[ok] = r[ok]
+            out[ok] = d
+        return out
 
     def _first_beat_of(self, n_families: int) -> np.ndarray:
         """Per family id, the time (s) of its first heartbeat labelled so far (inf: none)."""

@@ -251,3 +251,15 @@ def test_blanking_widens_to_where_the_detectors_shadow_hides_a_counted_discharge
     found3 = out3.onset_s[out3.label == "fasciculation"]
     assert np.any(np.abs(found3 - (beats[k] - 0.040)) < 1e-3)
     assert np.any(np.abs(found3 - (beats[k + 5] + 0.045)) < 1e-3)
+
+
+def test_the_hidden_first_discharge_of_a_doublet_is_where_the_group_is_counted():
+    short = -T * np.exp(-((T / 0.1) ** 2))  # a short biphasic potential (~5 ms)
+    twice = short + 0.95 * np.roll(short, -15)  # the same potential again 15 ms before the peak
+    rows = [(1.0, 0, 200.0, short, 0), (2.0, 0, 200.0, twice, 0), (3.0, 0, 200.0, short + 0.9 * np.roll(MU, -15), 0)]
+    out = run(EventClassifier(FS, 1), make_events(rows))
+    assert out.onset_s[out.label == "fasciculation"].round(3).tolist() == [1.0, 1.985, 3.0]  # a different shape: not moved
+    out = run(EventClassifier(FS, 1, hidden_corr=None), make_events(rows))
+    assert out.onset_s[out.label == "fasciculation"].round(3).tolist() == [1.0, 2.0, 3.0]
+    out = run(EventClassifier(250.0, 1), make_events(rows).replace(fs=250.0))  # < 750 Hz: too few samples, off
+    assert len(out) == 3 and np.all(out.sample == make_events(rows).sample)
