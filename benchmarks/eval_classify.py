@@ -135,7 +135,7 @@ def score(onset_s, channel, truth, *, first_only: bool, valid_s: dict[int, float
 
 
 def summarise(rows: list[dict]) -> dict:
-    tot = {k: sum(r[k] for r in rows) for k in rows[0]}
+    tot = {k: sum((r[k] for r in rows), start=0 * rows[0][k]) for k in rows[0]}
     p = tot["tp"] / (tot["tp"] + tot["fp"]) if tot["tp"] + tot["fp"] else math.nan
     r = tot["tp"] / (tot["tp"] + tot["fn"]) if tot["tp"] + tot["fn"] else math.nan
     f1 = 2 * p * r / (p + r) if tot["tp"] else (math.nan if tot["tp"] + tot["fn"] == 0 else 0.0)
@@ -146,13 +146,34 @@ def summarise(rows: list[dict]) -> dict:
             "rate_error": (rate - true_rate) / true_rate if true_rate else math.nan}
 
 
+#: unit size bins for the recall-by-size line: planted peak-to-peak over the channel's noise RMS
+SIZE_BINS = (0.0, 10.0, 15.0, 20.0, 30.0, math.inf)
+
+
+def found_by_size(onset_s, channel, truth) -> np.ndarray:
+    """Per size bin (:data:`SIZE_BINS`): [planted first discharges, found within ±15 ms]."""
+    out = np.zeros((len(SIZE_BINS) - 1, 2), np.int64)
+    size = {(u["channel"], u["unit"]): u["amplitude_uv"] / truth.noise_uv[u["channel"]] for u in truth.units}
+    for c in range(truth.n_channels):
+        rows = truth.events_of("fasciculation", c)
+        rows = rows[rows["order"] == 1]
+        calls = np.sort(np.asarray(onset_s)[np.asarray(channel) == c])
+        for r in rows:
+            b = np.searchsorted(SIZE_BINS, size[(c, int(r["unit"]))], side="right") - 1
+            k = np.searchsorted(calls, r["time_s"] - TOL_S)
+            out[b, 0] += 1
+            out[b, 1] += bool(k < len(calls) and calls[k] <= r["time_s"] + TOL_S)
+    return out
+
+
 def run_pipeline(rec, truth):
     res = analyze(rec)
     ev = res.events
     keep = ev.label == "fasciculation"
     valid = {c: res.valid_s_per_channel[n] for c, n in enumerate(rec.channel_names)}
     blanked = {c: list(res.ecg_blanked.get(n, ())) for c, n in enumerate(rec.channel_names)}
-    return score(ev.onset_s[keep], ev.channel[keep], truth, first_only=True, valid_s=valid, blanked=blanked), res
+    row = score(ev.onset_s[keep], ev.channel[keep], truth, first_only=True, valid_s=valid, blanked=blanked)
+    return {**row, "by_size": found_by_size(ev.onset_s[keep], ev.channel[keep], truth)}, res
 
 
 def run_scipy(rec, truth):
@@ -220,6 +241,13 @@ def main(argv=None) -> int:
               f"{s['false_per_h']:>7.1f} {s['bout']:>7} {s['ecg']:>6} {s['artifact']:>6} {_f(s['rate_error'], True):>7} "
               f"{100 * s['blanked_h'] / max(s['true_valid_h'] + s['blanked_h'], 1e-9):>5.1f}% "
               f"|       {_f(b['precision']):>6} {_f(b['recall']):>6} {_f(b['f1']):>6}")
+    print("\nrecall by unit size (planted peak-to-peak / noise RMS), found / planted, whole recording:")
+    labels = [f"{lo:g}-{hi:g}" if math.isfinite(hi) else f">={lo:g}" for lo, hi in zip(SIZE_BINS[:-1], SIZE_BINS[1:])]
+    print(f"{'scenario':<11}" + "".join(f"{lab:>14}" for lab in labels))
+    for name, rows in out.items():
+        by = sum(r["by_size"] for r in rows["pipeline"])
+        cells = [f"{f / n:.2f} ({n})" if n else "-" for n, f in by]
+        print(f"{name:<11}" + "".join(f"{c:>14}" for c in cells))
     ratio = seconds["scipy"] / seconds["pipeline"] if seconds["pipeline"] else math.nan
     print(f"time (s): pipeline {seconds['pipeline']:.1f} (detect+segment+classify+rates), scipy baseline "
           f"{seconds['scipy']:.1f} (detect only); scipy/pipeline = {ratio:.2f}")

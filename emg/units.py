@@ -103,6 +103,8 @@ class UnitTracker:
         self._first = np.zeros((self.n_channels, self.max_units))
         self._last = np.zeros((self.n_channels, self.max_units))
         self._n_units = np.zeros(self.n_channels, np.int64)
+        self._matched = np.zeros((self.n_channels, self.max_units), np.int64)  # members found by :meth:`match`
+        self._matched_last = np.zeros((self.n_channels, self.max_units))
 
     def assign_many(self, channels: np.ndarray, waveforms_uv: np.ndarray, amplitudes_uv: np.ndarray,
                     times_s: np.ndarray) -> np.ndarray:
@@ -140,10 +142,37 @@ class UnitTracker:
         wave = np.asarray(waveform_uv, dtype=np.float64)[None, :]
         return int(self.assign_many(np.array([channel]), wave, np.array([amplitude_uv]), np.array([time_s]))[0])
 
+    def match(self, channel: int, waveform_uv: np.ndarray, amplitude_uv: float, time_s: float, *,
+              min_corr: float, min_count: int) -> int:
+        """Unit id (1-based) of an established unit this waveform repeats, else -1.
+
+        Established: at least ``min_count`` members. Repeats: normalised cross-correlation
+        >= ``min_corr`` (over ``max_lag_ms``) and peak-to-peak within ``max_amp_ratio`` of
+        the unit's. The best-correlated such unit counts the waveform as a member (in
+        :meth:`units_of`), but its template and the weights of later members are not changed,
+        so faint waveforms do not blur it.
+        """
+        best, best_corr = -1, -np.inf
+        for u in range(int(self._n_units[channel])):
+            if self._count[channel, u] < min_count:
+                continue
+            ratio = amplitude_uv / max(self._amp[channel, u], 1e-12)
+            if not 1.0 / self.max_amp_ratio <= ratio <= self.max_amp_ratio:
+                continue
+            corr = best_correlation(waveform_uv, self._tpl[channel, u], self.max_lag)
+            if corr >= min_corr and corr > best_corr:
+                best, best_corr = u, corr
+        if best < 0:
+            return -1
+        self._matched[channel, best] += 1
+        self._matched_last[channel, best] = max(self._matched_last[channel, best], float(time_s))
+        return best + 1
+
     def units_of(self, channel: int) -> list[UnitTemplate]:
         """Templates of one channel, most frequent first."""
-        units = [UnitTemplate(channel, u + 1, self._tpl[channel, u].copy(), count=int(self._count[channel, u]),
+        units = [UnitTemplate(channel, u + 1, self._tpl[channel, u].copy(),
+                              count=int(self._count[channel, u] + self._matched[channel, u]),
                               amplitude_uv=float(self._amp[channel, u]), first_s=float(self._first[channel, u]),
-                              last_s=float(self._last[channel, u]))
+                              last_s=float(max(self._last[channel, u], self._matched_last[channel, u])))
                  for u in range(int(self._n_units[channel]))]
         return sorted(units, key=lambda t: -t.count)

@@ -45,3 +45,33 @@ def test_units_are_per_channel_and_capped():
     assert tracker.assign(1, shape("bi"), 1.0, 0.0) == 1  # ids restart per channel
     assert tracker.assign(0, shape("tri"), 1.0, 1.0) == 2
     assert tracker.assign(0, -shape("tri"), 1.0, 2.0) == -1  # a third shape: cap reached
+
+
+def test_match_finds_an_established_unit_without_changing_its_template():
+    rng = np.random.default_rng(5)
+    tracker = UnitTracker(1000.0, 1)
+    bi = 200.0 * shape("bi") / np.ptp(shape("bi"))
+    for k in range(2):
+        tracker.assign(0, bi + rng.normal(0, 3.0, 51), 200.0, float(k))
+    noisy = bi + rng.normal(0, 25.0, 51)  # a faint copy: corr ~0.8 with the template
+    assert tracker.match(0, noisy, 200.0, 5.0, min_corr=0.7, min_count=3) == -1  # not established yet
+    tracker.assign(0, bi + rng.normal(0, 3.0, 51), 200.0, 2.0)
+    before = tracker.units_of(0)[0]
+    assert tracker.match(0, noisy, 200.0, 5.0, min_corr=0.7, min_count=3) == 1
+    assert tracker.match(0, noisy, 500.0, 6.0, min_corr=0.7, min_count=3) == -1  # too big for the unit
+    assert tracker.match(0, 200.0 * shape("tri") / np.ptp(shape("tri")), 200.0, 6.0, min_corr=0.7,
+                         min_count=3) == -1  # another shape
+    after = tracker.units_of(0)[0]
+    np.testing.assert_array_equal(after.waveform_uv, before.waveform_uv)
+    assert (after.count, after.last_s) == (before.count + 1, 5.0)
+    # the next clear member is averaged in exactly as if no match had happened
+    twin = UnitTracker(1000.0, 1)
+    rng2 = np.random.default_rng(5)
+    for k in range(2):
+        twin.assign(0, bi + rng2.normal(0, 3.0, 51), 200.0, float(k))
+    rng2.normal(0, 25.0, 51)
+    twin.assign(0, bi + rng2.normal(0, 3.0, 51), 200.0, 2.0)
+    wave = bi + rng.normal(0, 3.0, 51)
+    tracker.assign(0, wave, 200.0, 7.0)
+    twin.assign(0, wave, 200.0, 7.0)
+    np.testing.assert_array_equal(tracker.units_of(0)[0].waveform_uv, twin.units_of(0)[0].waveform_uv)
