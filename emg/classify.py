@@ -47,7 +47,8 @@ family's mean waveform, scaled by least squares (±5 ms), is subtracted from eve
 would-be heartbeat; a residual above ``max(residual_k × noise, residual_frac × its
 peak-to-peak)`` (8 × noise, 20 %) means a discharge rides on the beat: it is a
 fasciculation, and (``relocate``) it is placed at the residual's largest deflection, the
-discharge's own peak (up to ±19 ms from the detected one, which was the R); the beat's QRS keeps
+discharge's own peak (up to ±19 ms from the detected one, which was the R), with the residual's
+peak-to-peak as its size (``rider_size``: the beat's would keep a doublet from forming); the beat's QRS keeps
 its blanking window, so a rider inside the window is blanked like any discharge there.
 (:func:`subtract_template` does the same on a signal.)
 
@@ -370,7 +371,7 @@ class EventClassifier:
                  relocate: bool = True, wide_snr: float | None = None, wide_ms: float = 4.0,
                  satellite_reach_ms: float | None = 80.0, blank_groups: bool = True,
                  blind_k: float | None = 4.0, shadow: tuple[float, float] = (0.6, 20.0),
-                 blind_max_ms: tuple[float, float] = (60.0, 60.0), small_reach_ms: float | None = 50.0,
+                 blind_max_ms: tuple[float, float] = (60.0, 60.0), small_reach_ms: float | None = 50.0, rider_size: bool = True,
                  hidden_corr: float | None = 0.8, hidden_ms: tuple[float, float] = (13.0, 21.0),
                  hidden_amp: float = 1.4, hidden_core_ms: float = 4.0):
         self.fs = float(fs)
@@ -381,6 +382,7 @@ class EventClassifier:
         self.common_fraction = common_fraction
         self.multiplet_s = multiplet_s
         self.multiplet_amp = multiplet_amp
+        self.rider_size = rider_size
         self.hidden_corr, self.hidden_ms, self.hidden_amp = hidden_corr, hidden_ms, hidden_amp
         self.hidden_core_ms = hidden_core_ms
         self.min_sep_s = min_separation_ms * 1e-3
@@ -456,8 +458,8 @@ class EventClassifier:
         limit = min(limit, until_s) if not final else limit
         new = np.flatnonzero((np.arange(len(buf)) >= self._done) & (t < limit))
         if len(new):
-            labels, shift = self._label(buf, new, zone)
-            self._collect(buf, new, labels, shift)
+            labels, shift, size = self._label(buf, new, zone)
+            self._collect(buf, new, labels, shift, size)
             self._done = int(new[-1]) + 1
         # forget rows older than the look-back context
         keep_from = np.searchsorted(t, (limit if np.isfinite(limit) else t[-1] + 1) - 2 * self.context_s - 0.5)
@@ -518,12 +520,15 @@ class EventClassifier:
         cand = np.flatnonzero(is_ecg)
         shift = np.zeros(len(rows), np.int64)  # samples from the detected peak to the discharge's
         carried = np.zeros(len(rows), bool)
+        size = amp[rows].copy()  # the listed peak-to-peak: a rider's own, the residual's
         if len(cand):
-            carry, moved = self._carry_discharge(buf, rows[cand])
+            carry, moved, resid = self._carry_discharge(buf, rows[cand])
             is_ecg[cand[carry]] = False
             carried[cand[carry]] = True
             if self.relocate:
                 shift[cand[carry]] = moved[carry]
+            if self.rider_size:
+                size[cand[carry]] = resid[carry]
         labels[is_ecg] = "ecg"
         big = amp[rows] > self.artifact_uv
         beat_now = beats_all.copy()
@@ -578,7 +583,7 @@ class EventClassifier:
             # merged (a doublet whose first discharge is blanked is not counted either)
             labels[blanked & (labels == "fasciculation")] = "blanked" if self.blank_groups else ""
         labels[zones == 2] = ""  # excluded: inside a bout, noisy or gap segment
-        return labels, shift
+        return labels, shift, size
 
     def _hidden_first(self, waves: np.ndarray) -> np.ndarray:
         """For event waveforms centred on their peak: how many samples before the peak an earlier
@@ -712,7 +717,7 @@ class EventClassifier:
         out[k[hit]] = True
         return out
 
-    def _carry_discharge(self, buf: Events, rows: np.ndarray) -> np.ndarray:
+    def _carry_discharge(self, buf: Events, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """For would-be heartbeats: subtract the family's template (least-squares scaled, best
         lag within ±5 ms); a residual above ``max(residual_k × noise, residual_frac ×
         peak-to-peak)`` is a discharge riding on the beat; also how many samples from the
@@ -722,19 +727,20 @@ class EventClassifier:
 
         out = np.zeros(len(rows), bool)
         moved = np.zeros(len(rows), np.int64)
+        resid = np.zeros(len(rows), np.float32)
         fams = self.families
         if fams._tpl is None:
-            return out, moved
+            return out, moved, resid
         live = fams._ids >= 0
         slot = {int(f): (c, k) for c, k, f in zip(*np.nonzero(live), fams._ids[live])}
         where = [slot.get(int(f)) for f in self._fam[rows]]
         have = np.array([w is not None for w in where])
         if not have.any():
-            return out, moved
+            return out, moved, resid
         n = buf.waveforms.shape[1]
         m = max(2, round(0.005 * self.fs))
         if n <= 2 * m + 4:
-            return out, moved
+            return out, moved, resid
         sel = rows[have]
         ck = np.array([w for w in where if w is not None])
         best = np.empty(len(sel))
@@ -744,7 +750,8 @@ class EventClassifier:
         out[np.flatnonzero(have)] = best > limit
         # the discharge's own peak: the residual's largest deflection
         moved[np.flatnonzero(have)] = peak - n // 2
-        return out, moved
+        resid[np.flatnonzero(have)] = best
+        return out, moved, resid
 
     def _beat_locked(self, buf: Events, rows: np.ndarray, is_ecg: np.ndarray, beats_all: np.ndarray) -> np.ndarray:
         """Events inside a heartbeat's complex (``-90..+40 ms`` around a beat on any channel) from
@@ -851,13 +858,15 @@ class EventClassifier:
         return out
 
     # -- multiplets ---------------------------------------------------------------------
-    def _collect(self, buf: Events, rows: np.ndarray, labels: np.ndarray, shift: np.ndarray) -> None:
+    def _collect(self, buf: Events, rows: np.ndarray, labels: np.ndarray, shift: np.ndarray,
+                 size: np.ndarray) -> None:
         keep = labels != ""
         self.counts["excluded"] += int(np.count_nonzero(~keep))
         if not keep.any():
             return
         sel = buf.select(rows[keep])
-        sel = sel.replace(label=labels[keep].astype(object), sample=sel.sample + shift[keep])
+        sel = sel.replace(label=labels[keep].astype(object), sample=sel.sample + shift[keep],
+                          amplitude_uv=size[keep].astype(sel.amplitude_uv.dtype))
         self._rows.append(sel)
 
     def _emit_groups(self, limit: float, final: bool) -> Events:

@@ -34,6 +34,9 @@ def test_a_discharge_riding_on_a_beat_is_listed_at_its_own_peak(chunk_s):
     assert np.any(np.abs(found - (beat_t - 0.012)) <= 0.001)
     assert not np.any(np.abs(found - beat_t) <= 0.002)  # not at the R peak any more
     assert len(found) == len(fasc) + 1
+    # listed with its own size (the residual's peak-to-peak, 300 µV), not the beat's (~800 µV)
+    rider = np.argmin(np.abs(out.onset_s - (beat_t - 0.012)))
+    assert abs(float(out.amplitude_uv[rider]) - 300.0) <= 30.0
     # the beat's QRS is still blanked
     assert any(a <= beat_t <= b for a, b in clf.blanked_intervals()[0])
 
