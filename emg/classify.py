@@ -36,7 +36,7 @@ an S wave, its detected peak moves by up to ~10 ms and it looks smaller); a fami
 for ±12 s) is judged on its whole history (≥ 5 members and ≥ 60 % next to beats). Satellites:
 an event with SNR < ``satellite_snr`` (20) from 30 ms before to 60 ms after a heartbeat event on
 the same channel at least ``satellite_parent`` (1) times its size is a piece of that complex
-and no later than ``satellite_reach_ms`` (80 ms) after the first event of that complex is a
+and no later than ``satellite_reach_ms`` (50 ms, as ``small_reach_ms``) after the first event of that complex is a
 piece of it (Q and S waves are smaller than the R they flank and a QRS lasts < 100 ms; a small
 heartbeat piece is no parent and the reach is bounded, so a complex does not reach further and
 further through its own small pieces; a discharge there is lost: about 1 % of them at 70 beats
@@ -369,7 +369,7 @@ class EventClassifier:
                  lag_anchor: bool = True, lag_amp: float = 3.0, blank_snr: float | None = 20.0,
                  blank_ms: tuple[float, float] = (15.0, 25.0), satellite_parent: float = 1.0,
                  relocate: bool = True, wide_snr: float | None = None, wide_ms: float = 4.0,
-                 satellite_reach_ms: float | None = 80.0, blank_groups: bool = True,
+                 satellite_reach_ms: float | None = 50.0, blank_groups: bool = True,
                  blind_k: float | None = 4.0, shadow: tuple[float, float] = (0.6, 20.0),
                  blind_max_ms: tuple[float, float] = (60.0, 60.0), small_reach_ms: float | None = 50.0, rider_size: bool = True,
                  hidden_corr: float | None = 0.8, hidden_ms: tuple[float, float] = (13.0, 21.0),
