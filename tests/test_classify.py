@@ -259,6 +259,9 @@ def test_the_hidden_first_discharge_of_a_doublet_is_where_the_group_is_counted()
     rows = [(1.0, 0, 200.0, short, 0), (2.0, 0, 200.0, twice, 0), (3.0, 0, 200.0, short + 0.9 * np.roll(MU, -15), 0)]
     out = run(EventClassifier(FS, 1), make_events(rows))
     assert out.onset_s[out.label == "fasciculation"].round(3).tolist() == [1.0, 1.985, 3.0]  # a different shape: not moved
+    for chunk_s in (0.5, 0.99):  # moved back over a chunk boundary: the same rows, in time order
+        out = run(EventClassifier(FS, 1), make_events(rows), chunk_s=chunk_s)
+        assert out.onset_s[out.label == "fasciculation"].round(3).tolist() == [1.0, 1.985, 3.0]
     out = run(EventClassifier(FS, 1, hidden_corr=None), make_events(rows))
     assert out.onset_s[out.label == "fasciculation"].round(3).tolist() == [1.0, 2.0, 3.0]
     out = run(EventClassifier(250.0, 1), make_events(rows).replace(fs=250.0))  # < 750 Hz: too few samples, off
