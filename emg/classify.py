@@ -92,7 +92,11 @@ about 1 % of true discharges and nearly all faint-ECG false ones. Optionally (``
 default) an event down to ``wide_snr`` is kept when its support lasts ≥ ``wide_ms`` (4 ms, and
 ≥ 2 samples): a motor unit potential is wider than a noise crossing (1-2 samples). Tuning
 seeds, 15 x 10 min x 4 ch: ``wide_snr=6`` takes low-snr F1 0.901 -> 0.907 and its rate error
--15.6 -> -14.1 %, but quiet rest 0.3 -> 1.1 false per hour, so it stays off.
+-15.6 -> -14.1 %, but quiet rest 0.3 -> 1.1 false per hour, so it stays off. With ``rescue_snr``
+(off by default) a faint would-be fasciculation of SNR ``rescue_snr``-``min_snr`` with no other
+event of SNR ≥ ``min_snr`` (not a heartbeat) within ``multiplet_s[1]`` on its channel, outside the
+ECG blanking, is listed with the label :data:`FAINT_CANDIDATE` (``"faint"``) for a second look
+(:class:`emg.pipeline.Analyzer` keeps it when it repeats a known motor unit's shape, else drops it).
 
 **Excluded**: events inside voluntary, cramp, myokymia, noisy or gap segments are dropped;
 those segments carry them.
@@ -120,9 +124,11 @@ import numpy as np
 
 from .types import Events
 
-__all__ = ["EchoFilter", "EventClassifier", "ShapeFamilies", "regular_run", "regular_triple", "subtract_template"]
+__all__ = ["FAINT_CANDIDATE", "EchoFilter", "EventClassifier", "ShapeFamilies", "regular_run", "regular_triple", "subtract_template"]
 
 RR_MIN_S, RR_MAX_S = 60.0 / 180.0, 60.0 / 40.0
+#: label of a faint would-be fasciculation listed for a second look (``rescue_snr``)
+FAINT_CANDIDATE = "faint"
 #: how far (s) a discharge riding on a heartbeat can be moved from the detected peak (the
 #: detector's waveform reaches ±25 ms)
 RELOCATE_MAX_S = 0.030
@@ -372,6 +378,7 @@ class EventClassifier:
                  satellite_reach_ms: float | None = 50.0, blank_groups: bool = True,
                  blind_k: float | None = 4.0, shadow: tuple[float, float] = (0.6, 20.0),
                  blind_max_ms: tuple[float, float] = (60.0, 60.0), small_reach_ms: float | None = 50.0, rider_size: bool = True,
+                 rescue_snr: float | None = None,
                  hidden_corr: float | None = 0.8, hidden_ms: tuple[float, float] = (13.0, 21.0),
                  hidden_amp: float = 1.4, hidden_core_ms: float = 4.0):
         self.fs = float(fs)
@@ -382,6 +389,7 @@ class EventClassifier:
         self.common_fraction = common_fraction
         self.multiplet_s = multiplet_s
         self.multiplet_amp = multiplet_amp
+        self.rescue_snr = rescue_snr
         self.rider_size = rider_size
         self.hidden_corr, self.hidden_ms, self.hidden_amp = hidden_corr, hidden_ms, hidden_amp
         self.hidden_core_ms = hidden_core_ms
@@ -568,7 +576,20 @@ class EventClassifier:
             faint &= ~wide
         faint[fasc & ~faint] = self._echoes(buf, rows[fasc & ~faint], ecg_mask)
         self.counts["faint"] += int(np.count_nonzero(faint & (zones != 2)))
+        lone = np.zeros(len(rows), bool)
+        if self.rescue_snr is not None:  # faint candidates for a second look (emg.pipeline: a known unit)
+            q = np.flatnonzero(faint & (snr[rows] < self.min_snr) & (snr[rows] >= self.rescue_snr))
+            if len(q):
+                reach = self.multiplet_s[1]
+                k, j = _pairs(t, rows[q], -reach, reach)
+                i = rows[q[k]]
+                hit = ((j != i) & (ch[j] == ch[i]) & (np.abs(t[j] - t[i]) <= reach) & (snr[j] >= self.min_snr)
+                       & ~ecg_mask[j])
+                alone = np.ones(len(q), bool)
+                alone[np.unique(k[hit])] = False
+                lone[q[alone]] = True
         labels[faint] = ""  # a crossing at noise level (often the peak of a faint heartbeat)
+        labels[lone] = FAINT_CANDIDATE
         if self.hidden_corr is not None:  # the second of a doublet whose first one the detector hid
             q = np.flatnonzero((labels == "fasciculation") & ~carried)
             shift[q] -= self._hidden_first(buf.waveforms[rows[q]])
@@ -582,6 +603,7 @@ class EventClassifier:
             # inside a large QRS: not analysable; kept as a group head until the multiplets are
             # merged (a doublet whose first discharge is blanked is not counted either)
             labels[blanked & (labels == "fasciculation")] = "blanked" if self.blank_groups else ""
+            labels[blanked & (labels == FAINT_CANDIDATE)] = ""
         labels[zones == 2] = ""  # excluded: inside a bout, noisy or gap segment
         return labels, shift, size
 

@@ -266,3 +266,18 @@ def test_the_hidden_first_discharge_of_a_doublet_is_where_the_group_is_counted()
     assert out.onset_s[out.label == "fasciculation"].round(3).tolist() == [1.0, 2.0, 3.0]
     out = run(EventClassifier(250.0, 1), make_events(rows).replace(fs=250.0))  # < 750 Hz: too few samples, off
     assert len(out) == 3 and np.all(out.sample == make_events(rows).sample)
+
+
+def test_lone_faint_events_are_listed_as_candidates_only_when_asked():
+    from emg.classify import FAINT_CANDIDATE
+
+    rows = [(1.0, 0, 12.0, MU, 0),  # SNR 6, alone: a candidate
+            (2.0, 0, 100.0, MU, 0), (2.05, 0, 12.0, MU, 0),  # SNR 6 next to a discharge: dropped
+            (3.0, 0, 8.0, MU, 0),  # SNR 4, below rescue_snr
+            (4.0, 0, 12.0, MU, 0)]  # SNR 6 inside an excluded segment
+    zone = lambda t, c: np.where(np.abs(t - 4.0) < 0.5, 2, 0).astype(np.int8)  # noqa: E731
+    out = run(EventClassifier(FS, 1, rescue_snr=5.0), make_events(rows), zone=zone)
+    assert list(zip(out.onset_s.round(3).tolist(), out.label.tolist())) == [
+        (1.0, FAINT_CANDIDATE), (2.0, "fasciculation")]
+    out = run(EventClassifier(FS, 1), make_events(rows), zone=zone)  # off by default
+    assert list(zip(out.onset_s.round(3).tolist(), out.label.tolist())) == [(2.0, "fasciculation")]
