@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
-from .classify import EchoFilter, EventClassifier
+from .classify import FAINT_CANDIDATE, EchoFilter, EventClassifier
 from .rates import HourRate, hourly_rates, invalid_intervals, overall_rate, valid_seconds
 from .segments import Segmenter
 from .types import Chunk, Events, Recording, RecordingInfo, Segment
@@ -96,6 +96,17 @@ class Detected(NamedTuple):
 #: over noise RMS) then drops the noise-level crossings; set on simulator seeds 100-102.
 DETECTOR_DEFAULTS: dict = {"threshold": 4.5}
 
+#: A faint would-be fasciculation (SNR ``rescue_snr``-``min_snr`` of the classifier, no other
+#: discharge within a multiplet's reach on its channel) is counted when it repeats an
+#: established putative motor unit of its channel (:meth:`emg.units.UnitTracker.match`):
+#: normalised correlation >= ``min_corr`` with a unit of >= ``min_count`` clear members and a
+#: size within the unit's ``max_amp_ratio``. Set on simulator seeds 100-103, 1000 (see README).
+UNIT_RESCUE: dict = {"min_corr": 0.75, "min_count": 3}
+
+#: Classifier settings of the whole analysis (over :class:`emg.classify.EventClassifier`'s own):
+#: faint candidates from SNR 5 (:data:`UNIT_RESCUE`).
+CLASSIFIER_DEFAULTS: dict = {"rescue_snr": 5.0}
+
 
 class Analyzer:
     """Run the stage objects over consecutive chunks.
@@ -109,11 +120,14 @@ class Analyzer:
         Mains frequency for the detector (and the segmenter's envelope).
     detector_kw, segmenter_kw, classifier_kw : dict
         Settings passed to :class:`emg.detect.Detector` (over :data:`DETECTOR_DEFAULTS`), :class:`emg.segments.Segmenter`
-        and :class:`emg.classify.EventClassifier`.
+        and :class:`emg.classify.EventClassifier` (over :data:`CLASSIFIER_DEFAULTS`).
+    unit_rescue : dict | None
+        How a faint candidate repeats a known unit (:data:`UNIT_RESCUE`); None counts none.
     """
 
     def __init__(self, fs: float, channel_names, *, mains="auto", detector_kw: dict | None = None,
-                 segmenter_kw: dict | None = None, classifier_kw: dict | None = None):
+                 segmenter_kw: dict | None = None, classifier_kw: dict | None = None,
+                 unit_rescue: dict | None = UNIT_RESCUE):
         from .detect import Detector
 
         self.fs = float(fs)
@@ -123,8 +137,9 @@ class Analyzer:
         self.detector = Detector(self.fs, n, mains=mains, **{**DETECTOR_DEFAULTS, **(detector_kw or {})})
         self._segmenter_kw = dict(segmenter_kw or {})
         self.segmenter: Segmenter | None = None
-        self.classifier = EventClassifier(self.fs, n, **(classifier_kw or {}))
+        self.classifier = EventClassifier(self.fs, n, **{**CLASSIFIER_DEFAULTS, **(classifier_kw or {})})
         self.units = UnitTracker(self.fs, n)
+        self.unit_rescue = None if unit_rescue is None else dict(unit_rescue)
         self.echoes = EchoFilter(n)
         self._held: list[tuple[Chunk, Events]] = []  # chunks waiting for the mains decision
         self._events: list[Events] = []
@@ -208,15 +223,36 @@ class Analyzer:
         return self._finish_events(out), segs
 
     def _finish_events(self, ev: Events) -> Events:
+        """Units for the fasciculations; faint candidates kept when they repeat a known unit.
+
+        Events come in time order; a candidate is compared with the units as they stand after
+        every earlier fasciculation (the same whatever the chunking).
+        """
         if not len(ev):
             return ev
-        unit = ev.unit.copy()
-        fasc = np.flatnonzero(ev.label == "fasciculation")
-        unit[fasc] = self.units.assign_many(ev.channel[fasc], ev.waveforms[fasc], ev.amplitude_uv[fasc],
-                                            ev.sample[fasc] / self.fs)
-        ev = ev.replace(unit=unit)
+        unit, label = ev.unit.copy(), ev.label.copy()
+        fasc = np.flatnonzero(label == "fasciculation")
+        done = 0
+        cand = np.flatnonzero(label == FAINT_CANDIDATE)
+        for i in cand.tolist() if self.unit_rescue is not None else []:
+            rows = fasc[done : np.searchsorted(fasc, i)]
+            unit[rows] = self._assign(ev, rows)
+            done += len(rows)
+            u = self.units.match(int(ev.channel[i]), ev.waveforms[i], float(ev.amplitude_uv[i]),
+                                 float(ev.sample[i] / self.fs), **self.unit_rescue)
+            if u > 0:
+                label[i], unit[i] = "fasciculation", u
+        rows = fasc[done:]
+        unit[rows] = self._assign(ev, rows)
+        ev = ev.replace(unit=unit, label=label)
+        if np.any(label == FAINT_CANDIDATE):
+            ev = ev.select(label != FAINT_CANDIDATE)
         self._events.append(ev)
         return ev
+
+    def _assign(self, ev: Events, rows: np.ndarray) -> np.ndarray:
+        return self.units.assign_many(ev.channel[rows], ev.waveforms[rows], ev.amplitude_uv[rows],
+                                      ev.sample[rows] / self.fs)
 
     # -- results ------------------------------------------------------------------------
     def result(self, info: RecordingInfo, *, input: str = "", packets_lost: int | None = None) -> AnalysisResult:
