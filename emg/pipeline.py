@@ -99,9 +99,10 @@ DETECTOR_DEFAULTS: dict = {"threshold": 4.5}
 #: A faint would-be fasciculation (SNR ``rescue_snr``-``min_snr`` of the classifier, no other
 #: discharge within a multiplet's reach on its channel) is counted when it repeats an
 #: established putative motor unit of its channel (:meth:`emg.units.UnitTracker.match`):
-#: normalised correlation >= ``min_corr`` with a unit of >= ``min_count`` clear members and a
-#: size within the unit's ``max_amp_ratio``. Set on simulator seeds 100-103, 1000 (see README).
-UNIT_RESCUE: dict = {"min_corr": 0.75, "min_count": 3}
+#: normalised correlation >= ``min_corr`` with a unit of >= ``min_count`` clear members, silent
+#: for >= ``min_gap_s`` before, and a size within the unit's ``max_amp_ratio``. Set on
+#: simulator seeds 100-103, 1000 and the Plux thumb recording (see README).
+UNIT_RESCUE: dict = {"min_corr": 0.75, "min_count": 3, "min_gap_s": 1.0}
 
 #: Classifier settings of the whole analysis (over :class:`emg.classify.EventClassifier`'s own):
 #: faint candidates from SNR 5 (:data:`UNIT_RESCUE`).

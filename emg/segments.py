@@ -37,7 +37,11 @@ Rules (thresholds are the keyword arguments of :class:`Segmenter`):
   one channel ≤ ``burst_isi_s`` (40 ms) apart, recurring ≥ 3 times with ≤ ``burst_gap_s``
   (0.5 s) between bursts (more than 2 per second); or a dense train of one unit:
   ≥ ``train_events`` (10) events of similar size within 1 s (:func:`find_trains`; a lone
-  unit firing regularly at ~6 Hz stays below it).
+  unit firing regularly at ~6 Hz stays below it). Myokymia is focal: an event seen at the
+  same time (±``coincidence_ms``, 20 ms) on at least ``burst_common_fraction`` (half) of
+  the other channels (and ≥ 2) is common mode - the pieces of a large heartbeat (Q, R, S
+  make a "burst" every beat on chest leads), a movement. A burst made mostly of such events
+  neither counts nor breaks an episode; trains count only the channel's own events.
 * **artifact**: the low-frequency trace leaves its running median (±0.3 s) by more than
   ``max(lf_min_uv, lf_k × its 90th percentile over 30 s)`` (40 µV, 5×; half that on the
   other channels when one channel passes), or a saturated run; padded by
@@ -87,32 +91,43 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
 
 
 def find_bursts(times_s: np.ndarray, *, burst_isi_s: float = 0.040, burst_gap_s: float = 0.5,
-                min_bursts: int = 3, min_size: int = 3) -> list[tuple[float, float]]:
+                min_bursts: int = 3, min_size: int = 3, neutral: np.ndarray | None = None) -> list[tuple[float, float]]:
     """Myokymic episodes in one channel's event times: recurring bursts of discharges.
 
     A burst is ≥ ``min_size`` events with successive intervals ≤ ``burst_isi_s``; an episode is
     ≥ ``min_bursts`` bursts, each starting ≤ ``burst_gap_s`` after the previous one ends.
+    With ``neutral`` (a mask over ``times_s``: events seen on most channels at once), a
+    burst made mostly of neutral events keeps a chain going but does not count towards
+    ``min_bursts`` nor bound the episode (a focal burst that coincides with a heartbeat
+    neither makes nor breaks an episode).
 
     Returns
     -------
     list of (start_s, end_s)
-        From the first event of the first burst to the last event of the last burst.
+        From the first event of the first (counted) burst to the last event of the last one.
     """
-    t = np.sort(np.asarray(times_s, dtype=np.float64))
+    order = np.argsort(np.asarray(times_s, dtype=np.float64), kind="stable")
+    t = np.asarray(times_s, dtype=np.float64)[order]
     if len(t) < 2 * min_bursts:
         return []
+    nt = np.zeros(len(t), bool) if neutral is None else np.asarray(neutral, bool)[order]
     close = np.diff(t) <= burst_isi_s
-    bursts = [(t[a], t[b]) for a, b in _runs(close) if b - a + 1 >= min_size]  # intervals a..b-1 -> events a..b
+    # intervals a..b-1 -> events a..b; counted unless most of its events are neutral
+    bursts = [(t[a], t[b], 2 * np.count_nonzero(nt[a : b + 1]) <= b - a + 1)
+              for a, b in _runs(close) if b - a + 1 >= min_size]
     episodes, current = [], []
-    for lo, hi in bursts:
-        if current and lo - current[-1][1] <= burst_gap_s:
-            current.append((lo, hi))
-        else:
-            if len(current) >= min_bursts:
-                episodes.append((current[0][0], current[-1][1]))
-            current = [(lo, hi)]
-    if len(current) >= min_bursts:
-        episodes.append((current[0][0], current[-1][1]))
+
+    def close_chain() -> None:
+        counted = [(lo, hi) for lo, hi, c in current if c]
+        if len(counted) >= min_bursts:
+            episodes.append((counted[0][0], counted[-1][1]))
+
+    for lo, hi, counts in bursts:
+        if not (current and lo - current[-1][1] <= burst_gap_s):
+            close_chain()
+            current = []
+        current.append((lo, hi, counts))
+    close_chain()
     return episodes
 
 
@@ -214,6 +229,8 @@ class Segmenter:
         saturation_min_ms: float = 4.0,
         saturation_pad_s: tuple[float, float] = (0.3, 1.0),
         common_fraction: float = 0.5,
+        coincidence_ms: float = 20.0,
+        burst_common_fraction: float | None = 0.5,
         noisy_uv: float = 30.0,
         noisy_min_s: float = 2.0,
         baseline_s: float = 60.0,
@@ -239,6 +256,8 @@ class Segmenter:
         self.sat_pad_w = (int(math.ceil(saturation_pad_s[0] / w)), int(math.ceil(saturation_pad_s[1] / w)))
         self.sat_min = max(3, int(round(saturation_min_ms * 1e-3 * self.fs)))
         self.common_fraction = common_fraction
+        self.coincidence_s = coincidence_ms * 1e-3
+        self.burst_common_fraction = burst_common_fraction
         self.noisy_uv = noisy_uv
         self.noisy_min_w = int(round(noisy_min_s / w))
         self.baseline_w = int(round(baseline_s / w))
@@ -718,15 +737,18 @@ class Segmenter:
         ongoing = np.full(self.n_channels, math.inf)  # start of an episode still open, per channel
         order = np.lexsort((self._ev_t, self._ev_c))  # by channel, then time (stable)
         bounds = np.searchsorted(self._ev_c[order], np.arange(self.n_channels + 1), side="left")
+        common = self._common_mode(order, bounds)
         for ch in range(self.n_channels):
             sel = order[bounds[ch] : bounds[ch + 1]]
             t = self._ev_t[sel]
-            if not self._may_hold_episode(t):
+            if not self._may_hold_episode(t[~common[sel]]):
                 continue
-            episodes = find_bursts(t, burst_isi_s=self.burst_isi_s, burst_gap_s=self.burst_gap_s)
-            a = self._ev_a[sel]
+            episodes = find_bursts(t, burst_isi_s=self.burst_isi_s, burst_gap_s=self.burst_gap_s,
+                                   neutral=common[sel])
+            own = sel[~common[sel]]
+            a = self._ev_a[own]
             if np.isfinite(a).all():
-                episodes = _merge_spans(episodes + find_trains(t, a, min_events=self.train_events,
+                episodes = _merge_spans(episodes + find_trains(self._ev_t[own], a, min_events=self.train_events,
                                                                merge_s=self.burst_gap_s))
             for lo, hi in episodes:
                 if hi < horizon:
@@ -743,6 +765,26 @@ class Segmenter:
         old = inside & (self._ev_t < horizon - 2 * self.burst_gap_s - 0.1) & (self._ev_t < limit)
         keep &= ~old
         self._ev_t, self._ev_c, self._ev_a = self._ev_t[keep], self._ev_c[keep], self._ev_a[keep]
+
+    def _common_mode(self, order: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+        """Per buffered event: seen within ±``coincidence_s`` on ≥ ``burst_common_fraction`` of
+        the other channels (and ≥ 2). ``order``/``bounds``: the events by channel, then time."""
+        n_other = self.n_channels - 1
+        common = np.zeros(len(self._ev_t), bool)
+        if self.burst_common_fraction is None or n_other < 2:
+            return common
+        need = max(2, math.ceil(self.burst_common_fraction * n_other))
+        t = self._ev_t
+        hits = np.zeros(len(t), np.int64)
+        for ch in range(self.n_channels):
+            tc = t[order[bounds[ch] : bounds[ch + 1]]]  # sorted
+            if not len(tc):
+                continue
+            near = np.searchsorted(tc, t + self.coincidence_s, side="right") - np.searchsorted(
+                tc, t - self.coincidence_s, side="left")
+            hits += (near > 0) & (self._ev_c != ch)
+        common[:] = hits >= need
+        return common
 
     def _may_hold_episode(self, t: np.ndarray) -> bool:
         """False when the sorted times ``t`` can hold neither bursts nor a dense train (a

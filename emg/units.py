@@ -143,10 +143,12 @@ class UnitTracker:
         return int(self.assign_many(np.array([channel]), wave, np.array([amplitude_uv]), np.array([time_s]))[0])
 
     def match(self, channel: int, waveform_uv: np.ndarray, amplitude_uv: float, time_s: float, *,
-              min_corr: float, min_count: int) -> int:
+              min_corr: float, min_count: int, min_gap_s: float = 0.0) -> int:
         """Unit id (1-based) of an established unit this waveform repeats, else -1.
 
-        Established: at least ``min_count`` members. Repeats: normalised cross-correlation
+        Established: at least ``min_count`` members, the last one at least ``min_gap_s``
+        before ``time_s`` (a unit firing again within a second is firing tonically, like in a
+        weak contraction, not fasciculating). Repeats: normalised cross-correlation
         >= ``min_corr`` (over ``max_lag_ms``) and peak-to-peak within ``max_amp_ratio`` of
         the unit's. The best-correlated such unit counts the waveform as a member (in
         :meth:`units_of`), but its template and the weights of later members are not changed,
@@ -155,6 +157,8 @@ class UnitTracker:
         best, best_corr = -1, -np.inf
         for u in range(int(self._n_units[channel])):
             if self._count[channel, u] < min_count:
+                continue
+            if time_s - max(self._last[channel, u], self._matched_last[channel, u]) < min_gap_s:
                 continue
             ratio = amplitude_uv / max(self._amp[channel, u], 1e-12)
             if not 1.0 / self.max_amp_ratio <= ratio <= self.max_amp_ratio:

@@ -158,3 +158,29 @@ def test_a_gap_at_the_start_leaves_the_rest_valid():
     x[~valid] = 0.0
     segs = segment_recording(x[None, :].astype(np.float32), FS, valid=valid, mains_hz=50.0, chunk_s=0.5)
     assert [(s.label, round(s.start_s, 3), round(s.end_s, 3)) for s in segs] == [("gap", 0.07, 1.1)]
+
+
+@pytest.mark.parametrize("chunk_s", [60.0, 0.7])
+def test_bursts_seen_on_most_channels_at_once_are_not_myokymia(chunk_s):
+    # Q, R, S pieces of large heartbeats at 120/min make a "burst" on every chest lead each beat;
+    # with a beat or a discharge in between they chain like recurring bursts. Myokymia is focal.
+    x, _ = base(30.0, seed=7)
+    data = np.repeat(x[None, :], 4, axis=0).astype(np.float32)
+    beats = np.arange(1.0, 29.0, 60 / 120)
+    pieces = np.concatenate([beats - 0.012, beats, beats + 0.02, beats + 0.35])  # + a T-wave piece
+    ev_t = np.concatenate([pieces + 0.002 * c for c in range(4)])
+    ev_c = np.repeat(np.arange(4), len(pieces))
+    # and one channel with true myokymia: bursts of one unit recurring 4 times a second
+    myo = np.concatenate([k * 0.25 + np.array([0.0, 0.015, 0.03]) for k in range(16)]) + 12.0
+    ev_t, ev_c = np.concatenate([ev_t, myo]), np.concatenate([ev_c, np.full(len(myo), 2)])
+    order = np.argsort(ev_t, kind="stable")
+    segs = segment_recording(data, FS, event_times_s=ev_t[order], event_channels=ev_c[order], mains_hz=50.0,
+                             chunk_s=chunk_s)
+    myokymia = [(s.channel, s.start_s, s.end_s) for s in segs if s.label == "myokymia"]
+    # one episode: every other burst coincides with a beat (12.0, 12.5, ...) and neither counts nor
+    # breaks it, so it runs from the first burst clear of a beat (12.25, less a window) to the
+    # last (15.75-15.78, plus two windows)
+    assert myokymia == [(2, pytest.approx(12.15), pytest.approx(15.98, abs=0.01))]
+    off = segment_recording(data, FS, event_times_s=ev_t[order], event_channels=ev_c[order], mains_hz=50.0,
+                            chunk_s=chunk_s, burst_common_fraction=None)
+    assert {s.channel for s in off if s.label == "myokymia"} == {0, 1, 2, 3}  # what the rule prevents

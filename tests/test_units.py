@@ -61,6 +61,8 @@ def test_match_finds_an_established_unit_without_changing_its_template():
     assert tracker.match(0, noisy, 500.0, 6.0, min_corr=0.7, min_count=3) == -1  # too big for the unit
     assert tracker.match(0, 200.0 * shape("tri") / np.ptp(shape("tri")), 200.0, 6.0, min_corr=0.7,
                          min_count=3) == -1  # another shape
+    # a unit that fired less than min_gap_s ago is firing tonically: no match
+    assert tracker.match(0, noisy, 200.0, 5.5, min_corr=0.7, min_count=3, min_gap_s=1.0) == -1  # last at 5.0
     after = tracker.units_of(0)[0]
     np.testing.assert_array_equal(after.waveform_uv, before.waveform_uv)
     assert (after.count, after.last_s) == (before.count + 1, 5.0)
