@@ -396,7 +396,7 @@ def analyze(recording_or_path: Recording | str | os.PathLike, *, format: str = "
         Wraps the chunk iterator (e.g. a progress bar).
     **kwargs
         ``threads`` (see :func:`run_chunks`), ``detector_kw``, ``segmenter_kw``,
-        ``classifier_kw`` (see :class:`Analyzer`).
+        ``classifier_kw``, ``unit_rescue`` (see :class:`Analyzer`).
 
     Returns
     -------

@@ -40,8 +40,9 @@ Rules (thresholds are the keyword arguments of :class:`Segmenter`):
   unit firing regularly at ~6 Hz stays below it). Myokymia is focal: an event seen at the
   same time (±``coincidence_ms``, 20 ms) on at least ``burst_common_fraction`` (half) of
   the other channels (and ≥ 2) is common mode - the pieces of a large heartbeat (Q, R, S
-  make a "burst" every beat on chest leads), a movement. A burst made mostly of such events
-  neither counts nor breaks an episode; trains count only the channel's own events.
+  make a "burst" every beat on chest leads), a movement - and takes no part in bursts or
+  trains (a focal burst that coincides with a heartbeat is lost with it: an episode may
+  then be cut in two).
 * **artifact**: the low-frequency trace leaves its running median (±0.3 s) by more than
   ``max(lf_min_uv, lf_k × its 90th percentile over 30 s)`` (40 µV, 5×; half that on the
   other channels when one channel passes), or a saturated run; padded by
@@ -91,43 +92,32 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
 
 
 def find_bursts(times_s: np.ndarray, *, burst_isi_s: float = 0.040, burst_gap_s: float = 0.5,
-                min_bursts: int = 3, min_size: int = 3, neutral: np.ndarray | None = None) -> list[tuple[float, float]]:
+                min_bursts: int = 3, min_size: int = 3) -> list[tuple[float, float]]:
     """Myokymic episodes in one channel's event times: recurring bursts of discharges.
 
     A burst is ≥ ``min_size`` events with successive intervals ≤ ``burst_isi_s``; an episode is
     ≥ ``min_bursts`` bursts, each starting ≤ ``burst_gap_s`` after the previous one ends.
-    With ``neutral`` (a mask over ``times_s``: events seen on most channels at once), a
-    burst made mostly of neutral events keeps a chain going but does not count towards
-    ``min_bursts`` nor bound the episode (a focal burst that coincides with a heartbeat
-    neither makes nor breaks an episode).
 
     Returns
     -------
     list of (start_s, end_s)
-        From the first event of the first (counted) burst to the last event of the last one.
+        From the first event of the first burst to the last event of the last burst.
     """
-    order = np.argsort(np.asarray(times_s, dtype=np.float64), kind="stable")
-    t = np.asarray(times_s, dtype=np.float64)[order]
+    t = np.sort(np.asarray(times_s, dtype=np.float64))
     if len(t) < 2 * min_bursts:
         return []
-    nt = np.zeros(len(t), bool) if neutral is None else np.asarray(neutral, bool)[order]
     close = np.diff(t) <= burst_isi_s
-    # intervals a..b-1 -> events a..b; counted unless most of its events are neutral
-    bursts = [(t[a], t[b], 2 * np.count_nonzero(nt[a : b + 1]) <= b - a + 1)
-              for a, b in _runs(close) if b - a + 1 >= min_size]
+    bursts = [(t[a], t[b]) for a, b in _runs(close) if b - a + 1 >= min_size]  # intervals a..b-1 -> events a..b
     episodes, current = [], []
-
-    def close_chain() -> None:
-        counted = [(lo, hi) for lo, hi, c in current if c]
-        if len(counted) >= min_bursts:
-            episodes.append((counted[0][0], counted[-1][1]))
-
-    for lo, hi, counts in bursts:
-        if not (current and lo - current[-1][1] <= burst_gap_s):
-            close_chain()
-            current = []
-        current.append((lo, hi, counts))
-    close_chain()
+    for lo, hi in bursts:
+        if current and lo - current[-1][1] <= burst_gap_s:
+            current.append((lo, hi))
+        else:
+            if len(current) >= min_bursts:
+                episodes.append((current[0][0], current[-1][1]))
+            current = [(lo, hi)]
+    if len(current) >= min_bursts:
+        episodes.append((current[0][0], current[-1][1]))
     return episodes
 
 
@@ -740,15 +730,14 @@ class Segmenter:
         common = self._common_mode(order, bounds)
         for ch in range(self.n_channels):
             sel = order[bounds[ch] : bounds[ch + 1]]
-            t = self._ev_t[sel]
-            if not self._may_hold_episode(t[~common[sel]]):
+            own = sel[~common[sel]]  # the channel's own events: common-mode ones take no part
+            t = self._ev_t[own]
+            if not self._may_hold_episode(t):
                 continue
-            episodes = find_bursts(t, burst_isi_s=self.burst_isi_s, burst_gap_s=self.burst_gap_s,
-                                   neutral=common[sel])
-            own = sel[~common[sel]]
+            episodes = find_bursts(t, burst_isi_s=self.burst_isi_s, burst_gap_s=self.burst_gap_s)
             a = self._ev_a[own]
             if np.isfinite(a).all():
-                episodes = _merge_spans(episodes + find_trains(self._ev_t[own], a, min_events=self.train_events,
+                episodes = _merge_spans(episodes + find_trains(t, a, min_events=self.train_events,
                                                                merge_s=self.burst_gap_s))
             for lo, hi in episodes:
                 if hi < horizon:
@@ -756,7 +745,8 @@ class Segmenter:
                     if not self._inside_bout(ch, lo, hi):
                         self._excl[ch].append((a, b, _BOUT))
                         self._segments.append(Segment(a, b, "myokymia", ch))
-                    keep[sel[(t >= lo) & (t <= hi)]] = False
+                    t_all = self._ev_t[sel]
+                    keep[sel[(t_all >= lo) & (t_all <= hi)]] = False
                 else:
                     ongoing[ch] = min(ongoing[ch], lo)
         c = self._ev_c

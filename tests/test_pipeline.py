@@ -187,3 +187,19 @@ def test_faint_discharges_of_a_known_unit_are_counted_the_same_whatever_the_chun
     assert live.events.sample.tolist() == batch.events.sample.tolist()
     assert live.events.label.tolist() == batch.events.label.tolist()
     assert live.events.unit.tolist() == batch.events.unit.tolist()
+
+
+def test_a_doublet_the_detector_listed_in_full_is_one_row_whatever_the_chunking():
+    # regression: the hidden-first-discharge move landed the second discharge on the first one,
+    # which the live path then counted twice (0.5 s chunks) and the batch path as a single
+    rec, _ = simulate("low-snr", minutes=10, channels=1, seed=102)
+    batch = analyze(rec, threads=False)
+    analyzer = Analyzer(rec.fs, rec.channel_names)
+    for chunk in rec.iter_chunks(0.5):
+        analyzer.process(chunk)
+    analyzer.finish()
+    live = analyzer.result(rec.info)
+    rows = lambda r: list(zip(r.events.sample.tolist(), r.events.label.tolist(), r.events.multiplicity.tolist()))
+    assert rows(live) == rows(batch)
+    at = [(lab, m) for s, lab, m in rows(batch) if s == 569600]
+    assert at == [("fasciculation", 2)]
