@@ -527,7 +527,8 @@ def railed_runs(x, run_val, run_len, flat_n, out):
 
 @jit
 def assign_units(channels, waves, amps, times, min_corr, max_amp_ratio, max_lag, memory, tpl, tpl_amp,
-                 tpl_count, tpl_first, tpl_last, n_units, out):
+                 tpl_count, tpl_first, tpl_last, n_units, out, match_only, match_corr, match_count, match_gap,
+                 matched, matched_last):
     """On-line leader clustering of waveforms into putative motor units (see :mod:`emg.units`).
 
     Events are taken in order; each joins, among its channel's units whose peak-to-peak is
@@ -535,6 +536,12 @@ def assign_units(channels, waves, amps, times, min_corr, max_amp_ratio, max_lag,
     (:func:`unit_correlations`) of at least ``min_corr``, or starts a new unit (none beyond
     ``tpl.shape[1]`` units per channel: unit -1). A unit's template and amplitude are running
     means over its last ``memory`` members.
+
+    An event with ``match_only`` set changes no template: it gets the first unit with the
+    best correlation of at least ``match_corr`` among those of at least ``match_count``
+    members whose last member (``tpl_last``, ``matched_last``) is at least ``match_gap`` s
+    before it and whose size is within ``max_amp_ratio``, counted in ``matched`` and
+    ``matched_last``; else -1.
 
     Parameters
     ----------
@@ -550,6 +557,10 @@ def assign_units(channels, waves, amps, times, min_corr, max_amp_ratio, max_lag,
         Units per channel; all of these are updated in place.
     out : int64 (m,)
         1-based unit per event, -1 when none.
+    match_only : bool (m,)
+    matched : int64 (n_ch, max_units)
+    matched_last : float64 (n_ch, max_units)
+        Members found by matching and the time of the last one, updated.
     """
     m, n = waves.shape
     max_units = tpl.shape[1]
@@ -568,6 +579,21 @@ def assign_units(channels, waves, amps, times, min_corr, max_amp_ratio, max_lag,
         k = n_units[c]
         if k:
             unit_correlations(wave, tpl[c, :k], max_lag, corrs)
+        if match_only[e]:
+            best = -1
+            best_corr = -np.inf
+            for u in range(k):
+                ratio = amps[e] / max(tpl_amp[c, u], 1e-12)
+                if (tpl_count[c, u] >= match_count and times[e] - max(tpl_last[c, u], matched_last[c, u]) >= match_gap
+                        and 1.0 / max_amp_ratio <= ratio <= max_amp_ratio and corrs[u] >= match_corr
+                        and corrs[u] > best_corr):
+                    best = u
+                    best_corr = corrs[u]
+            if best >= 0:
+                matched[c, best] += 1
+                matched_last[c, best] = max(matched_last[c, best], times[e])
+            out[e] = best + 1 if best >= 0 else -1
+            continue
         best = -1
         best_corr = min_corr
         for u in range(k):

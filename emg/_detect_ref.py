@@ -184,20 +184,35 @@ def railed_runs_ref(x: np.ndarray, flat_n: int) -> np.ndarray:
 
 
 def assign_units_ref(channels, waves, amps, times, n_channels, min_corr, max_amp_ratio, max_lag, max_units,
-                     memory):
+                     memory, match_only=None, match_corr=0.75, match_count=3, match_gap=0.0):
     """Leader clustering event by event with Python lists and :func:`emg.units.best_correlation`.
 
     Returns the 1-based unit per event (-1 when none) and, per channel, the list of units
-    as dicts (waveform, amplitude, count, first, last) in creation order.
+    as dicts (waveform, amplitude, count, first, last, matched, matched_last) in creation order.
+    ``match_only`` events are matched to an established unit without changing it.
     """
     from .units import best_correlation
 
     units: list[list[dict]] = [[] for _ in range(n_channels)]
     out = []
-    for c, wave, amp, t in zip(channels, waves, amps, times):
+    match_only = np.zeros(len(channels), bool) if match_only is None else match_only
+    for c, wave, amp, t, only in zip(channels, waves, amps, times, match_only):
         wave = np.asarray(wave, np.float64)
         if wave.size < 3 or not np.any(wave):
             out.append(-1)
+            continue
+        if only:
+            best, best_corr = None, -np.inf
+            for u in units[c]:
+                ok = (u["count"] >= match_count and t - max(u["last"], u["matched_last"]) >= match_gap
+                      and 1 / max_amp_ratio <= amp / max(u["amplitude"], 1e-12) <= max_amp_ratio)
+                corr = best_correlation(wave, u["waveform"], max_lag) if ok else -np.inf
+                if corr >= match_corr and corr > best_corr:
+                    best, best_corr = u, corr
+            if best is not None:
+                best["matched"] += 1
+                best["matched_last"] = max(best["matched_last"], t)
+            out.append(-1 if best is None else best["id"])
             continue
         best, best_corr = None, min_corr
         for u in units[c]:
@@ -210,7 +225,7 @@ def assign_units_ref(channels, waves, amps, times, n_channels, min_corr, max_amp
                 out.append(-1)
                 continue
             best = {"id": len(units[c]) + 1, "waveform": wave.copy(), "amplitude": 0.0, "count": 0,
-                    "first": t, "last": t}
+                    "first": t, "last": t, "matched": 0, "matched_last": 0.0}
             units[c].append(best)
         weight = 1.0 / min(best["count"] + 1, memory)
         if best["count"]:

@@ -232,28 +232,19 @@ class Analyzer:
         if not len(ev):
             return ev
         unit, label = ev.unit.copy(), ev.label.copy()
-        fasc = np.flatnonzero(label == "fasciculation")
-        done = 0
-        cand = np.flatnonzero(label == FAINT_CANDIDATE)
-        for i in cand.tolist() if self.unit_rescue is not None else []:
-            rows = fasc[done : np.searchsorted(fasc, i)]
-            unit[rows] = self._assign(ev, rows)
-            done += len(rows)
-            u = self.units.match(int(ev.channel[i]), ev.waveforms[i], float(ev.amplitude_uv[i]),
-                                 float(ev.sample[i] / self.fs), **self.unit_rescue)
-            if u > 0:
-                label[i], unit[i] = "fasciculation", u
-        rows = fasc[done:]
-        unit[rows] = self._assign(ev, rows)
+        cand = label == FAINT_CANDIDATE
+        if self.unit_rescue is None:
+            cand[:] = False
+        rows = np.flatnonzero((label == "fasciculation") | cand)  # in time order
+        unit[rows] = self.units.assign_many(ev.channel[rows], ev.waveforms[rows], ev.amplitude_uv[rows],
+                                            ev.sample[rows] / self.fs, match_only=cand[rows],
+                                            **(self.unit_rescue or {}))
+        label[cand & (unit > 0)] = "fasciculation"
         ev = ev.replace(unit=unit, label=label)
         if np.any(label == FAINT_CANDIDATE):
             ev = ev.select(label != FAINT_CANDIDATE)
         self._events.append(ev)
         return ev
-
-    def _assign(self, ev: Events, rows: np.ndarray) -> np.ndarray:
-        return self.units.assign_many(ev.channel[rows], ev.waveforms[rows], ev.amplitude_uv[rows],
-                                      ev.sample[rows] / self.fs)
 
     # -- results ------------------------------------------------------------------------
     def result(self, info: RecordingInfo, *, input: str = "", packets_lost: int | None = None) -> AnalysisResult:

@@ -107,11 +107,13 @@ class UnitTracker:
         self._matched_last = np.zeros((self.n_channels, self.max_units))
 
     def assign_many(self, channels: np.ndarray, waveforms_uv: np.ndarray, amplitudes_uv: np.ndarray,
-                    times_s: np.ndarray) -> np.ndarray:
+                    times_s: np.ndarray, *, match_only: np.ndarray | None = None, min_corr: float = 0.75,
+                    min_count: int = 3, min_gap_s: float = 0.0) -> np.ndarray:
         """Unit ids (1-based, -1 when none) of waveforms taken in order, updating the templates.
 
         One compiled pass (:func:`emg._detect_numba.assign_units`); the same as calling
-        :meth:`assign` on each in turn.
+        :meth:`assign` on each in turn. Waveforms flagged ``match_only`` are instead compared
+        as :meth:`match` does (``min_corr``, ``min_count``, ``min_gap_s`` are its settings).
         """
         from ._detect_numba import assign_units
 
@@ -130,11 +132,13 @@ class UnitTracker:
             raise ValueError(f"Invalid waveforms: {waves.shape[1]} samples, the units hold {self._n_wave}.")
         if self.max_units == 0:
             return out
+        only = np.zeros(len(channels), np.bool_) if match_only is None else np.ascontiguousarray(match_only, np.bool_)
         assign_units(np.ascontiguousarray(channels, dtype=np.int64), waves,
                      np.ascontiguousarray(amplitudes_uv, dtype=np.float64),
                      np.ascontiguousarray(times_s, dtype=np.float64), float(self.min_corr),
                      float(self.max_amp_ratio), int(self.max_lag), int(self.memory), self._tpl, self._amp,
-                     self._count, self._first, self._last, self._n_units, out)
+                     self._count, self._first, self._last, self._n_units, out, only, float(min_corr),
+                     int(min_count), float(min_gap_s), self._matched, self._matched_last)
         return out
 
     def assign(self, channel: int, waveform_uv: np.ndarray, amplitude_uv: float, time_s: float) -> int:
@@ -150,27 +154,14 @@ class UnitTracker:
         before ``time_s`` (a unit firing again within a second is firing tonically, like in a
         weak contraction, not fasciculating). Repeats: normalised cross-correlation
         >= ``min_corr`` (over ``max_lag_ms``) and peak-to-peak within ``max_amp_ratio`` of
-        the unit's. The best-correlated such unit counts the waveform as a member (in
-        :meth:`units_of`), but its template and the weights of later members are not changed,
-        so faint waveforms do not blur it.
+        the unit's; the first best-correlated such unit. It counts the waveform as a member
+        (in :meth:`units_of`), but its template and the weights of later members are not
+        changed, so faint waveforms do not blur it.
         """
-        best, best_corr = -1, -np.inf
-        for u in range(int(self._n_units[channel])):
-            if self._count[channel, u] < min_count:
-                continue
-            if time_s - max(self._last[channel, u], self._matched_last[channel, u]) < min_gap_s:
-                continue
-            ratio = amplitude_uv / max(self._amp[channel, u], 1e-12)
-            if not 1.0 / self.max_amp_ratio <= ratio <= self.max_amp_ratio:
-                continue
-            corr = best_correlation(waveform_uv, self._tpl[channel, u], self.max_lag)
-            if corr >= min_corr and corr > best_corr:
-                best, best_corr = u, corr
-        if best < 0:
-            return -1
-        self._matched[channel, best] += 1
-        self._matched_last[channel, best] = max(self._matched_last[channel, best], float(time_s))
-        return best + 1
+        wave = np.asarray(waveform_uv, dtype=np.float64)[None, :]
+        return int(self.assign_many(np.array([channel]), wave, np.array([amplitude_uv]), np.array([time_s]),
+                                    match_only=np.array([True]), min_corr=min_corr, min_count=min_count,
+                                    min_gap_s=min_gap_s)[0])
 
     def units_of(self, channel: int) -> list[UnitTemplate]:
         """Templates of one channel, most frequent first."""

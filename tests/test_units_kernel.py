@@ -78,3 +78,33 @@ def test_assign_units_kernel_matches_the_event_by_event_reference():
     single = UnitTracker(1000.0, 2, max_units=4)
     one = [single.assign(int(c), w, float(a), float(s)) for c, w, a, s in zip(channels, waves, amps, times)]
     np.testing.assert_array_equal(one, ref)
+
+
+def test_assign_units_kernel_matches_the_reference_with_match_only_events():
+    from emg.units import UnitTracker
+
+    rng = np.random.default_rng(12)
+    n = 41
+    t = np.linspace(-1, 1, n)
+    shapes = [np.sin(np.pi * t) * np.exp(-4 * t * t), (1 - 8 * t * t) * np.exp(-6 * t * t)]
+    m = 400
+    kind = rng.integers(0, 2, m)
+    channels = rng.integers(0, 2, m)
+    only = rng.random(m) < 0.3
+    noise = np.where(only, 30.0, 8.0)  # faint copies are noisier
+    waves = np.array([150.0 * shapes[kind[i]] + rng.normal(0, noise[i], n) for i in range(m)]).astype(np.float32)
+    amps = np.ptp(waves, axis=1).astype(np.float64)
+    times = np.cumsum(rng.exponential(0.8, m))
+    settings = dict(match_corr=0.75, match_count=3, match_gap=1.0)
+    ref, ref_units = R.assign_units_ref(channels, waves, amps, times, 2, 0.85, 1.5, 2, 20, 50, match_only=only,
+                                        **settings)
+    tracker = UnitTracker(1000.0, 2)
+    got = np.concatenate([tracker.assign_many(channels[a:b], waves[a:b], amps[a:b], times[a:b], match_only=only[a:b],
+                                              min_corr=0.75, min_count=3, min_gap_s=1.0)
+                          for a, b in ((0, 7), (7, 200), (200, m))])
+    np.testing.assert_array_equal(got, ref)
+    assert 10 < np.count_nonzero(got[only] > 0) < np.count_nonzero(only)  # some matched, not all
+    for c in range(2):
+        units = sorted(tracker.units_of(c), key=lambda u: u.unit)
+        assert [u.count for u in units] == [r["count"] + r["matched"] for r in ref_units[c]]
+        np.testing.assert_allclose([u.waveform_uv for u in units], [r["waveform"] for r in ref_units[c]], atol=1e-9)
