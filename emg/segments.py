@@ -258,6 +258,7 @@ class Segmenter:
             self.lf_half + max(self.art_pad_w + self.sat_pad_w),
             self.noisy_min_w,
         ) + 1
+        self._lf_base: dict[int, np.ndarray] = {}  # baseline of each 1 s block in the LF history
         self._mask = None
         self._tables = None
         self._waves = None
@@ -559,7 +560,7 @@ class Segmenter:
         bout = _erode(_dilate(bout, half, half), half, half)
         # artefacts: low-frequency excursions (relative to a 90th-percentile baseline) and saturation
         dev, _ = self._lf_deviation(lo, hi)
-        base = self._lf_baseline(dev, lo, gapw)
+        base = self._lf_baseline(dev, lo, gapw, hi if final else hi - self.lf_half)
         thr = np.maximum(self.lf_min_uv, self.lf_k * base)
         lf = (dev > thr) & ~gapw
         if self.n_channels >= 2:  # a movement seen on one channel needs half the swing on the others
@@ -603,13 +604,17 @@ class Segmenter:
             self._close_all(commit_to)
         return self._take_segments()
 
-    def _lf_baseline(self, dev: np.ndarray, lo: int, gapw: np.ndarray) -> np.ndarray:
+    def _lf_baseline(self, dev: np.ndarray, lo: int, gapw: np.ndarray, final_to: int) -> np.ndarray:
         """90th percentile of the LF deviation over the trailing 30 s (gaps left out), per 1 s block.
 
-        Blocks start at ``lo`` and every ``block`` windows on. Each whole block at or after
-        ``self._lf_hist_w`` (the windows not yet in the history) adds its gap-free values to
-        the history; a block's baseline is the percentile over the last ``win`` history
-        values before it (once there are at least ``block``), else over its own values.
+        Blocks lie on the absolute grid of ``block`` windows (``dev[:, 0]`` is window ``lo``;
+        the first block may be partial). Each whole block at or after ``self._lf_hist_w`` (the
+        windows not yet in the history) whose deviations are final (it ends by ``final_to``:
+        the running median needs ``lf_half`` windows after) adds its gap-free values to the
+        history; a block's baseline is the percentile over the last ``win`` history values
+        before it (once there are at least ``block``), else over its own values, fixed when
+        the block joins the history. So the history, and every committed window's baseline,
+        are the same whatever the chunking.
         """
         from ._segments_numba import trailing_percentile
 
@@ -617,12 +622,17 @@ class Segmenter:
         win = int(round(30.0 / self.window_s))
         hist = self._hist_lfdev
         start_hist = getattr(self, "_lf_hist_w", 0)
-        starts = np.arange(0, n, self.block)
-        stops = np.minimum(starts + self.block, n)
+        first_edge = -(-lo // self.block) * self.block  # the first grid edge at or after lo
+        starts = np.unique(np.concatenate([[0], np.arange(first_edge - lo, n, self.block)])).astype(np.int64)
+        starts = starts[starts < n] if n else np.zeros(0, np.int64)
+        stops = np.append(starts[1:], n).astype(np.int64)
         ok = ~gapw
         n_ok = np.add.reduceat(ok.astype(np.int64), starts) if n else np.zeros(0, np.int64)
-        # once a whole block at or after start_hist is added, every later whole block is too
-        adds = (lo + starts >= start_hist) & (stops - starts == self.block)
+        whole = (stops - starts == self.block) & ((lo + starts) % self.block == 0)
+        adds = whole & (lo + starts >= start_hist) & (lo + stops <= final_to)
+        if adds.any():  # a contiguous run of blocks from the history's end
+            last = int(np.flatnonzero(adds)[-1])
+            adds[: last + 1] = whole[: last + 1] & (lo + starts[: last + 1] >= start_hist)
         total = hist.shape[1] + np.concatenate([[0], np.cumsum(np.where(adds, n_ok, 0))[:-1]])
         cum = np.concatenate([hist, dev[:, ok & np.repeat(adds, stops - starts)]], axis=1)
         base = np.zeros((n_ch, len(starts)))
@@ -634,6 +644,17 @@ class Segmenter:
         for j in np.flatnonzero(~from_hist & (n_ok > 0)):  # the start of the recording: the block itself
             b0, b1 = starts[j], stops[j]
             base[:, j] = np.percentile(dev[:, b0:b1][:, ok[b0:b1]], 90, axis=1)
+        # a block already in the history keeps the baseline it had when it was added (the
+        # history has grown past it since); blocks added now record theirs
+        known = self._lf_base
+        block_id = (lo + starts) // self.block
+        for j, b in enumerate(block_id.tolist()):
+            if b in known:
+                base[:, j] = known[b]
+            elif adds[j]:
+                known[b] = base[:, j].copy()
+        for b in [b for b in known if b < lo // self.block]:
+            del known[b]
         out = np.repeat(base, stops - starts, axis=1)
         self._hist_lfdev = cum[:, -win:] if win else cum[:, :0]
         if adds.any():
