@@ -17,7 +17,8 @@ __all__ = ["assign_families", "carry_residuals", "carry_residuals_ref", "heartbe
 
 
 @jit
-def assign_families(channels, waves, amps, tpl, amp, ids, used, count, state, min_corr, max_ratio, out):
+def assign_families(channels, waves, amps, tpl, amp, ids, used, count, state, min_corr, max_ratio, out,
+                    prior, has_prior):
     """Assign each event (in order) to a family of its channel, updating the templates.
 
     Parameters
@@ -37,6 +38,11 @@ def assign_families(channels, waves, amps, tpl, amp, ids, used, count, state, mi
         Joining rules (normalised correlation, amplitude ratio either way).
     out : int64 (n,)
         Family id of each event.
+    prior : float64 (n, n_wave)
+        The template of the family an event joined, as it stood once the event joined (its
+        past members and itself, none later: the same whatever the chunking);
+        ``has_prior`` False for an event that started a family.
+    has_prior : bool (n,)
     """
     n, n_wave = waves.shape
     n_fam = tpl.shape[1]
@@ -71,6 +77,7 @@ def assign_families(channels, waves, amps, tpl, amp, ids, used, count, state, mi
             if corr >= min_corr and corr > best_corr:
                 best = k
                 best_corr = corr
+        has_prior[e] = best >= 0
         if best >= 0:
             cnt = count[c, best] + 1
             cnt = min(cnt, 30)
@@ -88,6 +95,8 @@ def assign_families(channels, waves, amps, tpl, amp, ids, used, count, state, mi
             if norm > 0:
                 for j in range(n_wave):
                     tpl[c, best, j] /= norm
+            for j in range(n_wave):
+                prior[e, j] = tpl[c, best, j]
             amp[c, best] += (amps[e] - amp[c, best]) / cnt
             count[c, best] += 1
             used[c, best] = state[1]

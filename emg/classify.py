@@ -43,7 +43,9 @@ further through its own small pieces; a discharge there is lost: about 1 % of th
 per minute, more for small ones). An event within 25 ms of a heartbeat on the same channel, of the same size (±20 %) and
 the same waveform once aligned (correlation ≥ 0.9), is that beat found twice. **Template
 subtraction**: the
-family's mean waveform, scaled by least squares (±5 ms), is subtracted from every
+family's mean waveform as it stood when the beat joined the family (its earlier members and
+itself, so later beats - and hence chunk sizes - do not change it), scaled by least squares
+(±5 ms), is subtracted from every
 would-be heartbeat; a residual above ``max(residual_k × noise, residual_frac × its
 peak-to-peak)`` (8 × noise, 20 %) means a discharge rides on the beat: it is a
 fasciculation, and (``relocate``) it is placed at the residual's largest deflection, the
@@ -229,8 +231,13 @@ class ShapeFamilies:
         k = np.flatnonzero(self._ids[channel] == family)
         return None if not len(k) or self._tpl is None else self._tpl[channel, int(k[0])].copy()
 
-    def assign_many(self, channels: np.ndarray, waveforms: np.ndarray, amplitudes_uv: np.ndarray) -> np.ndarray:
-        """Family ids of a batch of events, in order (the compiled kernel; same result as :meth:`assign`)."""
+    def assign_many(self, channels: np.ndarray, waveforms: np.ndarray, amplitudes_uv: np.ndarray,
+                    prior: np.ndarray | None = None, has_prior: np.ndarray | None = None) -> np.ndarray:
+        """Family ids of a batch of events, in order (the compiled kernel; same result as :meth:`assign`).
+
+        With ``prior`` (n, n_wave) and ``has_prior`` (n,): filled with the template of the
+        family each event joined as it stood once the event joined (False: it started a family).
+        """
         from ._classify_numba import assign_families
 
         n = len(channels)
@@ -239,10 +246,14 @@ class ShapeFamilies:
             return out
         if self._tpl is None:
             self._tpl = np.zeros((self.n_channels, self.max_families, waveforms.shape[1]))
+        if prior is None:
+            prior = np.empty((n, waveforms.shape[1]))
+            has_prior = np.empty(n, np.bool_)
         state = np.array([self._next_id, self._tick], np.int64)
         assign_families(np.ascontiguousarray(channels, np.int64), np.ascontiguousarray(waveforms, np.float32),
                         np.ascontiguousarray(amplitudes_uv, np.float64), self._tpl, self._amp, self._ids,
-                        self._used, self._count, state, float(self.min_corr), float(self.max_amp_ratio), out)
+                        self._used, self._count, state, float(self.min_corr), float(self.max_amp_ratio), out,
+                        prior, has_prior)
         self._next_id, self._tick = int(state[0]), int(state[1])
         return out
 
@@ -421,6 +432,8 @@ class EventClassifier:
         self.families = ShapeFamilies(n_channels, min_corr=family_corr, max_amp_ratio=family_amp)
         self._buf: Events | None = None  # events not yet final (plus look-back context)
         self._fam = np.zeros(0, np.int64)
+        self._prior = np.zeros((0, 0))  # per buffered event: its family's template when it joined (push)
+        self._has_prior = np.zeros(0, np.bool_)
         self._done = 0  # rows of _buf already labelled and emitted
         self._first_beat = np.zeros(0)  # family id -> time of its first heartbeat (inf: none yet)
         self._near_hits = np.zeros(0, np.int64)  # family id -> labelled members next to a beat
@@ -435,15 +448,19 @@ class EventClassifier:
         """Add detector events (in time order, after the ones already pushed)."""
         if not len(events):
             return
-        fam = self.families.assign_many(events.channel, events.waveforms, events.amplitude_uv)
+        prior = np.empty((len(events), events.waveforms.shape[1]))
+        has_prior = np.empty(len(events), np.bool_)
+        fam = self.families.assign_many(events.channel, events.waveforms, events.amplitude_uv, prior, has_prior)
         if self._buf is None or len(self._buf) == 0:
-            self._buf, self._fam = events, fam
+            self._buf, self._fam, self._prior, self._has_prior = events, fam, prior, has_prior
         else:
             old = self._buf
             order = np.lexsort((np.concatenate([old.channel, events.channel]),
                                 np.concatenate([old.sample, events.sample])))
             self._buf = Events.concat([old, events])
             self._fam = np.concatenate([self._fam, fam])[order]
+            self._prior = np.concatenate([self._prior, prior])[order]
+            self._has_prior = np.concatenate([self._has_prior, has_prior])[order]
 
     # -- output -------------------------------------------------------------------------
     def pop(self, until_s: float, zone: Callable[[np.ndarray, np.ndarray], np.ndarray],
@@ -476,6 +493,8 @@ class EventClassifier:
         if keep_from > 0:
             self._buf = buf.select(np.arange(keep_from, len(buf)))
             self._fam = self._fam[keep_from:]
+            self._prior = self._prior[keep_from:]
+            self._has_prior = self._has_prior[keep_from:]
             self._done -= keep_from
         return self._emit_groups(limit, final)
 
@@ -759,13 +778,9 @@ class EventClassifier:
         out = np.zeros(len(rows), bool)
         moved = np.zeros(len(rows), np.int64)
         resid = np.zeros(len(rows), np.float32)
-        fams = self.families
-        if fams._tpl is None:
-            return out, moved, resid
-        live = fams._ids >= 0
-        slot = {int(f): (c, k) for c, k, f in zip(*np.nonzero(live), fams._ids[live])}
-        where = [slot.get(int(f)) for f in self._fam[rows]]
-        have = np.array([w is not None for w in where])
+        # the family's template as it stood once the beat joined (its past beats and itself):
+        # the same whatever the chunking, unlike the template after every event pushed so far
+        have = self._has_prior[rows]
         if not have.any():
             return out, moved, resid
         n = buf.waveforms.shape[1]
@@ -773,10 +788,9 @@ class EventClassifier:
         if n <= 2 * m + 4:
             return out, moved, resid
         sel = rows[have]
-        ck = np.array([w for w in where if w is not None])
         best = np.empty(len(sel))
         peak = np.empty(len(sel), np.int64)
-        carry_residuals(fams._tpl[ck[:, 0], ck[:, 1]], np.ascontiguousarray(buf.waveforms[sel]), m, best, peak)
+        carry_residuals(np.ascontiguousarray(self._prior[sel]), np.ascontiguousarray(buf.waveforms[sel]), m, best, peak)
         limit = np.maximum(self.residual_k * buf.noise_uv[sel], self.residual_frac * buf.amplitude_uv[sel])
         out[np.flatnonzero(have)] = best > limit
         # the discharge's own peak: the residual's largest deflection

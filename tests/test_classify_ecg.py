@@ -121,3 +121,22 @@ def test_small_events_count_as_heartbeat_pieces_only_near_the_complex_start():
     assert out.label[out.onset_s.round(3) == key].tolist() == ["ecg"]
     out = run(EventClassifier(FS, 1, blind_k=None), both, chunk_s=0.7)  # the same whatever the chunks
     assert out.label[out.onset_s.round(3) == key].tolist() == ["fasciculation"]
+
+
+def test_riders_are_found_the_same_whatever_the_chunking():
+    # regression: the template subtraction used each family's template after every event pushed
+    # so far, i.e. up to 60 s ahead in batch but 0.5 s live, so a beat "carried" a discharge on
+    # one path only (chest-ecg seed 101: samples 84067 and 177406 on channel 0)
+    from emg.pipeline import Analyzer, analyze
+    from emg.simulate import simulate
+
+    rec, _ = simulate("chest-ecg", minutes=5, channels=3, seed=101)
+    batch = analyze(rec, threads=False)
+    analyzer = Analyzer(rec.fs, rec.channel_names)
+    for chunk in rec.iter_chunks(0.5):
+        analyzer.process(chunk)
+    analyzer.finish()
+    live = analyzer.result(rec.info)
+    rows = lambda r: list(zip(r.events.sample.tolist(), r.events.channel.tolist(), r.events.label.tolist()))
+    assert rows(live) == rows(batch)
+    assert (84067, 0, "ecg") in rows(batch)
