@@ -13,7 +13,7 @@ import numpy as np
 from ._numba import jit
 
 __all__ = ["assign_families", "carry_residuals", "carry_residuals_ref", "heartbeat_flags", "heartbeat_flags_ref",
-           "windowed_counts", "windowed_counts_ref"]
+           "hidden_first", "hidden_first_ref", "windowed_counts", "windowed_counts_ref"]
 
 
 @jit
@@ -371,3 +371,78 @@ def carry_residuals_ref(tpl, waves, m):
     lag = pp.argmin(axis=1)
     rows = np.arange(len(Y))
     return pp[rows, lag], idx[np.abs(resid[rows, lag]).argmax(axis=1)]
+
+
+@jit
+def hidden_first(waves, h, d_lo, d_hi, min_corr, max_ratio, out):
+    """For waveforms centred on their peak: the delay (samples) before the peak of an earlier
+    copy of the core at the peak, 0 for none.
+
+    The core is the ``2 h + 1`` samples around a position, mean removed; a copy ``d``
+    samples earlier (``d_lo <= d <= d_hi``) correlates >= ``min_corr`` with the core at the
+    peak and its peak-to-peak is within a factor ``max_ratio``; the most correlated delay
+    wins (the earliest on a tie). ``out`` (n,) int64 is written.
+    """
+    n, n_wave = waves.shape
+    m = n_wave // 2
+    width = 2 * h + 1
+    a = np.empty(width)
+    b = np.empty(width)
+    for e in range(n):
+        out[e] = 0
+        mean = 0.0
+        for j in range(width):
+            a[j] = waves[e, m - h + j]
+            mean += a[j]
+        mean /= width
+        lo, hi, na = np.inf, -np.inf, 0.0
+        for j in range(width):
+            a[j] -= mean
+            na += a[j] * a[j]
+            lo = min(lo, a[j])
+            hi = max(hi, a[j])
+        na = math.sqrt(na)
+        pp_a = max(hi - lo, 1e-12)
+        best = -np.inf
+        for d in range(d_lo, d_hi + 1):
+            mean = 0.0
+            for j in range(width):
+                b[j] = waves[e, m - d - h + j]
+                mean += b[j]
+            mean /= width
+            lo, hi, nb, ab = np.inf, -np.inf, 0.0, 0.0
+            for j in range(width):
+                v = b[j] - mean
+                nb += v * v
+                ab += a[j] * v
+                lo = min(lo, v)
+                hi = max(hi, v)
+            r = ab / max(na * math.sqrt(nb), 1e-12)
+            ratio = (hi - lo) / pp_a
+            if r >= min_corr and ratio >= 1.0 / max_ratio and ratio <= max_ratio and r > best:
+                best = r
+                out[e] = d
+
+
+def hidden_first_ref(waves, h, d_lo, d_hi, min_corr, max_ratio):
+    """NumPy reference of :func:`hidden_first` (all events at once, one delay at a time)."""
+    w = np.asarray(waves, np.float64)
+    m = w.shape[1] // 2
+    out = np.zeros(len(w), np.int64)
+
+    def core(at):
+        x = w[:, at - h : at + h + 1]
+        x = x - x.mean(axis=1, keepdims=True)
+        return x, np.sqrt(np.einsum("ij,ij->i", x, x))
+
+    a, na = core(m)
+    pp_a = np.ptp(a, axis=1)
+    best = np.full(len(w), -np.inf)
+    for d in range(d_lo, d_hi + 1):
+        b, nb = core(m - d)
+        r = np.einsum("ij,ij->i", a, b) / np.maximum(na * nb, 1e-12)
+        ratio = np.ptp(b, axis=1) / np.maximum(pp_a, 1e-12)
+        ok = (r >= min_corr) & (ratio >= 1 / max_ratio) & (ratio <= max_ratio) & (r > best)
+        best[ok] = r[ok]
+        out[ok] = d
+    return out

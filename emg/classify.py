@@ -435,6 +435,10 @@ class EventClassifier:
         self._prior = np.zeros((0, 0))  # per buffered event: its family's template when it joined (push)
         self._has_prior = np.zeros(0, np.bool_)
         self._done = 0  # rows of _buf already labelled and emitted
+        # per buffered event: heartbeat by rhythm or by coincidence, decided once its context is
+        # complete (the first _anchored rows), the anchors of the beat-locked rules
+        self._anchor = np.zeros(0, np.bool_)
+        self._anchored = 0
         self._first_beat = np.zeros(0)  # family id -> time of its first heartbeat (inf: none yet)
         self._near_hits = np.zeros(0, np.int64)  # family id -> labelled members next to a beat
         self._near_total = np.zeros(0, np.int64)  # family id -> labelled members
@@ -451,8 +455,10 @@ class EventClassifier:
         prior = np.empty((len(events), events.waveforms.shape[1]))
         has_prior = np.empty(len(events), np.bool_)
         fam = self.families.assign_many(events.channel, events.waveforms, events.amplitude_uv, prior, has_prior)
+        anchor = np.zeros(len(events), np.bool_)
         if self._buf is None or len(self._buf) == 0:
             self._buf, self._fam, self._prior, self._has_prior = events, fam, prior, has_prior
+            self._anchor, self._anchored = anchor, 0
         else:
             old = self._buf
             order = np.lexsort((np.concatenate([old.channel, events.channel]),
@@ -461,6 +467,7 @@ class EventClassifier:
             self._fam = np.concatenate([self._fam, fam])[order]
             self._prior = np.concatenate([self._prior, prior])[order]
             self._has_prior = np.concatenate([self._has_prior, has_prior])[order]
+            self._anchor = np.concatenate([self._anchor, anchor])[order]
 
     # -- output -------------------------------------------------------------------------
     def pop(self, until_s: float, zone: Callable[[np.ndarray, np.ndarray], np.ndarray],
@@ -480,11 +487,14 @@ class EventClassifier:
             return self._emit_groups(until_s, final)
         buf = self._buf
         t = buf.onset_s
-        limit = np.inf if final else until_s - 2 * self.context_s
-        limit = min(limit, until_s) if not final else limit
+        # heartbeat flags are final one context before until_s; the beat-locked rules look
+        # 2 contexts (+ a complex) around a row at those flags, so rows wait 3 contexts
+        limit = np.inf if final else until_s - 3 * self.context_s - 0.2
         new = np.flatnonzero((np.arange(len(buf)) >= self._done) & (t < limit))
         if len(new):
-            labels, shift, size = self._label(buf, new, zone)
+            beats_all = self._heartbeats(buf)
+            self._fix_anchors(buf, beats_all, np.inf if final else until_s - self.context_s - 0.05)
+            labels, shift, size = self._label(buf, new, zone, beats_all)
             self._collect(buf, new, labels, shift, size)
             self._done = int(new[-1]) + 1
         # forget rows older than the look-back context
@@ -495,23 +505,23 @@ class EventClassifier:
             self._fam = self._fam[keep_from:]
             self._prior = self._prior[keep_from:]
             self._has_prior = self._has_prior[keep_from:]
+            self._anchor = self._anchor[keep_from:]
             self._done -= keep_from
+            self._anchored -= keep_from
         return self._emit_groups(limit, final)
 
-    def _label(self, buf: Events, rows: np.ndarray, zone) -> np.ndarray:
+    def _fix_anchors(self, buf: Events, beats_all: np.ndarray, final_s: float) -> None:
+        """Decide, once, which buffered events before ``final_s`` are heartbeats: by rhythm
+        within their shape family, or by coincidence with a heartbeat elsewhere in a family that
+        already beats (the time of each family's first heartbeat: the same whatever the chunking)."""
         t = buf.onset_s
         ch = buf.channel
         fam = self._fam
-        amp = buf.amplitude_uv
-        snr = buf.snr
-        r_t, r_ch = t[rows], ch[rows]
-        labels = np.full(len(rows), "fasciculation", dtype=object)
-        zones = zone(r_t, r_ch)
-        # ECG by rhythm within the shape family
-        beats_all = self._heartbeats(buf)
+        rows = np.arange(self._anchored, int(np.searchsorted(t, final_s)))
+        if not len(rows):
+            return
+        r_t = t[rows]
         is_ecg = beats_all[rows].copy()
-        # ECG by coincidence with a heartbeat elsewhere, in a family that already beats (the
-        # time of each family's first heartbeat: the same whatever the chunking)
         first = self._first_beat_of(int(fam.max()) + 1)
         np.minimum.at(first, fam[rows[is_ecg]], r_t[is_ecg])
         cand = np.flatnonzero(~is_ecg & (first[fam[rows]] <= r_t))
@@ -520,8 +530,21 @@ class EventClassifier:
             i = rows[cand[k]]
             hit = (np.abs(t[j] - t[i]) <= self.coincidence_s) & (ch[j] != ch[i]) & (first[fam[j]] <= t[i])
             is_ecg[cand[k[hit]]] = True
+        self._anchor[rows] = is_ecg
+        self._anchored = int(rows[-1]) + 1
+
+    def _label(self, buf: Events, rows: np.ndarray, zone, beats_all: np.ndarray) -> np.ndarray:
+        t = buf.onset_s
+        ch = buf.channel
+        amp = buf.amplitude_uv
+        snr = buf.snr
+        r_t, r_ch = t[rows], ch[rows]
+        labels = np.full(len(rows), "fasciculation", dtype=object)
+        zones = zone(r_t, r_ch)
+        # ECG by rhythm within the shape family, or by coincidence (decided by _fix_anchors)
+        is_ecg = self._anchor[rows].copy()
         # the rest of a heartbeat's complex: families whose members keep landing next to beats
-        is_ecg |= self._beat_locked(buf, rows, is_ecg, beats_all)
+        is_ecg |= self._beat_locked(buf, rows, is_ecg)
         # small satellites of a beat on the same channel (Q or S waves split off the complex)
         beat_mask = beats_all.copy()
         beat_mask[rows[is_ecg]] = True
@@ -640,7 +663,10 @@ class EventClassifier:
         copy of the same potential lies (0: none), the first discharge of a doublet that the
         detector did not list. A copy: the core (±``hidden_core_ms``) ``hidden_ms`` before the
         peak correlates ≥ ``hidden_corr`` with the core at the peak and its peak-to-peak is
-        within a factor ``hidden_amp``; the most correlated delay wins."""
+        within a factor ``hidden_amp``; the most correlated delay wins (the compiled
+        :func:`emg._classify_numba.hidden_first`)."""
+        from ._classify_numba import hidden_first
+
         n = waves.shape[1] if waves.ndim == 2 else 0
         out = np.zeros(len(waves), np.int64)
         m = n // 2
@@ -651,23 +677,8 @@ class EventClassifier:
         d_hi = min(round(self.hidden_ms[1] * 1e-3 * self.fs), m - h)
         if not len(waves) or d_hi < d_lo:
             return out
-        w = np.asarray(waves, np.float64)
-
-        def core(at: int) -> tuple[np.ndarray, np.ndarray]:
-            x = w[:, at - h : at + h + 1]
-            x = x - x.mean(axis=1, keepdims=True)
-            return x, np.sqrt(np.einsum("ij,ij->i", x, x))
-
-        a, na = core(m)
-        pp_a = np.ptp(a, axis=1)
-        best = np.full(len(w), -np.inf)
-        for d in range(d_lo, d_hi + 1):
-            b, nb = core(m - d)
-            r = np.einsum("ij,ij->i", a, b) / np.maximum(na * nb, 1e-12)
-            ratio = np.ptp(b, axis=1) / np.maximum(pp_a, 1e-12)
-            ok = (r >= self.hidden_corr) & (ratio >= 1 / self.hidden_amp) & (ratio <= self.hidden_amp) & (r > best)
-            best[ok] = r[ok]
-            out[ok] = d
+        hidden_first(np.ascontiguousarray(waves, np.float32), h, d_lo, d_hi, float(self.hidden_corr),
+                     float(self.hidden_amp), out)
         return out
 
     def _first_beat_of(self, n_families: int) -> np.ndarray:
@@ -798,17 +809,17 @@ class EventClassifier:
         resid[np.flatnonzero(have)] = best
         return out, moved, resid
 
-    def _beat_locked(self, buf: Events, rows: np.ndarray, is_ecg: np.ndarray, beats_all: np.ndarray) -> np.ndarray:
+    def _beat_locked(self, buf: Events, rows: np.ndarray, is_ecg: np.ndarray) -> np.ndarray:
         """Events inside a heartbeat's complex (``-90..+40 ms`` around a beat on any channel) from
         families, or small events from channels, that keep landing next to beats (counted over
-        ±2 × the context, past and future)."""
+        ±2 × the context, past and future). The beats are the final heartbeat decisions
+        (``_anchor``), so the answer does not depend on how the stream was cut."""
         from ._classify_numba import windowed_counts
 
         t = buf.onset_s
         ch = buf.channel
         amp = buf.amplitude_uv
-        beat_mask = beats_all.copy()
-        beat_mask[rows[is_ecg]] = True
+        beat_mask = self._anchor
         b = t[beat_mask]  # sorted: the buffer is in time order
         out = np.zeros(len(rows), bool)
         if not len(b):

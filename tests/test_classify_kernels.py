@@ -101,3 +101,27 @@ def test_carry_residuals_kernel_matches_reference(m):
     np.testing.assert_array_equal(peak, ref_peak)
     assert np.all(peak[::4] == 35)  # the rider's own peak
     assert best[::4].min() > 200 and np.delete(best, np.s_[::4]).max() < 60
+
+
+def test_hidden_first_kernel_agrees_with_its_reference():
+    # waveforms (1 kHz, 61 samples) with an earlier copy of the core 13-21 samples before the
+    # peak (some scaled beyond the size limit, some noisy), and plain noise
+    rng = np.random.default_rng(7)
+    n, n_wave, m = 400, 61, 30
+    core = np.sin(np.linspace(0, 2 * np.pi, 9)) * np.hanning(9)
+    waves = rng.normal(0, 0.2, (n, n_wave))
+    truth = np.zeros(n, np.int64)
+    for e in range(n):
+        waves[e, m - 4 : m + 5] += 10 * core
+        if e % 3:
+            d = int(rng.integers(13, 22))
+            scale = rng.choice([1.0, 1.2, 3.0])
+            waves[e, m - d - 4 : m - d + 5] += 10 * core * scale
+            truth[e] = d if scale < 1.4 else 0
+    waves = waves.astype(np.float32)
+    out = np.empty(n, np.int64)
+    K.hidden_first(waves, 4, 13, 21, 0.8, 1.4, out)
+    ref = K.hidden_first_ref(waves, 4, 13, 21, 0.8, 1.4)
+    np.testing.assert_array_equal(out, ref)
+    assert 0.35 < (truth > 0).mean() < 0.55  # two thirds planted, a third of those 3x too large
+    np.testing.assert_array_equal(out, truth)

@@ -2,9 +2,10 @@ import json
 
 import numpy as np
 import pytest
+from _live import analyze_live
 
 from emg.outputs import EVENT_COLUMNS, RATE_COLUMNS, SEGMENT_COLUMNS, SUMMARY_KEYS
-from emg.pipeline import Analyzer, analyze
+from emg.pipeline import analyze
 from emg.simulate import simulate
 
 
@@ -67,11 +68,7 @@ def test_fasciculations_are_found(voluntary):
 
 def test_live_sized_chunks_give_the_batch_result(voluntary):
     rec, truth, batch = voluntary
-    analyzer = Analyzer(rec.fs, rec.channel_names)
-    for chunk in rec.iter_chunks(0.25):
-        analyzer.process(chunk)
-    analyzer.finish()
-    live = analyzer.result(rec.info)
+    live = analyze_live(rec, 0.25)
     assert live.events.sample.tolist() == batch.events.sample.tolist()
     assert live.events.label.tolist() == batch.events.label.tolist()
     assert live.events.multiplicity.tolist() == batch.events.multiplicity.tolist()
@@ -179,11 +176,7 @@ def test_faint_discharges_of_a_known_unit_are_counted_the_same_whatever_the_chun
     assert hits >= 0.9 * len(new)  # and they are true discharges
     assert sum(batch.fasciculations.values()) == sum(plain.fasciculations.values()) + len(new)
     # streamed in 0.5 s chunks: the same rows (units see the same discharges in the same order)
-    analyzer = Analyzer(rec.fs, rec.channel_names)
-    for chunk in rec.iter_chunks(0.5):
-        analyzer.process(chunk)
-    analyzer.finish()
-    live = analyzer.result(rec.info)
+    live = analyze_live(rec, 0.5)
     assert live.events.sample.tolist() == batch.events.sample.tolist()
     assert live.events.label.tolist() == batch.events.label.tolist()
     assert live.events.unit.tolist() == batch.events.unit.tolist()
@@ -194,11 +187,7 @@ def test_a_doublet_the_detector_listed_in_full_is_one_row_whatever_the_chunking(
     # which the live path then counted twice (0.5 s chunks) and the batch path as a single
     rec, _ = simulate("low-snr", minutes=10, channels=1, seed=102)
     batch = analyze(rec, threads=False)
-    analyzer = Analyzer(rec.fs, rec.channel_names)
-    for chunk in rec.iter_chunks(0.5):
-        analyzer.process(chunk)
-    analyzer.finish()
-    live = analyzer.result(rec.info)
+    live = analyze_live(rec, 0.5)
     rows = lambda r: list(zip(r.events.sample.tolist(), r.events.label.tolist(), r.events.multiplicity.tolist()))
     assert rows(live) == rows(batch)
     at = [(lab, m) for s, lab, m in rows(batch) if s == 569600]

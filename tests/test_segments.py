@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from _live import analyze_live
 from scipy import signal
 
 from emg.segments import Segmenter, find_bursts, segment_recording
@@ -190,16 +191,12 @@ def test_artifact_baseline_is_the_same_whatever_the_chunking():
     # regression: the LF baseline's 1 s blocks started wherever a decision step started, and a
     # block already in the history was re-scored against history that had grown past it, so
     # live-sized chunks found artifact windows (8.2-9.0 s, 134.2-134.9 s here) that 60 s did not
-    from emg.pipeline import Analyzer, analyze
+    from emg.pipeline import analyze
     from emg.simulate import simulate
 
     rec, _ = simulate("low-snr", minutes=5, channels=3, seed=101)
     batch = analyze(rec, threads=False)
     for chunk_s in (0.5, 3.7):
-        analyzer = Analyzer(rec.fs, rec.channel_names)
-        for chunk in rec.iter_chunks(chunk_s):
-            analyzer.process(chunk)
-        analyzer.finish()
-        live = analyzer.result(rec.info)
+        live = analyze_live(rec, chunk_s)
         assert [(s.start_s, s.end_s, s.label, s.channel) for s in live.segments] == [
             (s.start_s, s.end_s, s.label, s.channel) for s in batch.segments]
