@@ -159,6 +159,7 @@ def summary_dict(result: AnalysisResult) -> dict:
         "units": {n: len(result.units.get(n, [])) for n in names},
         "notes": list(result.notes),
         "ecg_blanked_s": {n: round(result.ecg_blanked_s.get(n, 0.0), 1) for n in names},
+        "counted_from_uv": {n: _round(result.counted_from_uv.get(n), 1) for n in names},
     }
     return summary
 

@@ -57,6 +57,9 @@ class AnalysisResult:
     #: per channel, ECG blanking windows (s from the start) left out of valid time, and their seconds
     ecg_blanked: dict[str, tuple[tuple[float, float], ...]] = field(default_factory=dict)
     ecg_blanked_s: dict[str, float] = field(default_factory=dict)
+    #: per channel, the smallest potential counted (µV peak-to-peak): the classifier's SNR floor
+    #: times the channel's noise; smaller fasciculations are not in the count
+    counted_from_uv: dict[str, float] = field(default_factory=dict)
 
     @property
     def valid_s(self) -> float:
@@ -289,6 +292,7 @@ class Analyzer:
             notes=notes,
             ecg_blanked={n: tuple(blank[i]) for i, n in enumerate(names)},
             ecg_blanked_s=blanked_s,
+            counted_from_uv={n: float(self.classifier.min_snr * noise[i]) for i, n in enumerate(names)},
         )
 
 

@@ -20,6 +20,9 @@ def test_demo_streams_through_the_serial_reader_and_writes_the_analyze_files(tmp
     assert 5.5 <= summary["duration_s"] <= 6.5
     assert summary["mains_hz"] in (50.0, 60.0)
     assert all(1.0 < v < 20.0 for v in summary["noise_uv"].values())  # simulated rest noise, µV
+    # the smallest potential counted: the classifier's SNR floor (8) times the channel's noise
+    for name, v in summary["counted_from_uv"].items():
+        assert abs(v - 8 * summary["noise_uv"][name]) <= 0.2
     with open(out / "demo.events.csv", encoding="utf-8") as fh:
         events = list(csv.DictReader(fh))
     assert sum(summary["fasciculations"].values()) == sum(e["label"] == "fasciculation" for e in events)

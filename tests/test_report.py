@@ -194,6 +194,7 @@ def write_simulated_folder(folder: Path, *, stem: str = "calf", seed: int = 3) -
         "valid_s": float(np.mean(list(expected["valid_s"].values()))),
         "mains_hz": 50.0,
         "noise_uv": {n: v for n, v in zip(names, (3.2, 14.5))},
+        "counted_from_uv": {n: v for n, v in zip(names, (25.6, 116.0))},
         "fasciculations": expected["fasciculations"],
         "rate_per_hour": {
             n: expected["fasciculations"][n] / (expected["valid_s"][n] / 3600) for n in names
@@ -411,6 +412,7 @@ def test_channel_rates_and_quality(sim_folder):
         assert r.hours_with_rate == expected["hours_with_rate"][r.channel] >= 1
     q = {c.channel: c for c in channel_quality(a)}
     assert [q[n].noisy for n in expected["names"]] == [False, True]  # 3.2 and 14.5 µV
+    assert [q[n].counted_from_uv for n in expected["names"]] == [25.6, 116.0]
     for c in q.values():
         assert (c.gaps, c.gap_s) == (1, pytest.approx(8.0))
         assert c.recorded_s == pytest.approx(MINUTES * 60)
@@ -637,6 +639,7 @@ def test_report_page_shows_the_analysis(sim_folder, sim_report):
             in page
         )
     assert "14.5 ⚠" in page and "3.2 ⚠" not in page  # the noisy channel is flagged
+    assert "Counted from (µV p-p)" in page and "<td class=num>116</td>" in page
     assert (
         "See a doctor when" in page and "more than two weeks" in page and "muscle wasting" in page
     )

@@ -84,7 +84,7 @@ class _Bar:
 def _print_summary(result, stats) -> None:
     print(f"{result.info.duration_s:.1f} s at {result.info.fs:g} Hz, mains {result.mains_hz or 'none'} Hz, "
           f"packets lost {stats.packets_lost}")
-    print(f"{'channel':8s} {'noise µV':>8s} {'fasc.':>5s} {'valid':>8s}  rate per hour [95 % CI]")
+    print(f"{'channel':8s} {'noise µV':>8s} {'from µV':>7s} {'fasc.':>5s} {'valid':>8s}  rate per hour [95 % CI]")
     for name in result.info.channel_names:
         rate, low, high = result.rate_per_hour[name]
         valid = result.valid_s_per_channel[name]
@@ -92,4 +92,5 @@ def _print_summary(result, stats) -> None:
             rate_txt = "n/a (needs 5 min valid rest)"
         else:
             rate_txt = f"{rate:.1f} [{low:.1f}-{high:.1f}]"
-        print(f"{name:8s} {result.noise_uv[name]:8.1f} {result.fasciculations[name]:5d} {valid:7.1f}s  {rate_txt}")
+        print(f"{name:8s} {result.noise_uv[name]:8.1f} {result.counted_from_uv[name]:7.0f} "
+              f"{result.fasciculations[name]:5d} {valid:7.1f}s  {rate_txt}")

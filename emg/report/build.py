@@ -171,6 +171,7 @@ def _quality_section(analyses: Sequence[Analysis]) -> str:
                     H.esc(q.channel),
                     f"{q.fs:g}",
                     noise,
+                    H.fmt_num(q.counted_from_uv, 0),
                     H.fmt_duration(q.recorded_s),
                     H.fmt_duration(q.valid_s),
                     H.fmt_num(100 * q.valid_fraction, 0) + " %",
@@ -186,6 +187,7 @@ def _quality_section(analyses: Sequence[Analysis]) -> str:
             "Channel",
             "Rate (Hz)",
             "Noise (µV RMS)",
+            "Counted from (µV p-p)",
             "Recorded",
             "Valid rest",
             "Valid",
@@ -194,10 +196,13 @@ def _quality_section(analyses: Sequence[Analysis]) -> str:
             "Packets lost",
         ],
         rows,
-        numeric=(2, 3, 4, 5, 6, 9),
+        numeric=(2, 3, 4, 5, 6, 7, 10),
         row_classes=classes,
         caption=f"Noise is the robust RMS level at rest. On good skin contact it is 1-10 µV; rows marked ⚠ "
-        f"are above {NOISE_LIMIT_UV:g} µV, where small fasciculations drown: check the electrodes.",
+        f"are above {NOISE_LIMIT_UV:g} µV, where small fasciculations drown: check the electrodes. "
+        "Counted from: the smallest potential counted as a fasciculation (8 × the noise, peak-to-peak; "
+        "a unit already seen several times is counted down to 5 ×); smaller ones are not in the rates, "
+        "so compare rates only between recordings of similar noise.",
     )
     figs = []
 

@@ -110,6 +110,8 @@ class Summary:
     rate_per_hour: dict[str, float | None]
     packets_lost: int | None
     software: dict[str, str] = field(default_factory=dict)
+    #: smallest potential counted per channel (µV peak-to-peak); absent in older folders
+    counted_from_uv: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def read(cls, path: Path) -> Summary:
@@ -154,6 +156,11 @@ class Summary:
                 },
                 packets_lost=None if raw.get("packets_lost") is None else int(raw["packets_lost"]),
                 software={str(k): str(v) for k, v in (raw.get("software") or {}).items()},
+                counted_from_uv={
+                    str(k): float(v)
+                    for k, v in (raw.get("counted_from_uv") or {}).items()
+                    if v is not None
+                },
             )
         except (TypeError, ValueError) as exc:
             raise InputError(path, f"bad value ({exc})") from None

@@ -124,6 +124,7 @@ class ChannelQuality:
     channel: str
     fs: float
     noise_uv: float
+    counted_from_uv: float  # smallest potential counted, µV peak-to-peak (NaN: not recorded)
     recorded_s: float
     valid_s: float
     gaps: int
@@ -159,6 +160,7 @@ def channel_quality(analysis: Analysis) -> list[ChannelQuality]:
                 channel=name,
                 fs=s.fs,
                 noise_uv=s.noise_uv.get(name, math.nan),
+                counted_from_uv=s.counted_from_uv.get(name, math.nan),
                 recorded_s=s.duration_s,
                 valid_s=analysis.valid_s(name) if has_rates else s.valid_s,
                 gaps=int(np.count_nonzero(gaps)),
