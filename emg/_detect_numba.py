@@ -17,6 +17,7 @@ __all__ = [
     "event_features",
     "mains_cancel",
     "railed_runs",
+    "select_rank",
     "sos_filter",
     "threshold_events",
     "unit_correlations",
@@ -93,11 +94,52 @@ def sos_filter(x, valid, sos, zi_unit, zi, pending_reset, out):
 
 
 @jit
+def select_rank(a, n, k):
+    """Rearrange ``a[:n]`` so that ``a[k]`` holds the value of rank ``k`` (0-based), everything
+    before it no larger and everything after it no smaller (quickselect).
+
+    The partitions are branch-free (Lomuto with an unconditional swap, the index moved by
+    the comparison's result): on noise a data-dependent branch is mispredicted half the
+    time, which made ``np.median`` ~2.5 x slower here. Values equal to the pivot are
+    gathered after each partition, so runs of equal values (a railed input) end at once.
+    """
+    lo, hi = 0, n
+    while hi - lo > 1:
+        x, y, z = a[lo], a[lo + (hi - lo) // 2], a[hi - 1]
+        if x > y:
+            x, y = y, x
+        if y > z:
+            y = z
+        if x > y:
+            y = x
+        j = lo
+        for i in range(lo, hi):  # a[lo:j] < pivot <= a[j:i]
+            v = a[i]
+            a[i] = a[j]
+            a[j] = v
+            j += v < y
+        if k < j:
+            hi = j
+            continue
+        e = j
+        for i in range(j, hi):  # a[j:e] == pivot < a[e:i]
+            v = a[i]
+            a[i] = a[e]
+            a[e] = v
+            e += v == y
+        if k < e:
+            return
+        lo = e
+
+
+@jit
 def block_mad(y, usable, block_n, min_fraction, stride):
     """Robust noise RMS per channel and block: median(|y|) / 0.6745 over usable samples.
 
     ``y`` (n_ch, n_blocks * block_n) is zero-mean filtered data; every ``stride``-th sample
     of a block is used. A block with fewer than ``min_fraction`` usable samples gives NaN.
+    The median is exactly ``np.median``'s (mean of the two middle values for an even count),
+    found by :func:`select_rank`.
     """
     n_ch, n = y.shape
     n_blocks = n // block_n
@@ -113,7 +155,16 @@ def block_mad(y, usable, block_n, min_fraction, stride):
                     tmp[m] = abs(y[c, i])
                     m += 1
             if m >= need:
-                out[c, b] = np.median(tmp[:m]) / 0.6744897501960817
+                h = m // 2
+                select_rank(tmp, m, h)
+                if m % 2:
+                    med = tmp[h] * 1.0
+                else:  # the other middle value: the largest below rank h
+                    below = tmp[0]
+                    for i in range(1, h):
+                        below = max(below, tmp[i])
+                    med = (below + tmp[h]) / 2
+                out[c, b] = med / 0.6744897501960817
     return out
 
 

@@ -67,6 +67,38 @@ def test_block_mad_kernel_matches_reference(seed):
     assert np.allclose(got, ref, rtol=1e-6, equal_nan=True)
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_select_rank_puts_the_value_of_that_rank_in_place(seed):
+    rng = np.random.default_rng(seed)
+    for n in (1, 2, 3, 7, 250, 251, 1000):
+        # noise, heavy ties (railed or quantised inputs) and sorted runs
+        for a in (rng.standard_normal(n), rng.integers(0, 3, n), np.sort(rng.standard_normal(n)), np.ones(n)):
+            a = np.abs(a).astype(np.float32)
+            for k in {0, n // 2, n - 1}:
+                b = np.concatenate([a, np.float32([-1.0, -2.0])])  # values past n are not touched
+                K.select_rank(b, n, k)
+                assert b[k] == np.sort(a)[k]
+                assert (b[:k] <= b[k]).all() and (b[k:n] >= b[k]).all()
+                assert sorted(b[:n]) == sorted(a) and list(b[n:]) == [-1.0, -2.0]
+
+
+def test_block_mad_is_numpys_median_exactly():
+    rng = np.random.default_rng(5)
+    y = (rng.standard_normal((4, 20000)) * 3).astype(np.float32)
+    y[1, 3000:6000] = 2.5  # a railed stretch: all values equal
+    y[2] = np.round(y[2])  # quantised: many ties
+    usable = _gappy(rng, 20000)
+    for stride in (1, 3, 4):  # even and odd counts per block
+        got = K.block_mad(y, usable, 1000, 0.25, stride)
+        want = np.full_like(got, np.nan)
+        for b in range(got.shape[1]):
+            sl = slice(b * 1000, (b + 1) * 1000, stride)
+            if usable[sl].sum() >= max(1, int(0.25 * len(usable[sl]))):
+                med = np.median(np.abs(y[:, sl][:, usable[sl]]), axis=1)  # float32, as the kernel's
+                want[:, b] = med.astype(np.float64) / 0.6744897501960817
+        np.testing.assert_array_equal(got, want)
+
+
 @pytest.mark.parametrize("seed", range(40))
 def test_threshold_kernel_matches_reference(seed):
     rng = np.random.default_rng(seed)
