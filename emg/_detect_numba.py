@@ -213,13 +213,19 @@ def threshold_events(y, usable, thr, block_n, first_sample, merge_n, max_n, dead
         prev_peak = state[c, 4]
         pv = peak_val[c, 0]
         prev_pv = peak_val[c, 1]
+        t = 0.0
+        next_block = 0  # a counter, not i // block_n: a division per sample costs more than the rest
+        b = 0
         for i in range(n):
+            if i == next_block:
+                t = thr[c, b]
+                b += 1
+                next_block += block_n
             g = first_sample + i
             if not usable[i]:
                 is_open = 0
                 continue
             a = abs(np.float64(y[c, i]))
-            t = thr[c, i // block_n]
             if is_open:
                 if a > t and a > extend_frac * pv:
                     last = g
