@@ -346,7 +346,10 @@ class Detector:
         # running estimate holds its value through saturation instead of falling to ~0
         nb = mads.shape[1]
         flat = self._flat[:, first - self._y_start : first - self._y_start + nb * block_n]
-        railed = flat.reshape(self.n_channels, nb, block_n).mean(axis=2) >= _FLAT_BLOCK_FRACTION
+        if flat.any():  # (rarely: the per-block means cost more than the check)
+            railed = flat.reshape(self.n_channels, nb, block_n).mean(axis=2) >= _FLAT_BLOCK_FRACTION
+        else:
+            railed = np.zeros((self.n_channels, nb), bool)
         if railed.any():
             hist = self._mads
             for b in range(nb):
