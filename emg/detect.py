@@ -451,21 +451,20 @@ class Detector:
         """
         if len(self._pend_peak) < 2:
             return
-        keep = np.ones(len(self._pend_peak), bool)
-        for c in np.unique(self._pend_ch):
-            idx = np.flatnonzero(self._pend_ch == c)
-            idx = idx[np.argsort(self._pend_peak[idx], kind="stable")]
-            p, v = self._pend_peak[idx], self._pend_val[idx]
-            for a in range(len(idx) - 1):
-                if p[a] + self.shadow_span_n >= horizon:
-                    break
-                for b in range(a + 1, len(idx)):
-                    dt = p[b] - p[a]
-                    if dt > self.shadow_span_n:
-                        break
-                    if v[a] < self.shadow_frac * v[b] * math.exp(-dt / self.shadow_n):
-                        keep[idx[a]] = False
-                        break
+        # pending events in (channel, peak) order, stable; pairs (a, b) of a channel with b
+        # after a within the span; a is judged only when its whole span is before the horizon
+        order = np.lexsort((self._pend_peak, self._pend_ch))
+        ch, p, v = self._pend_ch[order], self._pend_peak[order], self._pend_val[order]
+        key = ch * (int(p.max()) + self.shadow_span_n + 2) + p  # increasing: one search for all channels
+        a = np.flatnonzero(p + self.shadow_span_n < horizon)
+        end = np.searchsorted(key, key[a] + self.shadow_span_n, side="right")
+        size = end - a - 1
+        a_of = np.repeat(a, size)
+        b = a_of + 1 + (np.arange(size.sum()) - np.repeat(np.cumsum(size) - size, size))
+        dt = p[b] - p[a_of]
+        shadowed = v[a_of] < self.shadow_frac * v[b] * np.exp(-dt / self.shadow_n)
+        keep = np.ones(len(p), bool)
+        keep[order[a_of[shadowed]]] = False
         if not keep.all():
             self._pend_ch, self._pend_peak, self._pend_val = (
                 self._pend_ch[keep], self._pend_peak[keep], self._pend_val[keep])

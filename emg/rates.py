@@ -73,14 +73,15 @@ def poisson_ci(count: int, exposure_h: float, level: float = 0.95) -> tuple[floa
 
 def merge_intervals(intervals: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
     """Sorted union of ``(start, end)`` intervals; empty and reversed ones are dropped."""
-    spans = sorted((float(a), float(b)) for a, b in intervals if b > a)
-    out: list[list[float]] = []
-    for a, b in spans:
-        if out and a <= out[-1][1]:
-            out[-1][1] = max(out[-1][1], b)
-        else:
-            out.append([a, b])
-    return [(a, b) for a, b in out]
+    arr = np.asarray(intervals, dtype=float).reshape(-1, 2)
+    arr = arr[arr[:, 1] > arr[:, 0]]
+    if not len(arr):
+        return []
+    a, b = arr[np.lexsort((arr[:, 1], arr[:, 0]))].T
+    reach = np.maximum.accumulate(b)  # the end of the union so far
+    first = np.r_[True, a[1:] > reach[:-1]]  # starts a new piece: beyond everything before it
+    last = np.r_[np.flatnonzero(first)[1:] - 1, len(a) - 1]
+    return list(zip(a[first].tolist(), reach[last].tolist()))
 
 
 def invalid_intervals(
@@ -94,8 +95,9 @@ def invalid_intervals(
     return merge_intervals(spans)
 
 
-def _overlap(spans: Sequence[tuple[float, float]], lo: float, hi: float) -> float:
-    return sum(max(0.0, min(b, hi) - max(a, lo)) for a, b in spans)
+def _overlap(spans: Sequence[tuple[float, float]] | np.ndarray, lo: float, hi: float) -> float:
+    arr = np.asarray(spans, dtype=float).reshape(-1, 2)
+    return float(np.maximum(np.minimum(arr[:, 1], hi) - np.maximum(arr[:, 0], lo), 0.0).sum())
 
 
 def valid_seconds(duration_s: float, invalid: Sequence[tuple[float, float]], lo: float = 0.0,
@@ -197,7 +199,7 @@ def hourly_rates(
             idx = np.searchsorted(starts, t, side="right") - 1
             inside = (idx >= 0) & (t < ends[np.clip(idx, 0, None)])
             t = t[~inside]
-        per_channel.append((invalid, np.sort(t)))
+        per_channel.append((np.asarray(invalid, dtype=float).reshape(-1, 2), np.sort(t)))
     for hour, lo, hi in hours:
         for ch, name in enumerate(channel_names):
             invalid, t = per_channel[ch]

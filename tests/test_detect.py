@@ -307,3 +307,40 @@ def test_pure_python_path_gives_the_same_events(tmp_path):
     py = np.load(out)
     assert np.array_equal(py[0], ev.sample)
     assert np.allclose(py[1], ev.amplitude_uv, rtol=1e-5)
+
+
+def _backward_shadow_loop(ch, peak, val, horizon, span_n, frac, tau_n):
+    """The backward shadow as plain loops (what Detector._backward_shadow computes at once)."""
+    keep = np.ones(len(peak), bool)
+    for c in np.unique(ch):
+        idx = np.flatnonzero(ch == c)
+        idx = idx[np.argsort(peak[idx], kind="stable")]
+        p, v = peak[idx], val[idx]
+        for a in range(len(idx) - 1):
+            if p[a] + span_n >= horizon:
+                break
+            for b in range(a + 1, len(idx)):
+                dt = p[b] - p[a]
+                if dt > span_n:
+                    break
+                if v[a] < frac * v[b] * np.exp(-dt / tau_n):
+                    keep[idx[a]] = False
+                    break
+    return keep
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_backward_shadow_matches_the_plain_loops(seed):
+    rng = np.random.default_rng(seed)
+    det = Detector(fs=1000.0, n_channels=3)
+    n = 400
+    ch = rng.integers(0, 3, n)
+    peak = np.sort(rng.integers(0, 20_000, n))  # dense: many events within a span
+    val = rng.lognormal(3, 1, n)
+    horizon = 18_000
+    want = _backward_shadow_loop(ch, peak, val, horizon, det.shadow_span_n, det.shadow_frac, det.shadow_n)
+    det._pend_ch, det._pend_peak, det._pend_val = ch.copy(), peak.copy(), val.copy()
+    det._backward_shadow(horizon)
+    assert 0 < (~want).sum() < n // 2  # the case is not trivial
+    np.testing.assert_array_equal(det._pend_peak, peak[want])
+    np.testing.assert_array_equal(det._pend_ch, ch[want])

@@ -2,6 +2,8 @@ import datetime as dt
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from emg.rates import MIN_VALID_S, hourly_rates, merge_intervals, poisson_ci, valid_seconds
 from emg.types import Events, Gap, Segment
@@ -48,6 +50,8 @@ def test_poisson_ci_rejects_bad_values():
 
 def test_merge_and_valid_seconds():
     assert merge_intervals([(5, 6), (0, 1), (0.5, 2), (3, 3)]) == [(0.0, 2.0), (5.0, 6.0)]
+    assert merge_intervals([]) == [] and merge_intervals([(2, 1)]) == []
+    assert merge_intervals([(0, 1), (1, 2), (0.2, 0.5)]) == [(0.0, 2.0)]  # touching pieces join
     assert valid_seconds(10.0, [(0.0, 2.0), (5.0, 6.0)]) == pytest.approx(7.0)
     assert valid_seconds(10.0, [(0.0, 2.0)], lo=1.0, hi=4.0) == pytest.approx(2.0)
 
@@ -105,3 +109,24 @@ def test_blanked_windows_leave_valid_time_and_their_events():
     assert rows[0].valid_s == pytest.approx(600.0 - 0.08 - 10.0)
     assert rows[0].fasciculations == 1  # the one at 10.02 s is inside a window
     assert (rows[1].valid_s, rows[1].fasciculations) == (600.0, 1)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.floats(0, 100), st.floats(0, 100)), max_size=40))
+def test_merge_intervals_is_the_union(spans):
+    merged = merge_intervals(spans)
+    # sorted, disjoint (not even touching), non-empty pieces
+    assert all(a < b for a, b in merged)
+    assert all(b1 < a2 for (_, b1), (a2, _) in zip(merged, merged[1:]))
+    # the same set: every input piece inside one merged piece, every merged piece's ends from the input
+    for a, b in spans:
+        if b > a:
+            assert any(x <= a and b <= y for x, y in merged)
+    ends = {float(a) for a, b in spans if b > a} | {float(b) for a, b in spans if b > a}
+    assert all(x in ends and y in ends for x, y in merged)
+    # and the covered length adds up
+    grid = np.linspace(0, 100, 2001)
+    covered = np.zeros(len(grid), bool)
+    for a, b in spans:
+        covered |= (grid >= a) & (grid < b)
+    assert covered.sum() == sum(((grid >= x) & (grid < y)).sum() for x, y in merged)
