@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -71,9 +71,10 @@ def poisson_ci(count: int, exposure_h: float, level: float = 0.95) -> tuple[floa
     return low / exposure_h, high / exposure_h
 
 
-def merge_intervals(intervals: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
-    """Sorted union of ``(start, end)`` intervals; empty and reversed ones are dropped."""
-    arr = np.asarray(intervals, dtype=float).reshape(-1, 2)
+def merge_intervals(intervals: Iterable[tuple[float, float]] | np.ndarray) -> list[tuple[float, float]]:
+    """Sorted union of ``(start, end)`` intervals (any iterable of pairs, or an (n, 2) array);
+    empty and reversed ones are dropped."""
+    arr = np.asarray(intervals if isinstance(intervals, np.ndarray) else list(intervals), dtype=float).reshape(-1, 2)
     arr = arr[arr[:, 1] > arr[:, 0]]
     if not len(arr):
         return []

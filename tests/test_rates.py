@@ -52,6 +52,8 @@ def test_merge_and_valid_seconds():
     assert merge_intervals([(5, 6), (0, 1), (0.5, 2), (3, 3)]) == [(0.0, 2.0), (5.0, 6.0)]
     assert merge_intervals([]) == [] and merge_intervals([(2, 1)]) == []
     assert merge_intervals([(0, 1), (1, 2), (0.2, 0.5)]) == [(0.0, 2.0)]  # touching pieces join
+    assert merge_intervals(zip([3.0, 0.0], [4.0, 1.0])) == [(0.0, 1.0), (3.0, 4.0)]  # any iterable of pairs
+    assert merge_intervals(np.array([[3.0, 4.0], [0.0, 1.0]])) == [(0.0, 1.0), (3.0, 4.0)]
     assert valid_seconds(10.0, [(0.0, 2.0), (5.0, 6.0)]) == pytest.approx(7.0)
     assert valid_seconds(10.0, [(0.0, 2.0)], lo=1.0, hi=4.0) == pytest.approx(2.0)
 
