@@ -200,6 +200,7 @@ class Analyzer:
                 segs += s
         else:
             parts, segs = [], []
+        self.classifier.mains_hz = self.detector.mains_hz
         self.classifier.push(tail)
         quiet = self.echoes(tail)
         last = self.segmenter.process(Chunk(np.zeros((len(self.channel_names), 0), np.float32),
@@ -220,6 +221,7 @@ class Analyzer:
         quiet = self.echoes(detected)  # filter rings would look like bursts to the segmenter
         segs = self.segmenter.process(chunk, quiet.onset_s, quiet.channel, quiet.amplitude_uv)
         self._segments += segs
+        self.classifier.mains_hz = self.detector.mains_hz
         self.classifier.push(detected)
         out = self.classifier.pop(self.segmenter.final_s, self.segmenter.excluded)
         # exclusion intervals the classifier can no longer ask about (bounded memory on long runs)

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from emg.classify import EchoFilter, EventClassifier, regular_run, regular_triple, subtract_template
+from emg.classify import EchoFilter, EventClassifier, mains_share, regular_run, regular_triple, subtract_template
 from emg.types import Events
 
 FS = 1000.0
@@ -114,6 +114,21 @@ def test_common_mode_is_artifact_with_three_channels():
     rows = [(2.0, c, 300.0, MU, 2) for c in range(3)] + [(4.0, 1, 300.0, MU, 0)]
     out = run(EventClassifier(FS, 3), make_events(rows))
     assert out.label.tolist() == ["artifact", "artifact", "artifact", "fasciculation"]
+
+
+def test_a_mains_shaped_burst_is_an_artifact():
+    # a canceller residual: 3 cycles of 60 Hz across the +-20 ms window; a motor unit potential
+    # of the same size beside it; the rule needs the mains frequency (set by the Analyzer)
+    burst = np.cos(2 * np.pi * 60.0 * T * 0.020)
+    rows = [(1.0, 0, 300.0, burst, 0), (3.0, 0, 300.0, MU, 0)]
+    clf = EventClassifier(FS, 1)
+    clf.mains_hz = 60.0
+    assert run(clf, make_events(rows)).label.tolist() == ["artifact", "fasciculation"]
+    clf = EventClassifier(FS, 1)  # mains not known (or the rule off): nothing to compare with
+    assert run(clf, make_events(rows)).label.tolist() == ["fasciculation", "fasciculation"]
+    assert mains_share(make_events(rows).waveforms, FS, 60.0)[0] > 0.95
+    assert mains_share(make_events(rows).waveforms, FS, 60.0)[1] < 0.5
+    assert mains_share(make_events(rows).waveforms, FS, 50.0)[0] < 0.85  # 50 Hz mains: not this one
 
 
 def test_small_followers_of_a_discharge_are_echoes():
