@@ -370,8 +370,8 @@ class Segmenter:
         if self._carry.shape[1] >= self.win:
             n = (self._carry.shape[1] // self.win) * self.win
             self._features(self._carry[:, :n], self._carry_valid[:n], self._fcarry[:, :n], self._fcarry_usable[:n])
-        self._carry = self._carry[:, :0]
-        self._fcarry = self._fcarry[:, :0]
+        self._carry, self._carry_valid = self._carry[:, :0], self._carry_valid[:0]
+        self._fcarry, self._fcarry_usable = self._fcarry[:, :0], self._fcarry_usable[:0]
         out = self._decide(final=True)
         self._myokymia(final=True)
         out += self._pop_segments()
