@@ -4,7 +4,7 @@
 
 The recording is the one of ``bench_detect.py`` (the 'clean' scenario, seeded). The whole
 analysis (:func:`emg.pipeline.analyze`, 60 s chunks) runs once and the arguments it hands to
-``Segmenter.process`` (chunk and detector events) are recorded; then a fresh Segmenter
+``Segmenter.process`` (chunk, detector events and the detector's filtered samples) are recorded; then a fresh Segmenter
 replays them (``process`` per chunk, ``forget_before`` as the analyzer calls it, then
 ``flush``), best of 3, on one thread. Prints the Segmenter's time scaled to one hour of 8
 channels and, as the baseline measured in the same run, the plain SciPy detector of
@@ -43,13 +43,13 @@ def record_calls(rec) -> tuple[dict, list]:
             made.update(fs=fs, n_channels=n_channels, **kw)
             super().__init__(fs, n_channels, **kw)
 
-        def process(self, chunk, t=None, c=None, a=None):
+        def process(self, chunk, t=None, c=None, a=None, *, filtered=()):
             calls.append(("process", (chunk, None if t is None else np.array(t), None if c is None else np.array(c),
-                                      None if a is None else np.array(a))))
-            return super().process(chunk, t, c, a)
+                                      None if a is None else np.array(a)), {"filtered": tuple(filtered)}))
+            return super().process(chunk, t, c, a, filtered=filtered)
 
         def forget_before(self, t_s):
-            calls.append(("forget_before", (t_s,)))
+            calls.append(("forget_before", (t_s,), {}))
             return super().forget_before(t_s)
 
     original = pipeline.Segmenter
@@ -66,9 +66,9 @@ def replay(kw: dict, calls: list, cls=Segmenter) -> list:
     kw = dict(kw)
     seg = cls(kw.pop("fs"), kw.pop("n_channels"), **kw)
     out = []
-    for name, args in calls:
+    for name, args, kwargs in calls:
         if name == "process":
-            out += seg.process(*args)
+            out += seg.process(*args, **kwargs)
         else:
             seg.forget_before(*args)
     out += seg.flush()

@@ -1,8 +1,10 @@
 """Numba kernels of the segmenter (private). Each has a NumPy reference in ``_segments_ref.py``.
 
 Written as plain loops so the same code runs compiled (the default) or as Python
-(``EMG_NO_NUMBA=1``). State lives in arrays the caller owns (filter state, history of
-window values), which keeps the segmenter chunk-invariant.
+(``EMG_NO_NUMBA=1``). State lives in arrays the caller owns (history of window values),
+which keeps the segmenter chunk-invariant. The segmenter filters nothing itself: its
+noise and activity features come from the detector's filtered signal
+(:meth:`emg.detect.Detector.filter`), the rest from the raw samples.
 """
 
 from __future__ import annotations
@@ -13,163 +15,36 @@ from ._numba import jit
 
 __all__ = [
     "dilate_rows",
-    "folded_dft_tables",
     "mark_touching_runs",
     "noise_levels",
-    "removed_waves",
+    "raw_window_stats",
     "running_median",
     "trailing_percentile",
-    "window_features",
     "window_fractions",
+    "window_rms",
 ]
 
 
-def folded_dft_tables(win: int, bins) -> tuple[np.ndarray, ...]:
-    """Tables to compute a few DFT ``bins`` of a ``win``-sample window from folded sums.
-
-    For a real window ``h`` the samples ``n``, ``win - n`` (and, for an even window,
-    ``win/2 - n`` and ``win/2 + n``) meet the same cosine and sine up to a sign that
-    depends only on the parity of the bin. Summed with those signs first (the "fold", see
-    :func:`window_features`), about ``win / 4`` products per bin and part remain instead of
-    ``win``.
-
-    Returns
-    -------
-    cos_tab, sin_tab : float64 (n_reps, n_bins)
-        ``cos`` and ``sin`` of ``2 pi k n / win`` for the representative samples
-        ``n = 0 .. win // 4`` (even window) or ``0 .. win // 2`` (odd window).
-    bin_rows : int64 (n_bins, 2)
-        First folded row of the cosine and of the sine part of each bin (the folded rows
-        come in sets of ``n_reps``: cosine even bins, cosine odd bins, sine even bins, sine
-        odd bins; an odd window has one set per part).
-    weight : float64 (n_bins,)
-        ``|X_k|^2`` counts once for the DC and Nyquist bins and twice for the others (the
-        mirrored bin of a real signal), so the energy of ``bins`` in the window is
-        ``sum(weight * |X_k|^2) / win`` (Parseval).
-    """
-    bins = np.asarray(bins, np.int64)
-    even = win % 2 == 0
-    reps = np.arange(win // 4 + 1) if even else np.arange(win // 2 + 1)
-    n_par = 2 if even else 1
-    n_reps = len(reps)
-    bin_rows = np.stack([(bins % n_par) * n_reps, (n_par + bins % n_par) * n_reps], axis=1)
-    angle = 2 * np.pi * np.outer(reps, bins) / win
-    cos_tab = np.cos(angle)
-    sin_tab = np.sin(angle)
-    real_bin = (bins == 0) | (2 * bins == win)
-    sin_tab[:, real_bin] = 0.0
-    weight = np.where(real_bin, 1.0, 2.0)
-    return np.ascontiguousarray(cos_tab), np.ascontiguousarray(sin_tab), bin_rows.astype(np.int64), weight
-
-
 @jit
-def window_features(x, sos, zi, cos_tab, sin_tab, bin_rows, weight, mean, rms, total_ms, same_run, states):
-    """High-pass a chunk and describe its windows: mean, mains-free RMS, flat runs.
-
-    The high-pass runs four channels side by side (independent chains keep the FPU busy)
-    and writes blocks of windows transposed (sample in window × window), so that the fold
-    and the projection on the removed bins run along windows. The filtered signal itself
-    is not kept: ``states`` holds the filter state at each window start, from which
-    :func:`window_fractions` recomputes any window bit for bit.
+def raw_window_stats(x, mean, same_run):
+    """Per window of the raw signal: the mean and the longest run of identical samples.
 
     Parameters
     ----------
     x : float32 or float64 (n_ch, nw * win)
         Raw signal (µV); ``win`` is ``x.shape[1] // mean.shape[1]``.
-    sos : float64 (2, 6)
-        The high-pass as two second-order sections (a0 = 1).
-    zi : float64 (2, n_ch, 2)
-        Filter state (scipy's layout for ``axis=1``), updated in place. The filter is
-        ``scipy.signal.sosfilt(sos, x, axis=1, zi=zi)`` bit for bit (same operations in
-        the same order).
-    cos_tab, sin_tab, bin_rows, weight :
-        From :func:`folded_dft_tables` for the removed bins.
     mean : float64 (n_ch, nw)
-        Out: window mean of ``x`` as ``x.mean(axis=-1, dtype=float64)`` gives it (pairwise sum).
-    rms : float64 (n_ch, nw)
-        Out: RMS of the high-passed window without the removed bins, from Parseval:
-        ``sqrt(max(sum(hp**2) - energy of the removed bins, 0) / win)``.
-    total_ms : float64 (n_ch, nw)
-        Out: mean square of the whole high-passed window (the scale of the rounding error
-        of ``rms**2``, which is a difference).
+        Out: window mean as ``x.mean(axis=-1, dtype=float64)`` gives it (NumPy's pairwise sum,
+        bit for bit).
     same_run : int64 (n_ch, nw)
         Out: longest run of successive equal samples ``x[i + 1] == x[i]`` in the window
         (counted in differences, 0 when no two neighbours are equal).
-    states : float64 (n_ch, nw, 4)
-        Out: filter state before each window (section 1, then section 2).
     """
     n_ch, n = x.shape
     nw = mean.shape[1]
     if nw == 0:
         return
     win = n // nw
-    b00, b01, b02, a01, a02 = sos[0, 0], sos[0, 1], sos[0, 2], sos[0, 4], sos[0, 5]
-    b10, b11, b12, a11, a12 = sos[1, 0], sos[1, 1], sos[1, 2], sos[1, 4], sos[1, 5]
-    blk = 128
-    tb = np.empty((4, win, blk))  # filtered, transposed: lane, sample in window, window
-    n_reps = cos_tab.shape[0]
-    folded = np.empty((4 * n_reps, blk))
-    scratch = np.empty((5, blk))
-    for g in range(0, n_ch, 4):
-        # a short last group repeats its last channel, which computes the same values again
-        ca, cb, cc, cd = g, min(g + 1, n_ch - 1), min(g + 2, n_ch - 1), min(g + 3, n_ch - 1)
-        lanes = min(4, n_ch - g)
-        pa0, pa1, qa0, qa1 = zi[0, ca, 0], zi[0, ca, 1], zi[1, ca, 0], zi[1, ca, 1]
-        pb0, pb1, qb0, qb1 = zi[0, cb, 0], zi[0, cb, 1], zi[1, cb, 0], zi[1, cb, 1]
-        pc0, pc1, qc0, qc1 = zi[0, cc, 0], zi[0, cc, 1], zi[1, cc, 0], zi[1, cc, 1]
-        pd0, pd1, qd0, qd1 = zi[0, cd, 0], zi[0, cd, 1], zi[1, cd, 0], zi[1, cd, 1]
-        xa_row, xb_row, xc_row, xd_row = x[ca], x[cb], x[cc], x[cd]
-        ta, tb_, tc, td = tb[0], tb[1], tb[2], tb[3]
-        for w0 in range(0, nw, blk):
-            m = min(blk, nw - w0)
-            for j in range(m):
-                w = w0 + j
-                t0 = w * win
-                states[ca, w, 0], states[ca, w, 1], states[ca, w, 2], states[ca, w, 3] = pa0, pa1, qa0, qa1
-                states[cb, w, 0], states[cb, w, 1], states[cb, w, 2], states[cb, w, 3] = pb0, pb1, qb0, qb1
-                states[cc, w, 0], states[cc, w, 1], states[cc, w, 2], states[cc, w, 3] = pc0, pc1, qc0, qc1
-                states[cd, w, 0], states[cd, w, 1], states[cd, w, 2], states[cd, w, 3] = pd0, pd1, qd0, qd1
-                for i in range(win):
-                    xa = np.float64(xa_row[t0 + i])
-                    xb = np.float64(xb_row[t0 + i])
-                    xc = np.float64(xc_row[t0 + i])
-                    xd = np.float64(xd_row[t0 + i])
-                    na = b00 * xa + pa0
-                    nb = b00 * xb + pb0
-                    nc = b00 * xc + pc0
-                    nd = b00 * xd + pd0
-                    pa0 = b01 * xa - a01 * na + pa1
-                    pb0 = b01 * xb - a01 * nb + pb1
-                    pc0 = b01 * xc - a01 * nc + pc1
-                    pd0 = b01 * xd - a01 * nd + pd1
-                    pa1 = b02 * xa - a02 * na
-                    pb1 = b02 * xb - a02 * nb
-                    pc1 = b02 * xc - a02 * nc
-                    pd1 = b02 * xd - a02 * nd
-                    ya = b10 * na + qa0
-                    yb = b10 * nb + qb0
-                    yc = b10 * nc + qc0
-                    yd = b10 * nd + qd0
-                    qa0 = b11 * na - a11 * ya + qa1
-                    qb0 = b11 * nb - a11 * yb + qb1
-                    qc0 = b11 * nc - a11 * yc + qc1
-                    qd0 = b11 * nd - a11 * yd + qd1
-                    qa1 = b12 * na - a12 * ya
-                    qb1 = b12 * nb - a12 * yb
-                    qc1 = b12 * nc - a12 * yc
-                    qd1 = b12 * nd - a12 * yd
-                    ta[i, j] = ya
-                    tb_[i, j] = yb
-                    tc[i, j] = yc
-                    td[i, j] = yd
-            for k in range(lanes):
-                c = g + k
-                _removed_block(tb[k], m, cos_tab, sin_tab, bin_rows, weight, folded, scratch,
-                               rms[c, w0 : w0 + m], total_ms[c, w0 : w0 + m])
-        zi[0, ca, 0], zi[0, ca, 1], zi[1, ca, 0], zi[1, ca, 1] = pa0, pa1, qa0, qa1
-        zi[0, cb, 0], zi[0, cb, 1], zi[1, cb, 0], zi[1, cb, 1] = pb0, pb1, qb0, qb1
-        zi[0, cc, 0], zi[0, cc, 1], zi[1, cc, 0], zi[1, cc, 1] = pc0, pc1, qc0, qc1
-        zi[0, cd, 0], zi[0, cd, 1], zi[1, cd, 0], zi[1, cd, 1] = pd0, pd1, qd0, qd1
     for c in range(n_ch):
         xr = x[c]
         for w in range(nw):
@@ -198,185 +73,81 @@ def _flat_run(xr, t0, win):
 
 
 @jit
-def _fold(t, m, n_reps, folded, total, zero):
-    """Fold the ``m`` windows in the columns of ``t`` (win, blk) into ``folded`` and add
-    their energy ``sum(h^2)`` to ``total``; ``zero`` is a row of zeros.
-
-    In one pass over the samples: ``e[n] = h[n] + h[win - n]`` and ``o[n] = h[n] - h[win - n]``,
-    and for an even window (``H = win / 2``) the rows ``e[n] ± e[H - n]`` and
-    ``o[n] ± o[H - n]`` (samples met twice counted once).
-    """
-    win = t.shape[0]
-    half = win // 2
-    if win % 2 == 0:
-        for n in range(n_reps):
-            # the orbit n, win - n, half - n, half + n (n = 0: 0 and half, whose sine rows are
-            # multiplied by sin(0) = 0; n = half / 2: n and win - n only)
-            a = t[n]
-            b = t[win - n] if n else zero
-            c = t[half - n] if half - n != n else zero
-            d = t[half + n] if n and half - n != n else zero
-            cp, cm, sm, sp = folded[n], folded[n_reps + n], folded[2 * n_reps + n], folded[3 * n_reps + n]
-            for j in range(m):
-                aj = a[j]
-                bj = b[j]
-                cj = c[j]
-                dj = d[j]
-                en = aj + bj
-                on = aj - bj
-                eh = cj + dj
-                oh = cj - dj
-                cp[j] = en + eh
-                cm[j] = en - eh
-                sm[j] = on - oh
-                sp[j] = on + oh
-                total[j] += (aj * aj + bj * bj) + (cj * cj + dj * dj)
-    else:
-        for n in range(n_reps):
-            a = t[n]
-            b = t[win - n] if n else zero
-            c0, s0 = folded[n], folded[n_reps + n]
-            for j in range(m):
-                aj = a[j]
-                bj = b[j]
-                c0[j] = aj + bj
-                s0[j] = aj - bj
-                total[j] += aj * aj + bj * bj
-
-
-@jit
-def _bin_coefficients(folded, m, cos_tab, sin_tab, bin_rows, k, re, im):
-    """``re = sum(h cos(2 pi k n / win))`` and ``im = sum(h sin(...))`` of removed bin ``k``
-    for the ``m`` folded windows."""
-    rc = bin_rows[k, 0]
-    rs = bin_rows[k, 1]
-    for j in range(m):
-        re[j] = 0.0
-        im[j] = 0.0
-    for i in range(cos_tab.shape[0]):
-        fc = cos_tab[i, k]
-        fs = sin_tab[i, k]
-        ci = folded[rc + i]
-        si = folded[rs + i]
-        for j in range(m):
-            re[j] += fc * ci[j]
-            im[j] += fs * si[j]
-
-
-@jit
-def _removed_block(t, m, cos_tab, sin_tab, bin_rows, weight, folded, scratch, rms, total_ms):
-    """RMS without the removed bins for the ``m`` windows in the columns of ``t`` (win, blk)."""
-    win = t.shape[0]
-    total = scratch[0]
-    removed = scratch[1]
-    re = scratch[2]
-    im = scratch[3]
-    zero = scratch[4]
-    for j in range(m):
-        removed[j] = 0.0
-        zero[j] = 0.0
-        total[j] = 0.0
-    _fold(t, m, cos_tab.shape[0], folded, total, zero)
-    for k in range(cos_tab.shape[1]):
-        _bin_coefficients(folded, m, cos_tab, sin_tab, bin_rows, k, re, im)
-        wk = weight[k]
-        for j in range(m):
-            removed[j] += wk * (re[j] * re[j] + im[j] * im[j])
-    for j in range(m):
-        rms[j] = np.sqrt(max(total[j] - removed[j] / win, 0.0) / win)
-        total_ms[j] = total[j] / win
-
-
-@jit
-def window_fractions(x, sos, states, chans, wins, cos_tab, sin_tab, bin_rows, waves, thr_a, thr_b,
-                     frac_a, frac_b):
-    """Share of samples of the mains-free windows ``(chans[k], wins[k])`` above two thresholds.
-
-    Each window is high-passed again from its saved start state (as in
-    :func:`window_features`), the removed bins are taken out in the time domain
-    (``y = h - sum over removed bins of their wave``) and ``|y|`` is compared with
-    ``thr_a[k]`` and ``thr_b[k]``.
+def window_rms(y, rms):
+    """RMS of each window of the detector's filtered signal.
 
     Parameters
     ----------
-    x, sos, states : as for :func:`window_features`.
-    chans, wins : int64 (k,)
-    cos_tab, sin_tab, bin_rows : from :func:`folded_dft_tables`.
-    waves : float64 (2, n_bins, win)
-        From :func:`removed_waves`.
-    thr_a, thr_b : float64 (k,)
-        Thresholds (NaN: no sample counts).
-    frac_a, frac_b : float64 (k,)
-        Out: ``mean(|y| > thr)``.
+    y : float32 (n_ch, nw * win)
+        Filtered µV (band-passed, mains cancelled; 0 in gaps).
+    rms : float64 (n_ch, nw)
+        Out: ``sqrt(sum(y**2) / win)`` per window, summed in float64 in sample order.
     """
-    win = waves.shape[2]
-    n_bins = cos_tab.shape[1]
-    n_reps = cos_tab.shape[0]
-    b00, b01, b02, a01, a02 = sos[0, 0], sos[0, 1], sos[0, 2], sos[0, 4], sos[0, 5]
-    b10, b11, b12, a11, a12 = sos[1, 0], sos[1, 1], sos[1, 2], sos[1, 4], sos[1, 5]
-    blk = 64
-    tb = np.empty((win, blk))
-    folded = np.empty((4 * n_reps, blk))
-    re = np.empty((n_bins, blk))
-    im = np.empty((n_bins, blk))
-    scratch = np.zeros((4, blk))
-    total, zero, y, cnt = scratch[0], scratch[1], scratch[2], scratch[3]
-    count_b = np.empty(blk)
-    for b0 in range(0, chans.shape[0], blk):
-        m = min(blk, chans.shape[0] - b0)
-        for j in range(m):
-            c = chans[b0 + j]
-            w = wins[b0 + j]
-            p0, p1, q0, q1 = states[c, w, 0], states[c, w, 1], states[c, w, 2], states[c, w, 3]
+    n_ch, n = y.shape
+    nw = rms.shape[1]
+    if nw == 0:
+        return
+    win = n // nw
+    for c in range(n_ch):
+        yr = y[c]
+        for w in range(nw):
+            t0 = w * win
+            acc = 0.0
             for i in range(win):
-                xi = np.float64(x[c, w * win + i])
-                ni = b00 * xi + p0
-                p0 = b01 * xi - a01 * ni + p1
-                p1 = b02 * xi - a02 * ni
-                yi = b10 * ni + q0
-                q0 = b11 * ni - a11 * yi + q1
-                q1 = b12 * ni - a12 * yi
-                tb[i, j] = yi
-        _fold(tb, m, n_reps, folded, total, zero)
-        for k in range(n_bins):
-            _bin_coefficients(folded, m, cos_tab, sin_tab, bin_rows, k, re[k], im[k])
-        for j in range(m):
-            cnt[j] = 0.0
-            count_b[j] = 0.0
-        ta = thr_a[b0 : b0 + m]
-        tb_thr = thr_b[b0 : b0 + m]
-        for n in range(win):
-            for j in range(m):
-                y[j] = tb[n, j]
-            for k in range(n_bins):
-                wc = waves[0, k, n]
-                ws = waves[1, k, n]
-                rk = re[k]
-                ik = im[k]
-                for j in range(m):
-                    y[j] -= wc * rk[j] + ws * ik[j]
-            for j in range(m):
-                v = abs(y[j])
-                if v > ta[j]:
-                    cnt[j] += 1.0
-                if v > tb_thr[j]:
-                    count_b[j] += 1.0
-        for j in range(m):
-            frac_a[b0 + j] = cnt[j] / win
-            frac_b[b0 + j] = count_b[j] / win
+                v = np.float64(yr[t0 + i])
+                acc += v * v
+            rms[c, w] = np.sqrt(acc / win)
 
 
-def removed_waves(win: int, bins) -> np.ndarray:
-    """float64 (2, n_bins, win): ``weight / win × cos`` and ``× sin`` of ``2 pi k n / win`` per
-    removed bin ``k``: the part of a window in those bins is ``sum(re_k cos + im_k sin)``
-    with ``re``, ``im`` the cosine and sine sums of the window (Parseval's weights)."""
-    bins = np.asarray(bins, np.int64)
-    angle = 2 * np.pi * np.outer(bins, np.arange(win)) / win
-    real_bin = (bins == 0) | (2 * bins == win)
-    scale = np.where(real_bin, 1.0, 2.0)[:, None] / win
-    sin = np.sin(angle)
-    sin[real_bin] = 0.0
-    return np.ascontiguousarray(np.stack([scale * np.cos(angle), scale * sin]))
+@jit
+def window_fractions(y, rms, thr_a, thr_b, f_min, frac_a, frac_b):
+    """Share of each window's filtered samples whose magnitude exceeds two thresholds.
+
+    A window is counted only where its RMS allows ``f_min`` of its samples above ``thr_a``:
+    ``k`` samples above ``T`` hold more than ``k T**2`` of the energy, so that share needs
+    ``rms**2 > f_min T**2`` (checked with a margin of 1e-9 for rounding). Elsewhere both
+    shares are stored as 0: the share above ``thr_a`` is below ``f_min``, and the caller reads
+    the share above ``thr_b`` only in windows whose RMS is far above that bound. NaN
+    thresholds (unknown noise) count nothing.
+
+    Parameters
+    ----------
+    y : float32 (n_ch, nw * win)
+    rms : float64 (n_ch, nw)
+        From :func:`window_rms`.
+    thr_a, thr_b : float64 (n_ch, nw)
+        Thresholds in µV (NaN: unknown).
+    f_min : float
+        The smallest share any rule looks at.
+    frac_a, frac_b : float64 (n_ch, nw)
+        Out: ``mean(|y| > thr)`` per window (0 where skipped).
+    """
+    n_ch, n = y.shape
+    nw = rms.shape[1]
+    if nw == 0:
+        return
+    win = n // nw
+    for c in range(n_ch):
+        yr = y[c]
+        for w in range(nw):
+            ta = thr_a[c, w]
+            tb = thr_b[c, w]
+            r = rms[c, w]
+            frac_a[c, w] = 0.0
+            frac_b[c, w] = 0.0
+            if not (r * r >= f_min * (1.0 - 1e-9) * ta * ta):  # NaN: False
+                continue
+            t0 = w * win
+            ka = 0
+            kb = 0
+            for i in range(win):
+                v = abs(np.float64(yr[t0 + i]))
+                if v > ta:
+                    ka += 1
+                if v > tb:
+                    kb += 1
+            frac_a[c, w] = ka / win
+            frac_b[c, w] = kb / win
 
 
 @jit

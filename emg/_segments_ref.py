@@ -1,84 +1,52 @@
 """NumPy/SciPy references for the kernels in ``_segments_numba.py`` (private; used by tests).
 
-Each reference computes the same result the straightforward way (SciPy filters, a full
-FFT per window, ``np.percentile`` per window, SciPy's median filter, the Python loops the
+Each reference computes the same result the straightforward way (NumPy reductions over
+every window, ``np.percentile`` per window, SciPy's median filter, the Python loops the
 kernels replaced), so the tests can check the compiled kernels against them.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from scipy import signal
 
 __all__ = [
     "dilate_rows_ref",
-    "highpass_windows_ref",
     "mark_touching_runs_ref",
     "noise_levels_ref",
+    "raw_window_stats_ref",
     "running_median_ref",
     "trailing_percentile_ref",
-    "window_features_ref",
     "window_fractions_ref",
+    "window_rms_ref",
 ]
 
 
-def window_features_ref(x: np.ndarray, sos: np.ndarray, zi: np.ndarray, win: int, keep: np.ndarray) -> dict:
-    """High-pass (``scipy.signal.sosfilt``), then per window: mean, RMS of the inverse FFT
-    of the kept bins ``keep`` (rfft bins), mean square, longest flat run, filter state at
-    the window start. Returns a dict of arrays named as the kernel's outputs, plus ``hp``
-    and the final ``zi``."""
+def raw_window_stats_ref(x: np.ndarray, win: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per window: ``mean`` (NumPy's float64 mean) and the longest run of equal neighbours."""
     n_ch, n = x.shape
     nw = n // win
-    x = x[:, : nw * win]
-    states = np.empty((n_ch, nw, 4))
-    hp = np.empty((n_ch, nw * win))
-    z = np.array(zi, dtype=np.float64)
-    for w in range(nw):  # window by window, to read the state at each start
-        states[:, w, :2] = z[0]
-        states[:, w, 2:] = z[1]
-        hp[:, w * win : (w + 1) * win], z = signal.sosfilt(sos, x[:, w * win : (w + 1) * win].astype(np.float64),
-                                                          axis=1, zi=z)
-    windows = hp.reshape(n_ch, nw, win)
-    spec = np.fft.rfft(windows, axis=2)
-    spec[..., ~keep] = 0
-    y = np.fft.irfft(spec, n=win, axis=2)
-    xw = x.reshape(n_ch, nw, win)
+    xw = x[:, : nw * win].reshape(n_ch, nw, win)
     same = np.diff(xw, axis=2) == 0
     flat = np.zeros((n_ch, nw), np.int64)
     for c, w in zip(*np.nonzero(same.any(axis=2))):
         d = np.diff(np.concatenate([[0], same[c, w].astype(np.int8), [0]]))
         flat[c, w] = int(np.max(np.flatnonzero(d == -1) - np.flatnonzero(d == 1)))
-    return {
-        "hp": hp,
-        "zi": z,
-        "mean": xw.mean(axis=2, dtype=np.float64),
-        "rms": np.sqrt((y * y).mean(axis=2)),
-        "total_ms": (windows * windows).mean(axis=2),
-        "same_run": flat,
-        "states": states,
-    }
+    return xw.mean(axis=2, dtype=np.float64), flat
 
 
-def highpass_windows_ref(x: np.ndarray, sos: np.ndarray, states: np.ndarray, chans: np.ndarray,
-                         wins: np.ndarray, win: int) -> np.ndarray:
-    """Each window ``(chans[k], wins[k])`` filtered with ``scipy.signal.sosfilt`` from its start state."""
-    out = np.empty((len(chans), win))
-    for k, (c, w) in enumerate(zip(chans, wins)):
-        zi = np.array([states[c, w, :2], states[c, w, 2:]])
-        out[k] = signal.sosfilt(sos, x[c, w * win : (w + 1) * win].astype(np.float64), zi=zi)[0]
-    return out
+def window_rms_ref(y: np.ndarray, win: int) -> np.ndarray:
+    """RMS of each window (float64)."""
+    n_ch, n = y.shape
+    yw = y[:, : (n // win) * win].reshape(n_ch, -1, win).astype(np.float64)
+    return np.sqrt((yw * yw).mean(axis=2))
 
 
-def window_fractions_ref(x: np.ndarray, sos: np.ndarray, states: np.ndarray, chans: np.ndarray,
-                         wins: np.ndarray, win: int, keep: np.ndarray, thr_a: np.ndarray,
-                         thr_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The windows filtered again from their states, the inverse FFT of their kept bins,
-    and the share of ``|y|`` above each threshold."""
-    hp = highpass_windows_ref(x, sos, states, chans, wins, win)
-    spec = np.fft.rfft(hp, axis=1)
-    spec[:, ~keep] = 0
-    y = np.abs(np.fft.irfft(spec, n=win, axis=1))
-    return (y > thr_a[:, None]).mean(axis=1), (y > thr_b[:, None]).mean(axis=1)
+def window_fractions_ref(y: np.ndarray, win: int, thr_a: np.ndarray, thr_b: np.ndarray
+                         ) -> tuple[np.ndarray, np.ndarray]:
+    """Share of every window's ``|y|`` above each threshold (no window skipped)."""
+    n_ch, n = y.shape
+    yw = np.abs(y[:, : (n // win) * win].reshape(n_ch, -1, win).astype(np.float64))
+    return (yw > thr_a[..., None]).mean(axis=2), (yw > thr_b[..., None]).mean(axis=2)
 
 
 def trailing_percentile_ref(values: np.ndarray, ends: np.ndarray, width: int, q: float) -> np.ndarray:

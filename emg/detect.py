@@ -237,6 +237,17 @@ class Detector:
             return Filtered(self._decide_mains(), True)
         return Filtered(self._front(chunk.data, chunk.valid), True)
 
+    def end_filter(self) -> Filtered:
+        """End of data for the filter side: the samples still held for the mains decision.
+
+        A recording shorter than ``mains_probe_s`` never reached the decision; it is taken
+        now on what there is, and every held sample is filtered (hand the result to
+        :meth:`search` before :meth:`flush`). Empty once the filters run.
+        """
+        if self._finished or self._filter is not None:
+            return Filtered((), self._filter is not None)
+        return Filtered(self._decide_mains(), True)
+
     def search(self, filtered: Filtered) -> Events:
         """Second half of :meth:`process`: noise, thresholds, events and their features."""
         if not filtered.parts:

@@ -435,6 +435,11 @@ class _ReplayDetector:
     def search(self, filtered):
         return self._next_call("process")
 
+    def end_filter(self):
+        from .detect import Filtered
+
+        return Filtered((), True)
+
     def flush(self):
         return self._next_call("flush")
 

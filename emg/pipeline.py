@@ -92,6 +92,8 @@ class Detected(NamedTuple):
     noise_uv: np.ndarray | None
     #: the detector filters (its mains frequency is decided)
     filtering: bool
+    #: the detector's filtered samples of the chunk (:attr:`emg.detect.Filtered.parts`), for the segmenter
+    parts: tuple = ()
 
 
 #: Detector settings of the whole analysis (over :class:`emg.detect.Detector`'s own): a lower
@@ -121,7 +123,7 @@ class Analyzer:
         Sample rate in Hz.
     channel_names : sequence of str
     mains : "auto" | 50 | 60
-        Mains frequency for the detector (and the segmenter's envelope).
+        Mains frequency for the detector (whose filtered signal the segmenter reads too).
     detector_kw, segmenter_kw, classifier_kw : dict
         Settings passed to :class:`emg.detect.Detector` (over :data:`DETECTOR_DEFAULTS`), :class:`emg.segments.Segmenter`
         and :class:`emg.classify.EventClassifier` (over :data:`CLASSIFIER_DEFAULTS`).
@@ -145,7 +147,7 @@ class Analyzer:
         self.units = UnitTracker(self.fs, n)
         self.unit_rescue = None if unit_rescue is None else dict(unit_rescue)
         self.echoes = EchoFilter(n)
-        self._held: list[tuple[Chunk, Events]] = []  # chunks waiting for the mains decision
+        self._held: list[tuple[Chunk, Detected]] = []  # chunks waiting for the mains decision
         self._events: list[Events] = []
         self._segments: list[Segment] = []
         self._noise: list[np.ndarray] = []
@@ -165,47 +167,42 @@ class Analyzer:
         """
         events = self.detector.search(filtered)
         noise = self.detector.noise_uv.copy() if np.all(np.isfinite(self.detector.noise_uv)) else None
-        return Detected(events, noise, filtered.filtering)
+        return Detected(events, noise, filtered.filtering, tuple(filtered.parts))
 
     def accept(self, chunk: Chunk, stage: Detected) -> tuple[Events, list[Segment]]:
         """Second stage: segments, labels and units for a chunk :meth:`detect` has seen."""
         self.samples = chunk.first_sample + chunk.n_samples
         if stage.noise_uv is not None:
             self._noise.append(stage.noise_uv)
-        detected = stage.events
         if self.segmenter is None:
-            self._held.append((chunk, detected))
+            self._held.append((chunk, stage))
             if not stage.filtering:  # mains not decided yet (first 2 s)
                 return Events.empty(self.fs), []
             self._start_segmenter()
             held, self._held = self._held, []
             events, segments = [], []
-            for c, d in held:
+            for c, d in held:  # the filtered samples of the held chunks come with the last one
                 e, s = self._step(c, d)
                 events.append(e)
                 segments += s
             return Events.concat(events, fs=self.fs), segments
-        return self._step(chunk, detected)
+        return self._step(chunk, stage)
 
     def finish(self) -> tuple[Events, list[Segment]]:
         """End of data: flush every stage; return the last events and segments."""
+        n_ch = len(self.channel_names)
+        # a recording shorter than the mains probe: its samples are filtered only now
+        rest = self.detect(self.detector.end_filter())
+        parts, segs = [], []
+        if rest.parts or self.segmenter is None:
+            e, segs = self.accept(Chunk(np.zeros((n_ch, 0), np.float32), self.samples, self.fs), rest)
+            parts.append(e)
         tail = self.detector.flush()
-        if self.segmenter is None:
-            self._start_segmenter()
-            held, self._held = self._held, []
-            parts, segs = [], []
-            for c, d in held:
-                e, s = self._step(c, d)
-                parts.append(e)
-                segs += s
-        else:
-            parts, segs = [], []
         self.classifier.mains_hz = self.detector.mains_hz
         self.classifier.push(tail)
         quiet = self.echoes(tail)
-        last = self.segmenter.process(Chunk(np.zeros((len(self.channel_names), 0), np.float32),
-                                            self.samples, self.fs), quiet.onset_s, quiet.channel,
-                                            quiet.amplitude_uv)
+        last = self.segmenter.process(Chunk(np.zeros((n_ch, 0), np.float32), self.samples, self.fs),
+                                      quiet.onset_s, quiet.channel, quiet.amplitude_uv)
         last += self.segmenter.flush()
         self._segments += last
         segs += last
@@ -214,12 +211,12 @@ class Analyzer:
         return Events.concat(parts, fs=self.fs), segs
 
     def _start_segmenter(self) -> None:
-        self.segmenter = Segmenter(self.fs, len(self.channel_names), mains_hz=self.detector.mains_hz,
-                                   **self._segmenter_kw)
+        self.segmenter = Segmenter(self.fs, len(self.channel_names), **self._segmenter_kw)
 
-    def _step(self, chunk: Chunk, detected: Events) -> tuple[Events, list[Segment]]:
+    def _step(self, chunk: Chunk, stage: Detected) -> tuple[Events, list[Segment]]:
+        detected = stage.events
         quiet = self.echoes(detected)  # filter rings would look like bursts to the segmenter
-        segs = self.segmenter.process(chunk, quiet.onset_s, quiet.channel, quiet.amplitude_uv)
+        segs = self.segmenter.process(chunk, quiet.onset_s, quiet.channel, quiet.amplitude_uv, filtered=stage.parts)
         self._segments += segs
         self.classifier.mains_hz = self.detector.mains_hz
         self.classifier.push(detected)

@@ -3,20 +3,20 @@
 The segmenter is a streaming stage. It cuts the signal into 0.1 s windows on a fixed grid
 (so chunk sizes never change the result) and computes per window and channel:
 
-* the 20 Hz high-passed (causal Butterworth), mains-free signal: the window's DC bin, the
-  bins at the mains harmonics and their aliases and those above 450 Hz are removed. Its
-  RMS comes from Parseval (the window's energy minus that of the removed bins, computed
-  from folded sums), and the fraction of its samples above ``active_k`` (3) and
-  ``dense_k / 3`` times the channel's rest noise from the inverse FFT of the kept bins -
-  only in windows whose RMS allows the smallest fraction any rule looks at (25 % of the
-  samples above ``T`` need an RMS above 0.5 ``T``); elsewhere the fractions are stored as 0;
-* the window mean of the raw signal (a 10 Hz low-frequency trace for movement and pops);
-* whether it holds a saturated run (``saturation_min_ms`` of identical samples far from
-  the channel's median) or a gap.
+* from the detector's filtered signal (:meth:`emg.detect.Detector.filter`: 20-250 Hz
+  band-pass, mains cancelled; one filter chain for the whole analysis): its RMS, and the
+  fraction of its samples above ``active_k`` (3) and ``dense_k / 3`` times the channel's
+  rest noise - only in windows whose RMS allows the smallest fraction any rule looks at
+  (25 % of the samples above ``T`` need an RMS above 0.5 ``T``); elsewhere the fractions
+  are stored as 0;
+* from the raw signal: the window mean (a 10 Hz low-frequency trace for movement and
+  pops), and whether it holds a saturated run (``saturation_min_ms`` of identical samples
+  far from the channel's median) or a gap.
 
 Rest noise is the 20th percentile of window RMS over the trailing ``baseline_s`` (60 s),
 refreshed every second, allowed to grow at most ×1.5 per second and never above the median
-window RMS of the current second.
+window RMS of the current second. Windows in a gap, saturated, or within the detector's
+settling time after a filter restart (its ``usable`` mask) do not enter it.
 
 Rules (thresholds are the keyword arguments of :class:`Segmenter`):
 
@@ -25,11 +25,12 @@ Rules (thresholds are the keyword arguments of :class:`Segmenter`):
   potential fills ≤ 10 % of a window, so isolated fasciculations, doublets and a lone unit
   firing regularly at ~6 Hz never make a window active; interference of many units does.
   A large heartbeat (QRS, then the filter's ring) fills up to three windows, hence runs of
-  ≥ ``min_bout_s`` (0.5 s) of active windows (or two windows, 0.2 s, with ≥ ``dense_fraction``
-  (90 %) of samples above, an RMS ≥ ``dense_k`` (30) × rest noise and on average ≥
-  ``dense_fill`` (82 %) of samples above 10 × rest noise: a brief strong contraction fills
-  the 0.2 s, a large heartbeat and its filter ring do not. Set on the Plux thumb recording
-  and chest-ECG simulations of the tuning seeds), padded by ``bout_pad_s`` and merged
+  ≥ ``min_bout_s`` (0.5 s) of active windows (or two windows, 0.2 s, each with an RMS ≥
+  ``dense_k`` (30) × rest noise, on average ≥ ``dense_fraction`` (60 %) of samples above
+  3 × and ≥ ``dense_fill`` (50 %) above 10 × rest noise: a brief strong contraction keeps
+  half of the 0.2 s above 10 ×, the largest heartbeats of the chest-ECG simulations reach
+  48 %. Set on the Plux thumb recording and simulations of the tuning seeds 100-103),
+  padded by ``bout_pad_s`` and merged
   across pauses ≤ ``merge_s``, are bouts. A bout is labelled by its discharge pattern:
   ``myokymia`` when it is made of recurring bursts (below), ``cramp`` when it lasts ≥
   ``cramp_min_s`` (5 s) on one channel only with irregular intervals, else ``voluntary``.
@@ -183,13 +184,12 @@ class Segmenter:
         Sample rate in Hz.
     n_channels : int
         Number of channels.
-    mains_hz : float | None
-        Mains frequency (50 or 60); None removes both families (without aliases).
 
     Notes
     -----
-    Feed chunks in order with :meth:`process` (with the detector's events of that chunk,
-    used for burst patterns), then call :meth:`flush`. ``committed_s`` tells up to where
+    Feed chunks in order with :meth:`process`, each with the detector's filtered samples
+    that came out of it (``filtered``) and the detector's events of that chunk (used for
+    burst patterns), then call :meth:`flush`. ``committed_s`` tells up to where
     the labels are final; :meth:`excluded` answers for event times before it.
     """
 
@@ -198,18 +198,16 @@ class Segmenter:
         fs: float,
         n_channels: int,
         *,
-        mains_hz: float | None = None,
         window_s: float = 0.1,
-        hp_hz: float = 20.0,
         active_k: float = 3.0,
         active_fraction: float = 0.25,
         min_bout_s: float = 0.5,
         bout_pad_s: float = 0.1,
         merge_s: float = 0.3,
         cramp_min_s: float = 5.0,
-        dense_fraction: float = 0.9,
+        dense_fraction: float = 0.6,
         dense_k: float = 30.0,
-        dense_fill: float = 0.82,
+        dense_fill: float = 0.5,
         burst_isi_s: float = 0.040,
         burst_gap_s: float = 0.5,
         train_events: int = 10,
@@ -230,8 +228,6 @@ class Segmenter:
         self.win = max(4, int(round(window_s * self.fs)))
         self.window_s = self.win / self.fs
         self.block = max(1, int(round(1.0 / self.window_s)))  # windows per baseline update
-        self.mains_hz = mains_hz
-        self.hp_hz = hp_hz
         self.active_k, self.active_fraction = active_k, active_fraction
         w = self.window_s
         self.min_bout_w = max(1, int(round(min_bout_s / w)))
@@ -239,6 +235,9 @@ class Segmenter:
         self.merge_w = int(round(merge_s / w))
         self.cramp_min_s = cramp_min_s
         self.dense_fraction, self.dense_k, self.dense_fill = dense_fraction, dense_k, dense_fill
+        if dense_k * dense_k < min(active_fraction, dense_fraction) * active_k * active_k:
+            raise ValueError(f"Invalid value for 'dense_k': must be >= sqrt(min(active_fraction, dense_fraction)) "
+                             f"x active_k (the shares of quieter windows are not computed), got {dense_k!r}.")
         self.burst_isi_s, self.burst_gap_s = burst_isi_s, burst_gap_s
         self.train_events = train_events
         self.lf_min_uv, self.lf_k = lf_min_uv, lf_k
@@ -259,17 +258,13 @@ class Segmenter:
             self.noisy_min_w,
         ) + 1
         self._lf_base: dict[int, np.ndarray] = {}  # baseline of each 1 s block in the LF history
-        self._mask = None
-        self._tables = None
-        self._waves = None
-        from scipy.signal import butter
-
-        self._sos = butter(4, hp_hz, btype="highpass", fs=self.fs, output="sos")
-        self._zi = None
         self._last_valid: np.ndarray | None = None
-        # streaming state
+        # streaming state: raw and filtered samples not yet in a whole block (both start at
+        # the same sample; the filtered ones may lag while the detector decides the mains)
         self._carry = np.zeros((self.n_channels, 0), np.float32)
         self._carry_valid = np.zeros(0, bool)
+        self._fcarry = np.zeros((self.n_channels, 0), np.float32)
+        self._fcarry_usable = np.zeros(0, bool)
         self._n_windows = 0  # windows computed so far
         self._committed_w = 0  # windows whose code is final
         self._sigma = np.full(self.n_channels, np.nan)
@@ -307,8 +302,22 @@ class Segmenter:
 
     def process(self, chunk: Chunk, event_times_s: np.ndarray | None = None,
                 event_channels: np.ndarray | None = None,
-                event_amplitudes_uv: np.ndarray | None = None) -> list[Segment]:
-        """Take one chunk (and the detector's events in it); return segments now final."""
+                event_amplitudes_uv: np.ndarray | None = None, *, filtered=()) -> list[Segment]:
+        """Take one chunk (and the detector's events in it); return segments now final.
+
+        Parameters
+        ----------
+        chunk : Chunk
+            The next raw samples.
+        event_times_s, event_channels, event_amplitudes_uv : ndarray | None
+            The detector's events (onset s, channel, peak-to-peak µV), for burst patterns.
+        filtered : sequence of (ndarray, ndarray, ...)
+            The detector's filtered samples that follow those given before
+            (:attr:`emg.detect.Filtered.parts`: float32 µV (n_channels, n) and the usable
+            mask (n,) per segment). They may lag the raw chunks (the detector holds the
+            first ``mains_probe_s`` until it has decided the mains): a window is computed
+            once both its raw and filtered samples are there.
+        """
         if chunk.data.shape[0] != self.n_channels:
             raise ValueError(f"Invalid chunk: expected {self.n_channels} channels, got {chunk.data.shape[0]}.")
         self._gaps_exact(chunk)
@@ -325,19 +334,44 @@ class Segmenter:
             valid = np.concatenate([self._carry_valid, chunk.valid])
         else:  # nothing carried: no copy of the chunk
             data, valid = chunk.data, chunk.valid
-        n_blocks = data.shape[1] // (self.win * self.block)
+        y, usable = self._take_filtered(filtered)
+        n_blocks = min(data.shape[1], y.shape[1]) // (self.win * self.block)
         used = n_blocks * self.win * self.block
         if n_blocks:
-            self._features(data[:, :used], valid[:used])
+            self._features(data[:, :used], valid[:used], y[:, :used], usable[:used])
         self._carry, self._carry_valid = data[:, used:].copy(), valid[used:].copy()
+        self._fcarry, self._fcarry_usable = y[:, used:].copy(), usable[used:].copy()
         return self._decide(final=False)
+
+    def _take_filtered(self, filtered) -> tuple[np.ndarray, np.ndarray]:
+        """The carried filtered samples followed by the new parts (no copy of a lone part)."""
+        ys = [self._fcarry] if self._fcarry.shape[1] else []
+        us = [self._fcarry_usable] if self._fcarry.shape[1] else []
+        for part in filtered:
+            y, u = part[0], part[1]
+            if y.shape[0] != self.n_channels or y.shape[1] != len(u):
+                raise ValueError(f"Invalid filtered part: expected ({self.n_channels}, n) samples and n usable "
+                                 f"flags, got {y.shape} and {np.shape(u)}.")
+            if y.shape[1]:
+                ys.append(y)
+                us.append(np.asarray(u, bool))
+        if not ys:
+            return self._fcarry, self._fcarry_usable
+        if len(ys) == 1:
+            return ys[0], us[0]
+        return np.concatenate(ys, axis=1), np.concatenate(us)
 
     def flush(self) -> list[Segment]:
         """End of data: decide everything left (partial windows at the end included)."""
+        if self._carry.shape[1] != self._fcarry.shape[1]:
+            raise ValueError(f"Segmenter.flush: {self._carry.shape[1]} raw samples are waiting but "
+                             f"{self._fcarry.shape[1]} filtered ones: pass the detector's filtered samples "
+                             "of every chunk (process(..., filtered=...)).")
         if self._carry.shape[1] >= self.win:
             n = (self._carry.shape[1] // self.win) * self.win
-            self._features(self._carry[:, :n], self._carry_valid[:n])
-        self._carry = self._carry[:, :0]
+            self._features(self._carry[:, :n], self._carry_valid[:n], self._fcarry[:, :n], self._fcarry_usable[:n])
+        self._carry, self._carry_valid = self._carry[:, :0], self._carry_valid[:0]
+        self._fcarry, self._fcarry_usable = self._fcarry[:, :0], self._fcarry_usable[:0]
         out = self._decide(final=True)
         self._myokymia(final=True)
         out += self._pop_segments()
@@ -365,37 +399,12 @@ class Segmenter:
         self._excl = [[iv for iv in lst if iv[1] >= t_s] for lst in self._excl]
 
     # -- features -------------------------------------------------------------------------
-    def _spectral_mask(self) -> np.ndarray:
-        if self._mask is None:
-            freqs = np.fft.rfftfreq(self.win, 1.0 / self.fs)
-            keep = (freqs > 0) & (freqs <= min(450.0, 0.5 * self.fs))
-            df = self.fs / self.win
-            families = [self.mains_hz] if self.mains_hz else [50.0, 60.0]
-            for base in families:
-                for k in range(1, 8):
-                    f = k * base
-                    if not self.mains_hz and f > 0.5 * self.fs:
-                        continue
-                    f = abs(((f + 0.5 * self.fs) % self.fs) - 0.5 * self.fs)  # alias
-                    keep &= np.abs(freqs - f) > 0.51 * df
-            self._mask = keep
-        return self._mask
-
-    def _removed_tables(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Tables of the removed bins for the kernels (made once; ``_waves`` with them)."""
-        if self._tables is None:
-            from ._segments_numba import folded_dft_tables, removed_waves
-
-            bins = np.flatnonzero(~self._spectral_mask())
-            self._tables = folded_dft_tables(self.win, bins)
-            self._waves = removed_waves(self.win, bins)
-        return self._tables
-
-    def _features(self, data: np.ndarray, valid: np.ndarray) -> None:
-        from ._segments_numba import noise_levels, trailing_percentile, window_features
+    def _features(self, data: np.ndarray, valid: np.ndarray, y: np.ndarray, usable: np.ndarray) -> None:
+        """Window features of whole windows of raw ``data`` and the detector's filtered ``y``."""
+        from ._segments_numba import noise_levels, raw_window_stats, trailing_percentile, window_rms
 
         n_ch, n = data.shape
-        if not valid.all():  # gap samples hold the last valid value: no step into the filters
+        if not valid.all():  # gap samples hold the last valid value: no step in the LF trace
             idx = np.where(valid, np.arange(n), -1)
             idx = np.maximum.accumulate(idx)
             first = self._last_valid if self._last_valid is not None else np.zeros(n_ch, np.float32)
@@ -408,20 +417,13 @@ class Segmenter:
         nw = n // self.win
         win = self.win
         x = np.ascontiguousarray(data[:, : nw * win])
-        # causal high-pass (state carried across chunks); per window: the mean, the RMS without
-        # the mains bins (Parseval), the longest run of identical samples
-        if self._zi is None:
-            from scipy.signal import sosfilt_zi
-
-            self._zi = sosfilt_zi(self._sos)[:, None, :] * data[None, :, :1].astype(np.float64)
-        zi = np.array(self._zi, dtype=np.float64, order="C")
+        yf = np.ascontiguousarray(y[:, : nw * win], dtype=np.float32)
+        # raw: the window mean and the longest run of identical samples; filtered: the RMS
         mean = np.empty((n_ch, nw))
-        rms = np.empty((n_ch, nw))
-        total = np.empty((n_ch, nw))
         flat = np.empty((n_ch, nw), np.int64)
-        states = np.empty((n_ch, nw, 4))
-        window_features(x, self._sos, zi, *self._removed_tables(), mean, rms, total, flat, states)
-        self._zi = zi
+        raw_window_stats(x, mean, flat)
+        rms = np.empty((n_ch, nw))
+        window_rms(yf, rms)
         # saturation: a run of identical samples far from the chunk's median window mean (or a
         # flat window far from zero)
         sat = flat >= self.sat_min - 1
@@ -430,8 +432,9 @@ class Segmenter:
             x0 = np.abs(x[:, ::win].astype(np.float64))
             sat &= (np.abs(mean - med) > 1000.0) | ((flat == win - 1) & (x0 > 1e4))
         gapw = ~valid[: nw * win].reshape(nw, win).all(axis=1)
+        settled = usable[: nw * win].reshape(nw, win).all(axis=1)  # no gap, no filter restart just before
         # rest noise per 1 s block from the trailing history (never from the future)
-        ok_w = ~gapw & ~sat.any(axis=0) & (rms.min(axis=0) > 0)
+        ok_w = settled & ~gapw & ~sat.any(axis=0) & (rms.min(axis=0) > 0)
         starts = np.arange(0, nw, self.block)
         hist = self._hist_rms
         allv = np.concatenate([hist, rms[:, ok_w]], axis=1)
@@ -448,7 +451,7 @@ class Segmenter:
         noise_levels(rms, ok_w, p20, cnt, self.block, sigma, sigma_b)
         self._sigma = sigma
         sigma_w = np.repeat(sigma_b, self.block, axis=1)[:, :nw]
-        frac, frac_hi = self._fractions(x, states, rms, total, sigma_w)
+        frac, frac_hi = self._fractions(yf, rms, sigma_w)
         self._hist_rms = allv[:, -self.baseline_w :]
         self.noise_uv = self._sigma.copy()
         self._rms = np.concatenate([self._rms, rms], axis=1)
@@ -460,43 +463,23 @@ class Segmenter:
         self._sigma_w = np.concatenate([self._sigma_w, sigma_w], axis=1)
         self._n_windows += nw
 
-    def _fractions(self, x: np.ndarray, states: np.ndarray, rms: np.ndarray, total: np.ndarray,
-                   sigma_w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Share of each window's mains-free samples above ``active_k`` and ``dense_k / 3`` × noise.
+    def _fractions(self, y: np.ndarray, rms: np.ndarray, sigma_w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Share of each window's filtered samples above ``active_k`` and ``dense_k / 3`` × noise.
 
-        Only the windows whose RMS allows the smallest share that matters are filtered again
-        (from the saved filter states) and freed of the removed bins in the time domain:
-        ``f`` of the samples above ``T`` need ``RMS > sqrt(f) × T``. The others get 0 (their
-        true share is below ``min(active_fraction, dense_fraction)``, and every rule compares
-        these shares with one of the two).
+        Only windows whose RMS allows ``min(active_fraction, dense_fraction)`` of their
+        samples above ``active_k`` × noise are counted (see
+        :func:`emg._segments_numba.window_fractions`); the others get 0, which the activity
+        rule reads the same way, and the dense rule never reads (it needs an RMS of
+        ``dense_k`` × noise, far above that bound).
         """
         from ._segments_numba import window_fractions
 
-        n_ch, nw = rms.shape
-        thr_a = self.active_k * sigma_w
-        need = self._may_reach_fraction(rms, total, thr_a)
-        frac = np.zeros((n_ch, nw))
-        frac_hi = np.zeros((n_ch, nw))
-        c, w = np.nonzero(need)
-        if len(c):
-            fa = np.empty(len(c))
-            fb = np.empty(len(c))
-            cos_tab, sin_tab, bin_rows, _ = self._removed_tables()
-            window_fractions(x, self._sos, states, c, w, cos_tab, sin_tab, bin_rows, self._waves,
-                             thr_a[c, w], self.dense_k / 3 * sigma_w[c, w], fa, fb)
-            frac[c, w] = fa
-            frac_hi[c, w] = fb
+        frac = np.empty_like(rms)
+        frac_hi = np.empty_like(rms)
+        window_fractions(y, rms, np.ascontiguousarray(self.active_k * sigma_w),
+                         np.ascontiguousarray(self.dense_k / 3 * sigma_w),
+                         min(self.active_fraction, self.dense_fraction), frac, frac_hi)
         return frac, frac_hi
-
-    def _may_reach_fraction(self, rms: np.ndarray, total_ms: np.ndarray, thr: np.ndarray) -> np.ndarray:
-        """False where no ``min(active_fraction, dense_fraction)`` of a window's samples can
-        exceed ``thr``: ``n`` samples above ``thr`` hold more than ``n × thr²`` of the energy,
-        so that share needs ``RMS² > share × thr²``. The margin (1e-9 of the window's whole
-        mean square ``total_ms``) covers the rounding of ``RMS²``, a difference; NaN
-        thresholds (unknown noise) give False."""
-        f_min = min(self.active_fraction, self.dense_fraction)
-        with np.errstate(invalid="ignore"):
-            return rms * rms + 1e-9 * total_ms >= f_min * (1 - 1e-9) * thr * thr
 
     def _gaps_exact(self, chunk: Chunk) -> None:
         """Gap segments to the sample, from the chunk's valid mask."""
@@ -551,8 +534,9 @@ class Segmenter:
         opened = _dilate(_erode(act, 0, self.min_bout_w - 1), 0, self.min_bout_w - 1)
         # brief strong contractions: >= 0.2 s filled with activity far above the noise
         frac_hi = self._frac_hi[:, idx]
-        dense = (frac >= self.dense_fraction) & (rms >= self.dense_k * sigma) & ~gapw
-        pair = dense[:, :-1] & dense[:, 1:] & ((frac_hi[:, :-1] + frac_hi[:, 1:]) >= 2 * self.dense_fill)
+        strong = (rms >= self.dense_k * sigma) & ~gapw  # never a window whose shares were skipped
+        pair = (strong[:, :-1] & strong[:, 1:] & ((frac[:, :-1] + frac[:, 1:]) >= 2 * self.dense_fraction)
+                & ((frac_hi[:, :-1] + frac_hi[:, 1:]) >= 2 * self.dense_fill))
         pair = np.concatenate([pair, np.zeros((pair.shape[0], 1), bool)], axis=1)
         opened |= _dilate(pair, 0, 1)
         bout = _dilate(opened, self.bout_pad_w, self.bout_pad_w)
@@ -817,8 +801,16 @@ class Segmenter:
 
 def segment_recording(data: np.ndarray, fs: float, *, valid: np.ndarray | None = None,
                       event_times_s: np.ndarray | None = None, event_channels: np.ndarray | None = None,
-                      chunk_s: float = 60.0, **kwargs) -> list[Segment]:
-    """Segments of a whole array (channels × samples, µV), through the streaming stage."""
+                      chunk_s: float = 60.0, mains: str | float | None = "auto", **kwargs) -> list[Segment]:
+    """Segments of a whole array (channels × samples, µV), through the streaming stage.
+
+    The filtered samples come from the filter side of a :class:`emg.detect.Detector`
+    (``mains``: "auto", 50, 60 or None), as in :class:`emg.pipeline.Analyzer`; ``kwargs``
+    go to :class:`Segmenter`.
+    """
+    from .detect import Detector
+
+    detector = Detector(fs, data.shape[0], mains=mains)
     seg = Segmenter(fs, data.shape[0], **kwargs)
     out: list[Segment] = []
     step = max(1, int(round(chunk_s * fs)))
@@ -828,6 +820,8 @@ def segment_recording(data: np.ndarray, fs: float, *, valid: np.ndarray | None =
     for first in range(0, data.shape[1], step):
         chunk = Chunk(data[:, first : first + step], first, fs, valid[first : first + step])
         sel = (ev_t >= first / fs) & (ev_t < (first + step) / fs)
-        out += seg.process(chunk, ev_t[sel], ev_c[sel])
+        out += seg.process(chunk, ev_t[sel], ev_c[sel], filtered=detector.filter(chunk).parts)
+    end = Chunk(np.zeros((data.shape[0], 0), np.float32), data.shape[1], fs)
+    out += seg.process(end, filtered=detector.end_filter().parts)  # a recording shorter than the mains probe
     out += seg.flush()
     return sorted(out, key=lambda s: (s.start_s, -1 if s.channel is None else s.channel))

@@ -51,7 +51,7 @@ def overlapping(segments, lo, hi):
 @pytest.fixture(scope="module")
 def segments():
     data, valid = build()
-    return segment_recording(data, FS, valid=valid, mains_hz=50.0)
+    return segment_recording(data, FS, valid=valid, mains=50)
 
 
 def test_voluntary_bout_is_found_to_a_window(segments):
@@ -87,7 +87,7 @@ def test_nothing_else_is_excluded(segments):
 
 def test_chunk_size_does_not_change_the_segments(segments):
     data, valid = build()
-    small = segment_recording(data, FS, valid=valid, mains_hz=50.0, chunk_s=0.37)
+    small = segment_recording(data, FS, valid=valid, mains=50, chunk_s=0.37)
     assert [(round(s.start_s, 6), round(s.end_s, 6), s.label) for s in small] == [
         (round(s.start_s, 6), round(s.end_s, 6), s.label) for s in segments
     ]
@@ -96,7 +96,7 @@ def test_chunk_size_does_not_change_the_segments(segments):
 def test_noisy_contact_is_marked_and_excluded():
     x, rng = base(200.0, seed=2)
     x[int(10 * FS) : int(150 * FS)] += rng.normal(0, 60.0, int(140 * FS))  # a loose electrode
-    segs = segment_recording(x[None, :].astype(np.float32), FS, mains_hz=50.0)
+    segs = segment_recording(x[None, :].astype(np.float32), FS, mains=50)
     # at first a sudden rise looks like activity; once it lasts, it is the noise level: noisy
     noisy = sum(s.end_s - s.start_s for s in segs if s.label == "noisy")
     excluded = sum(s.end_s - s.start_s for s in segs)
@@ -113,7 +113,7 @@ def test_common_mode_artifact_marks_every_channel():
         rows.append(x)
     data = np.vstack(rows).astype(np.float32)
     data[2, int(12 * FS) : int(12.8 * FS)] -= data[2, int(12 * FS) : int(12.8 * FS)] - 5000.0  # not on ch 2
-    segs = segment_recording(data, FS, mains_hz=50.0)
+    segs = segment_recording(data, FS, mains=50)
     arts = [s for s in segs if s.label == "artifact"]
     assert {s.channel for s in arts} == {0, 1, 2}  # two of three channels: common mode
     assert all(s.start_s <= 12.3 and s.end_s >= 12.5 for s in arts)
@@ -157,7 +157,7 @@ def test_a_gap_at_the_start_leaves_the_rest_valid():
     valid = np.ones(len(x), bool)
     valid[70:1100] = False
     x[~valid] = 0.0
-    segs = segment_recording(x[None, :].astype(np.float32), FS, valid=valid, mains_hz=50.0, chunk_s=0.5)
+    segs = segment_recording(x[None, :].astype(np.float32), FS, valid=valid, mains=50, chunk_s=0.5)
     assert [(s.label, round(s.start_s, 3), round(s.end_s, 3)) for s in segs] == [("gap", 0.07, 1.1)]
 
 
@@ -175,14 +175,14 @@ def test_bursts_seen_on_most_channels_at_once_are_not_myokymia(chunk_s):
     myo = np.concatenate([k * 0.25 + np.array([0.0, 0.015, 0.03]) for k in range(16)]) + 12.0
     ev_t, ev_c = np.concatenate([ev_t, myo]), np.concatenate([ev_c, np.full(len(myo), 2)])
     order = np.argsort(ev_t, kind="stable")
-    segs = segment_recording(data, FS, event_times_s=ev_t[order], event_channels=ev_c[order], mains_hz=50.0,
+    segs = segment_recording(data, FS, event_times_s=ev_t[order], event_channels=ev_c[order], mains=50,
                              chunk_s=chunk_s)
     myokymia = [(s.channel, s.start_s, s.end_s) for s in segs if s.label == "myokymia"]
     # one episode: every other burst coincides with a beat (12.0, 12.5, ...) and neither counts nor
     # breaks it, so it runs from the first burst clear of a beat (12.25, less a window) to the
     # last (15.75-15.78, plus two windows)
     assert myokymia == [(2, pytest.approx(12.15), pytest.approx(15.98, abs=0.01))]
-    off = segment_recording(data, FS, event_times_s=ev_t[order], event_channels=ev_c[order], mains_hz=50.0,
+    off = segment_recording(data, FS, event_times_s=ev_t[order], event_channels=ev_c[order], mains=50,
                             chunk_s=chunk_s, burst_common_fraction=None)
     assert {s.channel for s in off if s.label == "myokymia"} == {0, 1, 2, 3}  # what the rule prevents
 
@@ -200,3 +200,51 @@ def test_artifact_baseline_is_the_same_whatever_the_chunking():
         live = analyze_live(rec, chunk_s)
         assert [(s.start_s, s.end_s, s.label, s.channel) for s in live.segments] == [
             (s.start_s, s.end_s, s.label, s.channel) for s in batch.segments]
+
+
+def test_brief_strong_contraction_is_voluntary_but_large_heartbeats_are_not():
+    # a 0.15 s burst off the window grid (a twitch of the thumb, as on the Plux recording) fills
+    # half of two windows far above the noise; QRS complexes 150 times the noise do not
+    x, rng = base(40.0, seed=8)
+    x[int(20.05 * FS) : int(20.2 * FS)] += interference(rng, int(0.15 * FS), 400.0)
+    t = np.arange(int(0.2 * FS)) / FS - 0.1
+    beat = 1500.0 * (1 - (t / 0.008) ** 2) * np.exp(-0.5 * (t / 0.008) ** 2)  # Q, R (1500 µV), S; no net area
+    # 75 beats/min, each centred on a window edge: both windows far above the noise (the dense
+    # rule's hardest case); each half has no net area (no low-frequency swing, no artefact)
+    for start in np.arange(23.9, 39.0, 0.8):
+        i = int(start * FS)
+        x[i : i + len(beat)] += beat
+    segs = segment_recording(x[None, :].astype(np.float32), FS, mains=50)
+    assert [(s.label, s.start_s, s.end_s) for s in segs] == [("voluntary", pytest.approx(19.9), pytest.approx(20.4))]
+
+
+def test_flush_needs_the_filtered_samples_of_every_chunk():
+    from emg.types import Chunk
+
+    seg = Segmenter(FS, 1)
+    seg.process(Chunk(np.zeros((1, 1500), np.float32), 0, FS))  # no filtered samples given
+    with pytest.raises(ValueError, match="1500 raw samples are waiting but 0 filtered"):
+        seg.flush()
+
+
+def test_a_recording_shorter_than_the_mains_probe_is_segmented():
+    # the detector decides the mains only at the end (Detector.end_filter): the segmenter still
+    # gets every filtered sample, in the batch and the live path alike
+    import datetime as dt
+
+    from emg.pipeline import Analyzer, analyze
+    from emg.types import Recording
+
+    x, _ = base(1.5, seed=9)
+    x[300:600] = 187500.0  # saturated
+    rec = Recording(x[None, :].astype(np.float32), fs=FS, channel_names=["a"], start=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+                    gaps=[(1.0, 0.2)])
+    batch = analyze(rec)
+    analyzer = Analyzer(FS, ["a"])
+    for chunk in rec.iter_chunks(0.25):
+        analyzer.process(chunk)
+    analyzer.finish()
+    live = analyzer.result(rec.info)
+    labels = [(s.label, s.start_s, s.end_s) for s in batch.segments]
+    assert ("gap", 1.0, 1.2) in labels and any(lab == "artifact" and lo <= 0.3 for lab, lo, _ in labels)
+    assert [(s.label, s.start_s, s.end_s) for s in live.segments] == labels
