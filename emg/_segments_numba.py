@@ -15,7 +15,7 @@ from ._numba import jit
 
 __all__ = [
     "dilate_rows",
-    "mark_touching_runs",
+    "mark_near_runs",
     "noise_levels",
     "raw_window_stats",
     "running_median",
@@ -482,27 +482,39 @@ def dilate_rows(x, before, after, out):
 
 
 @jit
-def mark_touching_runs(runs, touch, out):
-    """Set ``out`` True over every run of True in ``runs`` that has a True of ``touch`` in it.
+def mark_near_runs(runs, marks, reach, out):
+    """Set ``out`` True where ``runs`` is True within ``reach`` places of a True of ``marks``
+    with only ``runs`` (or ``marks``) in between: a run is taken into a neighbouring mark's
+    label up to ``reach`` away, never further (a bounded look, so streaming decides the same).
 
     Parameters
     ----------
-    runs, touch, out : bool (n_ch, n)
+    runs, marks, out : bool (n_ch, n)
         ``out`` is updated in place (other places are left as they are).
+    reach : int
     """
     n_ch, n = runs.shape
+    far = reach + 1
     for c in range(n_ch):
-        t = 0
-        while t < n:
-            if not runs[c, t]:
-                t += 1
-                continue
-            end = t
-            hit = False
-            while end < n and runs[c, end]:
-                hit = hit or touch[c, end]
-                end += 1
-            if hit:
-                for u in range(t, end):
-                    out[c, u] = True
-            t = end
+        d = far  # places since the last mark, through runs only
+        for t in range(n):
+            if marks[c, t]:
+                d = 0
+            elif runs[c, t] and d < far:
+                d += 1
+                if d <= reach:
+                    out[c, t] = True
+            else:
+                d = far
+        d = far
+        for t in range(n - 1, -1, -1):
+            if marks[c, t]:
+                d = 0
+            elif runs[c, t] and d < far:
+                d += 1
+                if d <= reach:
+                    out[c, t] = True
+            else:
+                d = far
+
+

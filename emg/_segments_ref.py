@@ -11,7 +11,7 @@ import numpy as np
 
 __all__ = [
     "dilate_rows_ref",
-    "mark_touching_runs_ref",
+    "mark_near_runs_ref",
     "noise_levels_ref",
     "raw_window_stats_ref",
     "running_median_ref",
@@ -110,12 +110,21 @@ def dilate_rows_ref(x: np.ndarray, before: int, after: int) -> np.ndarray:
     return out
 
 
-def mark_touching_runs_ref(runs: np.ndarray, touch: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """A copy of ``out`` with every run of ``runs`` that holds a True of ``touch`` set True."""
+def mark_near_runs_ref(runs: np.ndarray, marks: np.ndarray, reach: int, out: np.ndarray) -> np.ndarray:
+    """A copy of ``out`` set True where ``runs`` is True and a True of ``marks`` lies within
+    ``reach`` places with only ``runs`` or ``marks`` in between (by brute force)."""
     out = out.copy()
+    n = runs.shape[1]
     for c in range(runs.shape[0]):
-        d = np.diff(np.concatenate([[0], runs[c].astype(np.int8), [0]]))
-        for a, b in zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1)):
-            if touch[c, a:b].any():
-                out[c, a:b] = True
+        for t in np.flatnonzero(runs[c] & ~marks[c]):
+            for step in (-1, 1):
+                for k in range(1, reach + 1):
+                    u = t + step * k
+                    if not 0 <= u < n:
+                        break
+                    if marks[c, u]:
+                        out[c, t] = True
+                        break
+                    if not runs[c, u]:
+                        break
     return out

@@ -49,7 +49,10 @@ Rules (thresholds are the keyword arguments of :class:`Segmenter`):
   other channels when one channel passes), or a saturated run; padded by
   ``artifact_pad_s`` (saturation by ``saturation_pad_s``: filters ring after a rail). When
   at least ``common_fraction`` of the channels (and ≥ 2) have an artefact in the same
-  window, it is marked on every channel (common mode).
+  window, it is marked on every channel (common mode). Activity next to an artefact is part
+  of it (a movement starts before its low-frequency swing peaks), up to
+  ``artifact_reach_s`` (1 s) on either side; the rest of a longer bout keeps its own label
+  (a cramp with a movement in it stays a cramp before and after the movement).
 * **noisy**: rest noise above ``noisy_uv`` (30 µV RMS) for ≥ ``noisy_min_s`` (2 s).
 * **gap**: samples marked invalid (lost packets), to the sample.
 
@@ -214,6 +217,7 @@ class Segmenter:
         lf_min_uv: float = 40.0,
         lf_k: float = 5.0,
         artifact_pad_s: tuple[float, float] = (0.2, 0.4),
+        artifact_reach_s: float = 1.0,
         saturation_min_ms: float = 4.0,
         saturation_pad_s: tuple[float, float] = (0.3, 1.0),
         common_fraction: float = 0.5,
@@ -242,6 +246,7 @@ class Segmenter:
         self.train_events = train_events
         self.lf_min_uv, self.lf_k = lf_min_uv, lf_k
         self.art_pad_w = (int(math.ceil(artifact_pad_s[0] / w)), int(math.ceil(artifact_pad_s[1] / w)))
+        self.art_reach_w = int(round(artifact_reach_s / w))
         self.sat_pad_w = (int(math.ceil(saturation_pad_s[0] / w)), int(math.ceil(saturation_pad_s[1] / w)))
         self.sat_min = max(3, int(round(saturation_min_ms * 1e-3 * self.fs)))
         self.common_fraction = common_fraction
@@ -256,6 +261,7 @@ class Segmenter:
             self.min_bout_w + self.bout_pad_w + self.merge_w,
             self.lf_half + max(self.art_pad_w + self.sat_pad_w),
             self.noisy_min_w,
+            self.art_reach_w,  # (a window's code may depend on an artefact this far on)
         ) + 1
         self._lf_base: dict[int, np.ndarray] = {}  # baseline of each 1 s block in the LF history
         self._last_valid: np.ndarray | None = None
@@ -558,11 +564,12 @@ class Segmenter:
         # noisy: rest noise above the limit for long enough
         loud = sigma > self.noisy_uv
         noisy = _dilate(_erode(loud, 0, self.noisy_min_w - 1), 0, self.noisy_min_w - 1)
-        # activity touching an artefact is part of it (a movement starts before its LF swing peaks)
-        from ._segments_numba import mark_touching_runs
+        # activity next to an artefact is part of it (a movement starts before its LF swing
+        # peaks), up to art_reach_w windows away: a bounded look, so streaming decides the same
+        from ._segments_numba import mark_near_runs
 
         art = np.ascontiguousarray(art)
-        mark_touching_runs(np.ascontiguousarray(bout), _dilate(art, 1, 1), art)
+        mark_near_runs(np.ascontiguousarray(bout), art.copy(), self.art_reach_w, art)
         code = np.zeros(act.shape, np.int8)
         code[bout] = _BOUT
         code[noisy] = _NOISY

@@ -187,19 +187,38 @@ def test_bursts_seen_on_most_channels_at_once_are_not_myokymia(chunk_s):
     assert {s.channel for s in off if s.label == "myokymia"} == {0, 1, 2, 3}  # what the rule prevents
 
 
-def test_artifact_baseline_is_the_same_whatever_the_chunking():
-    # regression: the LF baseline's 1 s blocks started wherever a decision step started, and a
-    # block already in the history was re-scored against history that had grown past it, so
+@pytest.mark.parametrize(("scenario", "minutes", "channels", "seed"), [
+    # the LF baseline's 1 s blocks started wherever a decision step started, and a block
+    # already in the history was re-scored against history that had grown past it, so
     # live-sized chunks found artifact windows (8.2-9.0 s, 134.2-134.9 s here) that 60 s did not
+    ("low-snr", 5, 3, 101),
+    # a bout touching an artefact became an artefact whole, however long: a 20 s cramp with a
+    # movement at its end was all artifact in batch, cramp then artifact live (channel 2)
+    ("mixed", 3, 4, 1001),
+], ids=["lf-baseline", "artifact-reach"])
+def test_segments_are_the_same_whatever_the_chunking(scenario, minutes, channels, seed):
     from emg.pipeline import analyze
     from emg.simulate import simulate
 
-    rec, _ = simulate("low-snr", minutes=5, channels=3, seed=101)
+    rec, _ = simulate(scenario, minutes=minutes, channels=channels, seed=seed)
     batch = analyze(rec, threads=False)
     for chunk_s in (0.5, 3.7):
         live = analyze_live(rec, chunk_s)
         assert [(s.start_s, s.end_s, s.label, s.channel) for s in live.segments] == [
             (s.start_s, s.end_s, s.label, s.channel) for s in batch.segments]
+
+
+def test_activity_next_to_an_artifact_joins_it_only_nearby():
+    from emg.pipeline import analyze
+    from emg.simulate import simulate
+
+    rec, _ = simulate("mixed", minutes=3, channels=4, seed=1001)  # a 20 s cramp (87-107.7 s) on
+    segs = analyze(rec, threads=False).segments  # channel 2, a movement at 101.9-103 s on all
+    on2 = [(s.start_s, s.end_s, s.label) for s in segs if s.channel == 2 and s.end_s > 85 and s.start_s < 108]
+    cramp = [x for x in on2 if x[2] == "cramp"]
+    art = [x for x in on2 if x[2] == "artifact"]
+    assert len(cramp) == 1 and cramp[0][1] - cramp[0][0] >= 10  # the cramp before the movement
+    assert len(art) == 1 and 100.5 <= art[0][0] <= 101.9 and 103.0 <= art[0][1] <= 104.5  # +- 1 s
 
 
 def test_brief_strong_contraction_is_voluntary_but_large_heartbeats_are_not():

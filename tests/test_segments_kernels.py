@@ -147,11 +147,12 @@ def test_running_median_dilation_and_touching_runs_match_references():
             K.dilate_rows(x, before, after, out)
             np.testing.assert_array_equal(out, R.dilate_rows_ref(x, before, after))
         runs = R.dilate_rows_ref(rng.random(shape) < 0.1, 2, 2)
-        touch = rng.random(shape) < 0.05
+        marks = rng.random(shape) < 0.05
         base = rng.random(shape) < 0.1
-        got = base.copy()
-        K.mark_touching_runs(runs, touch, got)
-        np.testing.assert_array_equal(got, R.mark_touching_runs_ref(runs, touch, base))
+        for reach in (0, 1, 3, 10):
+            got = base.copy()
+            K.mark_near_runs(runs, marks, reach, got)
+            np.testing.assert_array_equal(got, R.mark_near_runs_ref(runs, marks, reach, base))
 
 
 def test_without_numba_the_segments_are_the_same(tmp_path):
