@@ -496,25 +496,18 @@ def mark_near_runs(runs, marks, reach, out):
     n_ch, n = runs.shape
     far = reach + 1
     for c in range(n_ch):
-        d = far  # places since the last mark, through runs only
-        for t in range(n):
-            if marks[c, t]:
-                d = 0
-            elif runs[c, t] and d < far:
-                d += 1
-                if d <= reach:
-                    out[c, t] = True
-            else:
-                d = far
-        d = far
-        for t in range(n - 1, -1, -1):
-            if marks[c, t]:
-                d = 0
-            elif runs[c, t] and d < far:
-                d += 1
-                if d <= reach:
-                    out[c, t] = True
-            else:
-                d = far
+        for step in (1, -1):  # after the marks, then before them
+            d = far  # places since the last mark, through runs only
+            t = 0 if step == 1 else n - 1
+            for _ in range(n):
+                if marks[c, t]:
+                    d = 0
+                elif runs[c, t] and d < far:
+                    d += 1
+                    if d <= reach:
+                        out[c, t] = True
+                else:
+                    d = far
+                t += step
 
 
