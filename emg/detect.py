@@ -299,16 +299,18 @@ class Detector:
         return self._front(data, valid)
 
     def _front(self, data: np.ndarray, valid: np.ndarray) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """Filter new raw samples in bounded segments: (filtered, usable, railed) per segment."""
+        """Filter new raw samples in bounded segments: (filtered, usable, raw) per segment (the
+        raw samples go on to :meth:`search`, which finds railed runs in them)."""
         seg = _SEGMENT_BLOCKS * self.block_n
         parts = []
         for lo in range(0, data.shape[1], seg):
             x, v = data[:, lo : lo + seg], valid[lo : lo + seg]
-            parts.append((self._filter.process(x, v), self._usable(v), self._railed(x)))
+            parts.append((self._filter.process(x, v), self._usable(v), x))
         return parts
 
-    def _absorb(self, y: np.ndarray, u: np.ndarray, f: np.ndarray) -> None:
-        """Take one filtered segment; search every block it completes."""
+    def _absorb(self, y: np.ndarray, u: np.ndarray, x: np.ndarray) -> None:
+        """Take one filtered segment (with its raw samples); search every block it completes."""
+        f = self._railed(x)  # here, not in filter(): the search side has the lighter load
         self._y = np.concatenate([self._y, y], axis=1) if self._y.shape[1] else y
         self._u = np.concatenate([self._u, u]) if self._u.size else u
         self._flat = np.concatenate([self._flat, f], axis=1) if self._flat.shape[1] else f
@@ -497,7 +499,7 @@ class Detector:
 class Filtered(NamedTuple):
     """Filtered samples handed from :meth:`Detector.filter` to :meth:`Detector.search`."""
 
-    #: per consecutive segment: filtered µV (n_channels, n) float32, usable (n,) bool, railed (n_channels, n) bool
+    #: per consecutive segment: filtered µV (n_channels, n) float32, usable (n,) bool, raw µV (n_channels, n)
     parts: tuple | list
     #: the mains frequency is decided and the filters run (False during the first ``mains_probe_s``)
     filtering: bool
