@@ -124,6 +124,7 @@ chest-ecg, 5 for the others): false calls chest-ecg 52 -> 34, clean 8 -> 2, mixe
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 
@@ -320,10 +321,17 @@ def mains_share(waveforms: np.ndarray, fs: float, mains_hz: float) -> np.ndarray
     if not w.size:
         return np.zeros(len(w))
     w = w - w.mean(axis=1, keepdims=True)
-    phase = 2 * np.pi * mains_hz * np.arange(w.shape[1]) / fs
+    proj = w @ _mains_basis(w.shape[1], float(fs), float(mains_hz))
+    return np.einsum("ij,ij->i", proj, proj) / np.maximum(np.einsum("ij,ij->i", w, w), 1e-12)
+
+
+@functools.lru_cache(maxsize=8)
+def _mains_basis(n: int, fs: float, mains_hz: float) -> np.ndarray:
+    """Orthonormal (n, 2) basis of the cosine and sine at ``mains_hz`` over ``n`` samples."""
+    phase = 2 * np.pi * mains_hz * np.arange(n) / fs
     basis, _ = np.linalg.qr(np.stack([np.cos(phase), np.sin(phase)], axis=1))
-    energy = np.einsum("ij,ij->i", w, w)
-    return np.einsum("ij,ij->i", w @ basis, w @ basis) / np.maximum(energy, 1e-12)
+    basis.setflags(write=False)
+    return basis
 
 
 def _pairs(t: np.ndarray, rows: np.ndarray, lo_s: float, hi_s: float) -> tuple[np.ndarray, np.ndarray]:
