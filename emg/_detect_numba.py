@@ -102,6 +102,7 @@ def select_rank(a, n, k):
     the comparison's result): on noise a data-dependent branch is mispredicted half the
     time, which made ``np.median`` ~2.5 x slower here. Values equal to the pivot are
     gathered after each partition, so runs of equal values (a railed input) end at once.
+    ``a[:n]`` must hold no NaN (nothing compares with it: the search would not end).
     """
     lo, hi = 0, n
     while hi - lo > 1:
@@ -150,10 +151,15 @@ def block_mad(y, usable, block_n, min_fraction, stride):
         lo = b * block_n
         for c in range(n_ch):
             m = 0
+            nan = False
             for i in range(lo, lo + block_n, stride):
                 if usable[i]:
-                    tmp[m] = abs(y[c, i])
+                    v = abs(y[c, i])
+                    nan |= v != v
+                    tmp[m] = v
                     m += 1
+            if nan:  # as np.median: NaN in, NaN out (and select_rank needs ordered values)
+                continue
             if m >= need:
                 h = m // 2
                 select_rank(tmp, m, h)

@@ -458,6 +458,12 @@ class EventClassifier:
         # per channel, (start, end) s arrays of the blanking windows recorded so far
         self._blank: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in range(self.n_channels)]
         self.context_s = 4 * RR_MAX_S + 0.2  # look-ahead and look-back of the rhythm test
+        # a heartbeat flag is final once every event it may depend on is in: the family's runs
+        # within ±context_s, each reaching up to 4 periods further (one interval may be two)
+        self.beat_final_s = self.context_s + 4 * RR_MAX_S * (1 + rhythm_tol) + 0.2
+        # rows are labelled this far behind the segments: the beat-locked rules count over
+        # ±2 contexts (+ a complex) around a row, at final heartbeat flags
+        self.delay_s = self.beat_final_s + 2 * self.context_s + 0.3
         self.families = ShapeFamilies(n_channels, min_corr=family_corr, max_amp_ratio=family_amp)
         self._buf: Events | None = None  # events not yet final (plus look-back context)
         self._fam = np.zeros(0, np.int64)
@@ -516,18 +522,19 @@ class EventClassifier:
             return self._emit_groups(until_s, final)
         buf = self._buf
         t = buf.onset_s
-        # heartbeat flags are final one context before until_s; the beat-locked rules look
-        # 2 contexts (+ a complex) around a row at those flags, so rows wait 3 contexts
-        limit = np.inf if final else until_s - 3 * self.context_s - 0.2
+        # heartbeat flags are final beat_final_s before until_s; the beat-locked rules look
+        # 2 contexts (+ a complex) around a row at those flags: rows wait delay_s
+        limit = np.inf if final else until_s - self.delay_s
         new = np.flatnonzero((np.arange(len(buf)) >= self._done) & (t < limit))
         if len(new):
             beats_all = self._heartbeats(buf)
-            self._fix_anchors(buf, beats_all, np.inf if final else until_s - self.context_s - 0.05)
+            self._fix_anchors(buf, beats_all, np.inf if final else until_s - self.beat_final_s)
             labels, shift, size = self._label(buf, new, zone, beats_all)
             self._collect(buf, new, labels, shift, size)
             self._done = int(new[-1]) + 1
         # forget rows older than the look-back context
-        keep_from = np.searchsorted(t, (limit if np.isfinite(limit) else t[-1] + 1) - 2 * self.context_s - 0.5)
+        look_back = max(2 * self.context_s, self.beat_final_s) + 0.5  # the rules' and the rhythm test's
+        keep_from = np.searchsorted(t, (limit if np.isfinite(limit) else t[-1] + 1) - look_back)
         keep_from = min(int(keep_from), self._done)
         if keep_from > 0:
             self._buf = buf.select(np.arange(keep_from, len(buf)))

@@ -222,7 +222,7 @@ class Analyzer:
         self.classifier.push(detected)
         out = self.classifier.pop(self.segmenter.final_s, self.segmenter.excluded)
         # exclusion intervals the classifier can no longer ask about (bounded memory on long runs)
-        self.segmenter.forget_before(self.segmenter.final_s - 3 * self.classifier.context_s - 10.0)
+        self.segmenter.forget_before(self.segmenter.final_s - self.classifier.delay_s - 10.0)
         return self._finish_events(out), segs
 
     def _finish_events(self, ev: Events) -> Events:

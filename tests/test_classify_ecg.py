@@ -144,3 +144,31 @@ def test_heartbeat_rules_give_the_same_rows_whatever_the_chunking(channels, seed
     rows = lambda r: list(zip(r.events.sample.tolist(), r.events.channel.tolist(), r.events.label.tolist()))
     assert rows(live) == rows(batch)
     assert set(listed) <= set(rows(batch))
+
+
+def test_a_heartbeat_flag_waits_for_every_beat_it_depends_on():
+    # regression: a beat's flag depends on runs of its family within +-6.2 s, each reaching up
+    # to 4 periods further (12.8 s in all); fixed 6.25 s behind the stream, the first beat of
+    # this train was a heartbeat in batch but a fasciculation live (0.1 and 0.37 s chunks)
+    import datetime as dt
+
+    from emg.pipeline import analyze
+    from emg.types import Recording
+
+    fs, n = 1000.0, 90_000
+    rng = np.random.default_rng(2601)
+    data = rng.normal(0, 3.0, (2, n)).astype(np.float32)
+    tt = np.arange(-20, 21) / fs
+    for t in (30, 31, 32, 33, 36.18, 37.68, 39.18, 42.18):  # regular, then a gap, then two periods
+        i = int(t * fs)
+        data[0, i - 20 : i + 21] += 800 * np.exp(-0.5 * (tt / 0.003) ** 2)
+    fill = np.cumsum(rng.uniform(0.4, 1.2, 200))
+    for t in fill[(fill > 1) & (fill < 88)]:  # small discharges on the other channel
+        i = int(t * fs)
+        data[1, i - 20 : i + 21] += 120 * np.sin(2 * np.pi * tt / 0.012) * np.exp(-0.5 * (tt / 0.005) ** 2)
+    rec = Recording(data, fs, ("A", "B"), dt.datetime(2026, 1, 5, 8, tzinfo=dt.UTC))
+    rows = lambda r: list(zip(r.events.sample.tolist(), r.events.channel.tolist(), r.events.label.tolist()))
+    batch = rows(analyze(rec))
+    assert [lab for s, c, lab in batch if c == 0][:7] == ["ecg"] * 7
+    for chunk_s in (0.1, 0.37):
+        assert rows(analyze_live(rec, chunk_s)) == batch

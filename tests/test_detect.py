@@ -97,6 +97,12 @@ def test_block_mad_is_numpys_median_exactly():
                 med = np.median(np.abs(y[:, sl][:, usable[sl]]), axis=1)  # float32, as the kernel's
                 want[:, b] = med.astype(np.float64) / 0.6744897501960817
         np.testing.assert_array_equal(got, want)
+    y[3, 12_345] = np.nan  # a NaN sample (a Chunk does not check): that block's noise is NaN, as np.median's
+    usable[12_000:13_000] = True
+    got = K.block_mad(y, usable, 1000, 0.25, 1)
+    assert np.isnan(got[3, 12])
+    finite = K.block_mad(np.nan_to_num(y), usable, 1000, 0.25, 1)
+    np.testing.assert_array_equal(np.delete(got, 12, axis=1), np.delete(finite, 12, axis=1))
 
 
 @pytest.mark.parametrize("seed", range(40))
