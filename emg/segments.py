@@ -294,6 +294,9 @@ class Segmenter:
         self._bev_t = np.zeros(0)  # events kept for labelling bouts still open
         self._bev_c = np.zeros(0, np.int32)
         self._open: list[_OpenRun | None] = [None] * self.n_channels
+        # per channel, (start_w, end_w) of closed bouts that a bout still open elsewhere may overlap
+        self._bout_runs: list[list[tuple[int, int]]] = [[] for _ in range(self.n_channels)]
+        self._bouts_to_label: list[tuple[int, int, int]] = []  # (channel, start_w, end_w)
         self._segments: list[Segment] = []
         self._excl: list[list[tuple[float, float, int]]] = [[] for _ in range(self.n_channels)]
         self._gap_open: float | None = None
@@ -499,14 +502,15 @@ class Segmenter:
         if len(v) and v[0] and self._gap_open is not None:
             self._segments.append(Segment(self._gap_open, t0, "gap", None))
             self._gap_open = None
+        s0 = chunk.first_sample
         for a, b in zip(starts, stops):
-            lo = t0 + a / self.fs
+            lo = (s0 + a) / self.fs  # from the absolute sample: the same whatever the chunking
             if a == 0 and self._gap_open is not None:
                 lo = self._gap_open
             if b == len(v):
                 self._gap_open = lo
             else:
-                self._segments.append(Segment(lo, t0 + b / self.fs, "gap", None))
+                self._segments.append(Segment(lo, (s0 + b) / self.fs, "gap", None))
                 self._gap_open = None
 
     # -- decisions ------------------------------------------------------------------------
@@ -583,6 +587,7 @@ class Segmenter:
         # keep what later decisions need
         keep_from = max(0, self._committed_w - 2 * C - 1)
         keep_from = min([keep_from] + [r.start_w for r in self._open if r is not None])
+        self._bout_runs = [[(s, e) for s, e in runs if e > keep_from] for runs in self._bout_runs]
         drop = keep_from - self._buf0
         if drop > 0:
             for name in ("_rms", "_frac", "_frac_hi", "_mean", "_sat", "_sigma_w"):
@@ -673,6 +678,7 @@ class Segmenter:
                 if value != _REST:
                     cur = _OpenRun(value, w0 + a)
             self._open[ch] = cur
+        self._label_bouts()  # once every channel's runs are committed: the same in any chunking
         del w, common
 
     def _close(self, ch: int, run: _OpenRun, end_w: int) -> None:
@@ -680,19 +686,39 @@ class Segmenter:
         self._excl[ch].append((lo, hi, run.code))
         if run.code == _GAP:
             return  # gap segments come from the valid mask, to the sample
-        if run.code == _BOUT:
-            label = self._bout_label(ch, lo, hi)
-        else:
-            label = _CODE_LABEL[run.code]
-        self._segments.append(Segment(lo, hi, label, ch))
+        if run.code == _BOUT:  # labelled by _label_bouts, when the other channels are committed too
+            self._bout_runs[ch].append((run.start_w, end_w))
+            self._bouts_to_label.append((ch, run.start_w, end_w))
+            return
+        self._segments.append(Segment(lo, hi, _CODE_LABEL[run.code], ch))
 
     def _close_all(self, end_w: int) -> None:
         for ch in range(self.n_channels):
             if self._open[ch] is not None:
                 self._close(ch, self._open[ch], end_w)
                 self._open[ch] = None
+        self._label_bouts()
 
-    def _bout_label(self, ch: int, lo: float, hi: float) -> str:
+    def _label_bouts(self) -> None:
+        """Label the bouts closed since the last call (every channel committed as far)."""
+        for ch, a, b in self._bouts_to_label:
+            lo, hi = a * self.window_s, b * self.window_s
+            self._segments.append(Segment(lo, hi, self._bout_label(ch, lo, hi, a, b), ch))
+        self._bouts_to_label = []
+
+    def _bout_elsewhere(self, ch: int, a: int, b: int) -> bool:
+        """Whether another channel has bout windows within windows ``[a, b)``."""
+        for c in range(self.n_channels):
+            if c == ch:
+                continue
+            run = self._open[c]
+            if run is not None and run.code == _BOUT and run.start_w < b:
+                return True
+            if any(s < b and e > a for s, e in self._bout_runs[c]):
+                return True
+        return False
+
+    def _bout_label(self, ch: int, lo: float, hi: float, a: int, b: int) -> str:
         sel = (self._bev_c == ch) & (self._bev_t >= lo) & (self._bev_t < hi)
         t = np.sort(self._bev_t[sel])
         if len(t) >= 6:
@@ -703,11 +729,8 @@ class Segmenter:
             if (len(bursts) >= 3 and in_bursts >= 0.7 * len(t) and np.median(sizes) <= 10
                     and self._quiet_fraction(ch, lo, hi) >= 0.3):
                 return "myokymia"
-        if hi - lo >= self.cramp_min_s:
-            others = [s for s in self._segments if s.channel not in (None, ch) and s.label == "voluntary"
-                      and s.start_s < hi and s.end_s > lo]
-            if not others:
-                return "cramp"
+        if hi - lo >= self.cramp_min_s and not self._bout_elsewhere(ch, a, b):
+            return "cramp"  # long and on one channel only: a voluntary contraction recruits more
         return "voluntary"
 
     def _quiet_fraction(self, ch: int, lo: float, hi: float) -> float:
