@@ -11,7 +11,8 @@ The segmenter is a streaming stage. It cuts the signal into 0.1 s windows on a f
   are stored as 0;
 * from the raw signal: the window mean (a 10 Hz low-frequency trace for movement and
   pops), and whether it holds a saturated run (``saturation_min_ms`` of identical samples
-  far from the channel's median) or a gap.
+  more than 1 mV from the median mean of the channel's last 10 s of unsaturated windows, or a
+  whole flat window beyond 10 mV) or a gap.
 
 Rest noise is the 20th percentile of window RMS over the trailing ``baseline_s`` (60 s),
 refreshed every second, allowed to grow at most ×1.5 per second and never above the median
@@ -61,6 +62,7 @@ Decisions are final ``latency_s`` after the data arrived (about 1.5 s).
 
 from __future__ import annotations
 
+import collections
 import math
 from dataclasses import dataclass, field
 
@@ -72,6 +74,7 @@ __all__ = ["Segmenter", "find_bursts", "find_trains", "segment_recording"]
 
 # window codes, in priority order (a higher code wins when several apply)
 _REST, _BOUT, _NOISY, _ARTIFACT, _GAP = 0, 1, 2, 3, 4
+_SAT_REF_W = 100  # windows (10 s) whose median mean a rail is compared with
 _CODE_LABEL = {_NOISY: "noisy", _ARTIFACT: "artifact", _GAP: "gap"}
 
 
@@ -265,6 +268,9 @@ class Segmenter:
         ) + 1
         self._lf_base: dict[int, np.ndarray] = {}  # baseline of each 1 s block in the LF history
         self._last_valid: np.ndarray | None = None
+        # per channel, the means of the last SAT_REF_W windows that were not saturated: the level
+        # a rail is compared with (past windows only, on the window grid: any chunking agrees)
+        self._sat_ref = [collections.deque(maxlen=_SAT_REF_W) for _ in range(self.n_channels)]
         # streaming state: raw and filtered samples not yet in a whole block (both start at
         # the same sample; the filtered ones may lag while the detector decides the mains)
         self._carry = np.zeros((self.n_channels, 0), np.float32)
@@ -433,13 +439,21 @@ class Segmenter:
         raw_window_stats(x, mean, flat)
         rms = np.empty((n_ch, nw))
         window_rms(yf, rms)
-        # saturation: a run of identical samples far from the chunk's median window mean (or a
-        # flat window far from zero)
+        # saturation: a run of identical samples far (> 1 mV) from the median mean of the
+        # preceding unsaturated windows (or a flat window far from zero)
         sat = flat >= self.sat_min - 1
-        if sat.any():
-            med = np.median(mean, axis=1, keepdims=True)
-            x0 = np.abs(x[:, ::win].astype(np.float64))
-            sat &= (np.abs(mean - med) > 1000.0) | ((flat == win - 1) & (x0 > 1e4))
+        x0 = np.abs(x[:, ::win].astype(np.float64))
+        for c in range(n_ch):
+            ref = self._sat_ref[c]
+            if not sat[c].any():
+                ref.extend(mean[c, -_SAT_REF_W:].tolist())
+                continue
+            for w in range(nw):
+                if sat[c, w]:
+                    far = len(ref) >= 10 and abs(mean[c, w] - np.median(ref)) > 1000.0
+                    sat[c, w] = far or (flat[c, w] == win - 1 and x0[c, w] > 1e4)
+                if not sat[c, w]:
+                    ref.append(float(mean[c, w]))
         gapw = ~valid[: nw * win].reshape(nw, win).all(axis=1)
         settled = usable[: nw * win].reshape(nw, win).all(axis=1)  # no gap, no filter restart just before
         # rest noise per 1 s block from the trailing history (never from the future)

@@ -270,3 +270,25 @@ def test_a_recording_shorter_than_the_mains_probe_is_segmented():
     labels = [(s.label, s.start_s, s.end_s) for s in batch.segments]
     assert ("gap", 1.0, 1.2) in labels and any(lab == "artifact" and lo <= 0.3 for lab, lo, _ in labels)
     assert [(s.label, s.start_s, s.end_s) for s in live.segments] == labels
+
+
+def test_a_rail_is_judged_against_past_windows_whatever_the_chunking():
+    # regression: a flat run was saturation when far from the median window mean of whatever
+    # one call received (60 s in batch, ~1 s live): a channel stuck at 0 uV with a 12.7 mV
+    # electrode offset was an artefact in batch but cramp live
+    import dataclasses
+
+    from emg.pipeline import analyze
+    from emg.simulate import RAIL_UV, simulate
+
+    rec, _ = simulate("mixed", minutes=1.5, channels=3, seed=2701)
+    d = rec.data.copy()
+    d[0, 40000:42500] = RAIL_UV
+    d[1, 60000:60030] = -RAIL_UV
+    d[2, 70000:75000] = 0.0
+    rec = dataclasses.replace(rec, data=d)
+    seg = lambda r: [(s.start_s, s.end_s, s.label, s.channel) for s in r.segments]
+    batch = seg(analyze(rec, threads=False))
+    assert any(lab == "artifact" and c == 2 and a <= 70.0 and b >= 75.0 for a, b, lab, c in batch)
+    for chunk_s in (0.1, 0.37):
+        assert seg(analyze_live(rec, chunk_s)) == batch
