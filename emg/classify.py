@@ -478,8 +478,7 @@ class EventClassifier:
         self._near_hits = np.zeros(0, np.int64)  # family id -> labelled members next to a beat
         self._near_total = np.zeros(0, np.int64)  # family id -> labelled members
         self._rows: list[Events] = []  # labelled, waiting for multiplet merging
-        self._held: Events | None = None  # group heads that may still grow
-        self._held_last: dict[int, float] = {}
+        self._pending: Events | None = None  # labelled rows of groups that may still change
         self.counts = {"fasciculation": 0, "ecg": 0, "artifact": 0, "excluded": 0, "faint": 0, "blanked": 0}
 
     # -- input --------------------------------------------------------------------------
@@ -966,30 +965,33 @@ class EventClassifier:
         self._rows.append(sel)
 
     def _emit_groups(self, limit: float, final: bool) -> Events:
-        """Merge multiplets among labelled rows; return rows whose group is closed."""
-        rows = getattr(self, "_rows", [])
-        held = getattr(self, "_held", None)
-        if held is not None and len(held):
-            rows = [held, *rows]
-        self._rows, self._held = [], None
+        """Merge multiplets among labelled rows; return the rows whose group is closed.
+
+        Rows of groups that may still change are kept back as they were labelled (not
+        merged) and grouped again with the next rows, so every chunking groups the same rows
+        the same way: a group is closed once its last member is more than a multiplet
+        interval before the earliest time a later row can take (``limit`` less the largest
+        backward relocation of a discharge).
+        """
+        rows = self._rows
+        if self._pending is not None and len(self._pending):
+            rows = [self._pending, *rows]
+        self._rows, self._pending = [], None
         if not rows:
             return Events.empty(self.fs)
         ev = Events.concat(rows, fs=self.fs)
         order = np.lexsort((ev.channel, ev.sample))  # relocated discharges may have moved
         if np.any(np.diff(order) < 0):
             ev = ev.select(order)
-        held_last = getattr(self, "_held_last", {})
-        held_keys = set() if held is None else {(int(s), int(c)) for s, c in zip(held.sample, held.channel)}
         t = ev.onset_s
         keep = np.ones(len(ev), bool)
         mult = ev.multiplicity.copy()
+        group = np.arange(len(ev))  # the head of each row's group
+        group_last = t.copy()  # per head: its last member's time
         last_of_channel: dict[int, tuple[int, float, float]] = {}
-        tl, chl, ampl, sampl = t.tolist(), ev.channel.tolist(), ev.amplitude_uv.tolist(), ev.sample.tolist()
+        tl, chl, ampl = t.tolist(), ev.channel.tolist(), ev.amplitude_uv.tolist()
         for i in np.flatnonzero((ev.label == "fasciculation") | (ev.label == "blanked")).tolist():
             c = chl[i]
-            if (sampl[i], c) in held_keys:
-                last_of_channel[c] = (i, held_last.get((sampl[i], c), tl[i]), ampl[i])
-                continue
             prev = last_of_channel.get(c)
             if prev is not None:
                 head, t_last, amp_head = prev
@@ -997,25 +999,26 @@ class EventClassifier:
                 ratio = ampl[i] / max(amp_head, 1e-9)
                 if dt < self.min_sep_s:
                     keep[i] = False  # the same discharge seen twice
+                    group[i] = head
                     continue
                 if dt <= self.multiplet_s[1] and 1 / self.multiplet_amp <= ratio <= self.multiplet_amp:
                     keep[i] = False
                     mult[head] += 1
+                    group[i] = head
+                    group_last[head] = tl[i]
                     last_of_channel[c] = (head, tl[i], amp_head)
                     continue
             last_of_channel[c] = (i, tl[i], ampl[i])
-        ev = ev.replace(multiplicity=mult)
-        hold = np.zeros(len(ev), bool)
-        if not final:
-            for c, (head, t_last, _) in last_of_channel.items():
-                if t_last > limit - self.multiplet_s[1] - 1e-9:
-                    hold[head] = True
-            # rows a relocated discharge of the next rows could precede: kept back, in order
-            hold |= t >= limit - RELOCATE_MAX_S
+        if final:
+            hold = np.zeros(len(ev), bool)
+        else:
+            earliest_next = limit - RELOCATE_MAX_S  # no later row can lie before this
+            open_group = group_last[group] > earliest_next - self.multiplet_s[1] - 1e-9
+            hold = open_group | (t >= earliest_next)  # (other rows too: the output stays in time order)
         out = ev.select(keep & ~hold & (ev.label != "blanked"))
-        if (keep & hold).any():
-            self._held = ev.select(keep & hold)
-            self._held_last = {(sampl[h], c): tl for c, (h, tl, _) in last_of_channel.items() if hold[h]}
+        out = out.replace(multiplicity=mult[keep & ~hold & (ev.label != "blanked")])
+        if hold.any():
+            self._pending = ev.select(hold)  # as labelled: multiplicity 1, grouped again next time
         for lab in ("fasciculation", "ecg", "artifact"):
             self.counts[lab] += int(np.count_nonzero(out.label == lab))
         return out

@@ -241,6 +241,7 @@ class _NoClassifier:
 
     def __init__(self, real):
         self.context_s = real.context_s
+        self.delay_s = real.delay_s
         self.fs = real.fs
 
     def push(self, events) -> None:
