@@ -400,7 +400,10 @@ class EventClassifier:
 
     Feed the detector's events with :meth:`push`, then take the final ones with
     :meth:`pop`, giving the time up to which the segments are final and a function telling
-    for event times whether they are rest (0), artifact (1) or excluded (2).
+    for event times whether they are rest (0), artifact (1) or excluded (2). Rows come out
+    ``delay_s`` (about 25.6 s) behind that time: a heartbeat decision waits for every beat it
+    depends on (``beat_final_s``, 12.8 s) and the beat-locked rules count over ±2 contexts of
+    such decisions, so any chunking gives the same labels.
     """
 
     def __init__(self, fs: float, n_channels: int, *, family_corr: float = 0.85, family_amp: float = 1.6,
