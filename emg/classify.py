@@ -132,6 +132,9 @@ import numpy as np
 
 from .types import Events
 
+#: the classifier's per-event arrays, kept aligned with its buffer of events
+_PER_EVENT = ("_fam", "_prior", "_has_prior", "_anchor", "_locked", "_ecg", "_carried", "_shift", "_size")
+
 __all__ = ["FAINT_CANDIDATE", "EchoFilter", "EventClassifier", "ShapeFamilies", "mains_share", "regular_run", "regular_triple", "subtract_template"]
 
 RR_MIN_S, RR_MAX_S = 60.0 / 180.0, 60.0 / 40.0
@@ -140,6 +143,10 @@ FAINT_CANDIDATE = "faint"
 #: how far (s) a discharge riding on a heartbeat can be moved from the detected peak (the
 #: detector's waveform reaches ±25 ms)
 RELOCATE_MAX_S = 0.030
+#: how far (s) past the rows being labelled the per-event heartbeat decisions are made first:
+#: the beat-locked flags (the satellite rule looks 30 ms ahead of a row for a beat) and the
+#: final heartbeat flags (blanking windows reach up to 60 ms back from a beat, common mode 20 ms)
+STAGE_LOCKED_S, STAGE_FINAL_S = 0.15, 0.10
 
 
 def _merge_windows(start: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -465,7 +472,8 @@ class EventClassifier:
         # within ±context_s, each reaching up to 4 periods further (one interval may be two)
         self.beat_final_s = self.context_s + 4 * RR_MAX_S * (1 + rhythm_tol) + 0.2
         # rows are labelled this far behind the segments: the beat-locked rules count over
-        # ±2 contexts (+ a complex) around a row, at final heartbeat flags
+        # ±2 contexts around an event, at final heartbeat flags, and are decided up to
+        # STAGE_LOCKED_S past the rows (+ a complex, -90..+40 ms, and a lag of 90 ms: 0.3 s)
         self.delay_s = self.beat_final_s + 2 * self.context_s + 0.3
         self.families = ShapeFamilies(n_channels, min_corr=family_corr, max_amp_ratio=family_amp)
         self._buf: Events | None = None  # events not yet final (plus look-back context)
@@ -477,6 +485,19 @@ class EventClassifier:
         # complete (the first _anchored rows), the anchors of the beat-locked rules
         self._anchor = np.zeros(0, np.bool_)
         self._anchored = 0
+        # per buffered event, decided once, in time order, a little ahead of the labelling (the
+        # first _staged_locked / _staged_final rows): heartbeat or beat-locked (_locked); then
+        # the final heartbeat flag after the satellite, double-detection and template rules
+        # (_ecg), whether a discharge rides on the beat (_carried), samples to move it
+        # (_shift) and its listed size (_size). Every rule reads these for the events around a
+        # row, never a decision that depends on where the stream was cut.
+        self._locked = np.zeros(0, np.bool_)
+        self._ecg = np.zeros(0, np.bool_)
+        self._carried = np.zeros(0, np.bool_)
+        self._shift = np.zeros(0, np.int64)
+        self._size = np.zeros(0, np.float32)
+        self._staged_locked = 0
+        self._staged_final = 0
         self._first_beat = np.zeros(0)  # family id -> time of its first heartbeat (inf: none yet)
         self._near_hits = np.zeros(0, np.int64)  # family id -> labelled members next to a beat
         self._near_total = np.zeros(0, np.int64)  # family id -> labelled members
@@ -492,19 +513,22 @@ class EventClassifier:
         prior = np.empty((len(events), events.waveforms.shape[1]))
         has_prior = np.empty(len(events), np.bool_)
         fam = self.families.assign_many(events.channel, events.waveforms, events.amplitude_uv, prior, has_prior)
-        anchor = np.zeros(len(events), np.bool_)
+        n = len(events)
+        new = {"_fam": fam, "_prior": prior, "_has_prior": has_prior, "_anchor": np.zeros(n, np.bool_),
+               "_locked": np.zeros(n, np.bool_), "_ecg": np.zeros(n, np.bool_), "_carried": np.zeros(n, np.bool_),
+               "_shift": np.zeros(n, np.int64), "_size": events.amplitude_uv.astype(np.float32)}
         if self._buf is None or len(self._buf) == 0:
-            self._buf, self._fam, self._prior, self._has_prior = events, fam, prior, has_prior
-            self._anchor, self._anchored = anchor, 0
+            self._buf = events
+            for name, value in new.items():
+                setattr(self, name, value)
+            self._anchored = self._staged_locked = self._staged_final = 0
         else:
             old = self._buf
             order = np.lexsort((np.concatenate([old.channel, events.channel]),
                                 np.concatenate([old.sample, events.sample])))
             self._buf = Events.concat([old, events])
-            self._fam = np.concatenate([self._fam, fam])[order]
-            self._prior = np.concatenate([self._prior, prior])[order]
-            self._has_prior = np.concatenate([self._has_prior, has_prior])[order]
-            self._anchor = np.concatenate([self._anchor, anchor])[order]
+            for name, value in new.items():
+                setattr(self, name, np.concatenate([getattr(self, name), value])[order])
 
     # -- output -------------------------------------------------------------------------
     def pop(self, until_s: float, zone: Callable[[np.ndarray, np.ndarray], np.ndarray],
@@ -531,7 +555,8 @@ class EventClassifier:
         if len(new):
             beats_all = self._heartbeats(buf)
             self._fix_anchors(buf, beats_all, np.inf if final else until_s - self.beat_final_s)
-            labels, shift, size = self._label(buf, new, zone, beats_all)
+            self._stage(buf, beats_all, limit)
+            labels, shift, size = self._label(buf, new, zone)
             self._collect(buf, new, labels, shift, size)
             self._done = int(new[-1]) + 1
         # forget rows older than the look-back context
@@ -540,12 +565,12 @@ class EventClassifier:
         keep_from = min(int(keep_from), self._done)
         if keep_from > 0:
             self._buf = buf.select(np.arange(keep_from, len(buf)))
-            self._fam = self._fam[keep_from:]
-            self._prior = self._prior[keep_from:]
-            self._has_prior = self._has_prior[keep_from:]
-            self._anchor = self._anchor[keep_from:]
+            for name in _PER_EVENT:
+                setattr(self, name, getattr(self, name)[keep_from:])
             self._done -= keep_from
             self._anchored -= keep_from
+            self._staged_locked -= keep_from
+            self._staged_final -= keep_from
         return self._emit_groups(limit, final)
 
     def _fix_anchors(self, buf: Events, beats_all: np.ndarray, final_s: float) -> None:
@@ -571,21 +596,34 @@ class EventClassifier:
         self._anchor[rows] = is_ecg
         self._anchored = int(rows[-1]) + 1
 
-    def _label(self, buf: Events, rows: np.ndarray, zone, beats_all: np.ndarray) -> np.ndarray:
+    def _stage(self, buf: Events, beats_all: np.ndarray, limit: float) -> None:
+        """Decide the heartbeat flags of the events up to a little past ``limit`` (the rows about
+        to be labelled), each event once and in time order (see ``_PER_EVENT``)."""
+        t = buf.onset_s
+        end = len(buf) if not np.isfinite(limit) else int(np.searchsorted(t, limit + STAGE_LOCKED_S))
+        rows = np.arange(self._staged_locked, end)
+        if len(rows):
+            # ECG by rhythm or coincidence (_fix_anchors), or the rest of a heartbeat's complex:
+            # families whose members keep landing next to beats
+            anchor = self._anchor[rows]
+            self._locked[rows] = anchor | self._beat_locked(buf, rows, anchor)
+            self._staged_locked = end
+        end = len(buf) if not np.isfinite(limit) else int(np.searchsorted(t, limit + STAGE_FINAL_S))
+        rows = np.arange(self._staged_final, end)
+        if len(rows):
+            self._stage_final(buf, rows, beats_all)
+            self._staged_final = end
+
+    def _stage_final(self, buf: Events, rows: np.ndarray, beats_all: np.ndarray) -> None:
+        """The final heartbeat flag of ``rows``: beat-locked, or a satellite of a beat, or a beat
+        found twice; minus the beats that carry a discharge (template subtraction)."""
         t = buf.onset_s
         ch = buf.channel
         amp = buf.amplitude_uv
         snr = buf.snr
-        r_t, r_ch = t[rows], ch[rows]
-        labels = np.full(len(rows), "fasciculation", dtype=object)
-        zones = zone(r_t, r_ch)
-        # ECG by rhythm within the shape family, or by coincidence (decided by _fix_anchors)
-        is_ecg = self._anchor[rows].copy()
-        # the rest of a heartbeat's complex: families whose members keep landing next to beats
-        is_ecg |= self._beat_locked(buf, rows, is_ecg)
+        is_ecg = self._locked[rows].copy()
         # small satellites of a beat on the same channel (Q or S waves split off the complex)
-        beat_mask = beats_all.copy()
-        beat_mask[rows[is_ecg]] = True
+        beat_mask = self._locked
         cand = np.flatnonzero(~is_ecg & (snr[rows] < self.satellite_snr))
         if len(cand):
             k, j = _pairs(t, rows[cand], -0.060, 0.030)
@@ -607,21 +645,31 @@ class EventClassifier:
                     is_ecg[cand[kk]] = True
         # template subtraction: a beat that does not fit its family's template carries a discharge
         cand = np.flatnonzero(is_ecg)
-        shift = np.zeros(len(rows), np.int64)  # samples from the detected peak to the discharge's
-        carried = np.zeros(len(rows), bool)
-        size = amp[rows].copy()  # the listed peak-to-peak: a rider's own, the residual's
         if len(cand):
             carry, moved, resid = self._carry_discharge(buf, rows[cand])
             is_ecg[cand[carry]] = False
-            carried[cand[carry]] = True
+            self._carried[rows[cand[carry]]] = True
             if self.relocate:
-                shift[cand[carry]] = moved[carry]
+                self._shift[rows[cand[carry]]] = moved[carry]
             if self.rider_size:
-                size[cand[carry]] = resid[carry]
+                self._size[rows[cand[carry]]] = resid[carry]
+        self._ecg[rows] = is_ecg
+
+    def _label(self, buf: Events, rows: np.ndarray, zone) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        t = buf.onset_s
+        ch = buf.channel
+        amp = buf.amplitude_uv
+        snr = buf.snr
+        r_t, r_ch = t[rows], ch[rows]
+        labels = np.full(len(rows), "fasciculation", dtype=object)
+        zones = zone(r_t, r_ch)
+        is_ecg = self._ecg[rows]  # decided by _stage
+        carried = self._carried[rows]
+        shift = self._shift[rows].copy()  # samples from the detected peak to the discharge's
+        size = self._size[rows].copy()  # the listed peak-to-peak: a rider's own, the residual's
         labels[is_ecg] = "ecg"
         big = amp[rows] > self.artifact_uv
-        beat_now = beats_all.copy()
-        beat_now[rows] = is_ecg
+        beat_now = self._ecg
         common = np.zeros(len(rows), bool)
         if self.n_channels >= 3:
             need = max(2, int(np.ceil(self.common_fraction * (self.n_channels - 1))))
@@ -652,8 +700,7 @@ class EventClassifier:
             q = np.flatnonzero(labels == "fasciculation")
             share = mains_share(buf.waveforms[rows[q]], self.fs, self.mains_hz)
             labels[q[share >= self.mains_fraction]] = "artifact"
-        ecg_mask = beats_all.copy()
-        ecg_mask[rows] = is_ecg  # a rhythm beat that carries a discharge is not a heartbeat any more
+        ecg_mask = self._ecg  # a rhythm beat that carries a discharge is not a heartbeat any more
         fasc = labels == "fasciculation"
         faint = fasc & (snr[rows] < self.min_snr)
         if self.wide_snr is not None:  # wide enough to be a motor unit potential: kept down to wide_snr
@@ -687,9 +734,7 @@ class EventClassifier:
                 d[moved[np.unique(k[listed])]] = 0
             shift[q] -= d
         if self.blank_snr is not None:
-            beat_mask = ecg_mask.copy()  # a beat carrying a discharge is still a QRS
-            if self.relocate:
-                beat_mask[rows[carried]] = True
+            beat_mask = ecg_mask | self._carried if self.relocate else ecg_mask  # a beat carrying a discharge is still a QRS
             blanked = self._blank_windows(buf, rows, beat_mask, (labels == "ecg") | (carried & self.relocate),
                                           shift / self.fs)
             self.counts["blanked"] += int(np.count_nonzero(blanked & (labels == "fasciculation") & (zones != 2)))
