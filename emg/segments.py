@@ -297,6 +297,9 @@ class Segmenter:
         self._ev_t = np.zeros(0)
         self._ev_c = np.zeros(0, np.int32)
         self._ev_a = np.zeros(0)
+        # per buffered event: common mode (decided once its neighbours are all in, _ev_known)
+        self._ev_common = np.zeros(0, bool)
+        self._ev_known = np.zeros(0, bool)
         self._bev_t = np.zeros(0)  # events kept for labelling bouts still open
         self._bev_c = np.zeros(0, np.int32)
         self._open: list[_OpenRun | None] = [None] * self.n_channels
@@ -342,6 +345,8 @@ class Segmenter:
             self._ev_c = np.concatenate([self._ev_c, np.asarray(event_channels, np.int32)])
             amps = np.full(len(event_times_s), np.nan) if event_amplitudes_uv is None else event_amplitudes_uv
             self._ev_a = np.concatenate([self._ev_a, np.asarray(amps, float)])
+            self._ev_common = np.concatenate([self._ev_common, np.zeros(len(event_times_s), bool)])
+            self._ev_known = np.concatenate([self._ev_known, np.zeros(len(event_times_s), bool)])
             self._bev_t = np.concatenate([self._bev_t, np.asarray(event_times_s, float)])
             self._bev_c = np.concatenate([self._bev_c, np.asarray(event_channels, np.int32)])
         if self._carry.shape[1]:
@@ -776,7 +781,14 @@ class Segmenter:
         ongoing = np.full(self.n_channels, math.inf)  # start of an episode still open, per channel
         order = np.lexsort((self._ev_t, self._ev_c))  # by channel, then time (stable)
         bounds = np.searchsorted(self._ev_c[order], np.arange(self.n_channels + 1), side="left")
-        common = self._common_mode(order, bounds)
+        # common mode is decided once per event, a little past the horizon (before this call
+        # drops anything near it): later, its partners on other channels may be forgotten
+        # (old, or inside an episode) while its own channel still holds it
+        decide = ~self._ev_known & (self._ev_t < horizon + 2 * self.coincidence_s)
+        if decide.any():
+            self._ev_common[decide] = self._common_mode(order, bounds)[decide]
+            self._ev_known |= decide
+        common = self._ev_common
         for ch in range(self.n_channels):
             sel = order[bounds[ch] : bounds[ch + 1]]
             own = sel[~common[sel]]  # the channel's own events: common-mode ones take no part
@@ -804,6 +816,7 @@ class Segmenter:
         old = inside & (self._ev_t < horizon - 2 * self.burst_gap_s - 0.1) & (self._ev_t < limit)
         keep &= ~old
         self._ev_t, self._ev_c, self._ev_a = self._ev_t[keep], self._ev_c[keep], self._ev_a[keep]
+        self._ev_common, self._ev_known = self._ev_common[keep], self._ev_known[keep]
 
     def _common_mode(self, order: np.ndarray, bounds: np.ndarray) -> np.ndarray:
         """Per buffered event: seen within ±``coincidence_s`` on ≥ ``burst_common_fraction`` of
