@@ -44,7 +44,8 @@ Rules (thresholds are the keyword arguments of :class:`Segmenter`):
   the other channels (and ≥ 2) is common mode - the pieces of a large heartbeat (Q, R, S
   make a "burst" every beat on chest leads), a movement - and takes no part in bursts or
   trains (a focal burst that coincides with a heartbeat is lost with it: an episode may
-  then be cut in two).
+  then be cut in two). An episode mostly inside an envelope bout adds only what the bout
+  leaves out (the envelope often rises after the first bursts).
 * **artifact**: the low-frequency trace leaves its running median (±0.3 s) by more than
   ``max(lf_min_uv, lf_k × its 90th percentile over 30 s)`` (40 µV, 5×; half that on the
   other channels when one channel passes), or a saturated run; padded by
@@ -803,9 +804,12 @@ class Segmenter:
             for lo, hi in episodes:
                 if hi < horizon:
                     a, b = max(lo - self.window_s, 0.0), hi + 2 * self.window_s
-                    if not self._inside_bout(ch, lo, hi):
-                        self._excl[ch].append((a, b, _BOUT))
-                        self._segments.append(Segment(a, b, "myokymia", ch))
+                    # inside a bout, only what the bout leaves out (its envelope often rises
+                    # after the episode's first bursts)
+                    parts = self._uncovered(ch, a, b) if self._inside_bout(ch, lo, hi) else [(a, b)]
+                    for x, y in parts:
+                        self._excl[ch].append((x, y, _BOUT))
+                        self._segments.append(Segment(x, y, "myokymia", ch))
                     t_all = self._ev_t[sel]
                     keep[sel[(t_all >= lo) & (t_all <= hi)]] = False
                 else:
@@ -846,14 +850,31 @@ class Segmenter:
         n = max(self.train_events, 1)  # n events within 1 s
         return len(t) >= n and bool(np.any(t[n - 1 :] < t[: len(t) - n + 1] + 1.0))
 
-    def _inside_bout(self, ch: int, lo: float, hi: float) -> bool:
-        """True when an envelope bout already covers most of [lo, hi]."""
+    def _bout_spans(self, ch: int) -> list[tuple[float, float]]:
+        """The channel's bouts (s), closed or open (to infinity), and its myokymia episodes."""
         spans = [(a, b) for a, b, code in self._excl[ch] if code == _BOUT]
         run = self._open[ch]
         if run is not None and run.code == _BOUT:
             spans.append((run.start_w * self.window_s, math.inf))
-        covered = sum(max(0.0, min(b, hi) - max(a, lo)) for a, b in spans)
+        return spans
+
+    def _inside_bout(self, ch: int, lo: float, hi: float) -> bool:
+        """True when an envelope bout already covers most of [lo, hi]."""
+        covered = sum(max(0.0, min(b, hi) - max(a, lo)) for a, b in self._bout_spans(ch))
         return covered >= 0.5 * (hi - lo)
+
+    def _uncovered(self, ch: int, lo: float, hi: float) -> list[tuple[float, float]]:
+        """The parts of [lo, hi] that no bout of the channel covers."""
+        out, at = [], lo
+        for a, b in _merge_spans(self._bout_spans(ch)):
+            if b <= at or a >= hi:
+                continue
+            if a > at:
+                out.append((at, a))
+            at = max(at, b)
+        if at < hi:
+            out.append((at, hi))
+        return out
 
 
 def segment_recording(data: np.ndarray, fs: float, *, valid: np.ndarray | None = None,

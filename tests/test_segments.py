@@ -296,3 +296,19 @@ def test_a_rail_is_judged_against_past_windows_whatever_the_chunking():
     assert any(lab == "artifact" and c == 2 and a <= 70.0 and b >= 75.0 for a, b, lab, c in batch)
     for chunk_s in (0.1, 0.37):
         assert seg(analyze_live(rec, chunk_s)) == batch
+
+
+@pytest.mark.parametrize("chunk_s", [60.0, 0.7])
+def test_myokymia_bursts_before_an_envelope_bout_are_excluded_too(chunk_s):
+    # the envelope of a myokymic episode often rises only after its first bursts: the bout
+    # covers most of the episode, and the bursts before it were counted as fasciculations
+    x, rng = base(30.0, seed=11)
+    x[int(13.5 * FS) : int(16.5 * FS)] += interference(rng, int(3 * FS), 60.0)
+    ev_t = np.concatenate([k * 0.25 + np.array([0.0, 0.015, 0.03]) for k in range(16)]) + 12.0
+    segs = segment_recording(x[None, :].astype(np.float32), FS, event_times_s=ev_t,
+                             event_channels=np.zeros(len(ev_t), int), mains=50, chunk_s=chunk_s)
+    spans = [(s.label, round(s.start_s, 2), round(s.end_s, 2)) for s in segs]
+    bout = [s for s in segs if s.start_s >= 13.0]
+    assert len(bout) == 1 and 13.3 <= bout[0].start_s <= 13.5, spans
+    # the episode's part before the bout: from its first burst (12.0 s, less a window) on
+    assert ("myokymia", 11.9, round(bout[0].start_s, 2)) in spans
