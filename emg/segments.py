@@ -99,6 +99,10 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(np.flatnonzero(d == 1).tolist(), np.flatnonzero(d == -1).tolist()))
 
 
+#: the window of a dense train (s, :func:`find_trains`)
+TRAIN_WINDOW_S = 1.0
+
+
 def find_bursts(times_s: np.ndarray, *, burst_isi_s: float = 0.040, burst_gap_s: float = 0.5,
                 min_bursts: int = 3, min_size: int = 3) -> list[tuple[float, float]]:
     """Myokymic episodes in one channel's event times: recurring bursts of discharges.
@@ -139,7 +143,7 @@ def _merge_spans(spans: list[tuple[float, float]]) -> list[tuple[float, float]]:
     return [(lo, hi) for lo, hi in out]
 
 
-def find_trains(times_s: np.ndarray, amplitudes_uv: np.ndarray, *, min_events: int = 10, window_s: float = 1.0,
+def find_trains(times_s: np.ndarray, amplitudes_uv: np.ndarray, *, min_events: int = 10, window_s: float = TRAIN_WINDOW_S,
                 merge_s: float = 0.5, max_amp_ratio: float = 1.5, same_fraction: float = 0.7) -> list[tuple[float, float]]:
     """Dense trains of one unit on one channel: ≥ ``min_events`` events within ``window_s``
     whose successive sizes stay within ``max_amp_ratio`` for ≥ ``same_fraction`` of the pairs.
@@ -771,21 +775,29 @@ class Segmenter:
     @property
     def final_s(self) -> float:
         """Event times before this are final for :meth:`excluded` (myokymia needs more look-ahead)."""
-        return self.committed_s - self.burst_gap_s - 0.3
+        return self.committed_s - self._episode_lag_s - 0.1
+
+    @property
+    def _episode_lag_s(self) -> float:
+        """How far behind the committed time an episode's end must lie to be final: nothing
+        later can extend it (a burst within ``burst_gap_s``, or a dense train whose 1 s window
+        starts within ``burst_gap_s``)."""
+        return self.burst_gap_s + TRAIN_WINDOW_S + 0.2
 
     def _myokymia(self, final: bool) -> None:
         """Event-based myokymic episodes that ended before the committed time."""
-        horizon = math.inf if final else self.committed_s - self.burst_gap_s - 0.2
+        horizon = math.inf if final else self.committed_s - self._episode_lag_s
         if not len(self._ev_t):
             return
         keep = np.ones(len(self._ev_t), bool)
         ongoing = np.full(self.n_channels, math.inf)  # start of an episode still open, per channel
         order = np.lexsort((self._ev_t, self._ev_c))  # by channel, then time (stable)
         bounds = np.searchsorted(self._ev_c[order], np.arange(self.n_channels + 1), side="left")
-        # common mode is decided once per event, a little past the horizon (before this call
-        # drops anything near it): later, its partners on other channels may be forgotten
+        # common mode is decided once per event, once the detector's events around it are all
+        # in (the committed time is seconds behind them), long before anything near it is
+        # dropped (behind the horizon): later, its partners on other channels may be forgotten
         # (old, or inside an episode) while its own channel still holds it
-        decide = ~self._ev_known & (self._ev_t < horizon + 2 * self.coincidence_s)
+        decide = ~self._ev_known & (self._ev_t < (math.inf if final else self.committed_s))
         if decide.any():
             self._ev_common[decide] = self._common_mode(order, bounds)[decide]
             self._ev_known |= decide
