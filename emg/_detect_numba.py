@@ -436,7 +436,7 @@ def mains_cancel(x, valid, cos_t, sin_t, first_sample, mu, pll_gain, max_dw, cli
             tab[p, n_h + k] = sin_t[k, p]
             tab[p, 2 * n_h + k] = 2.0 * mu[k] * cos_t[k, p]
             tab[p, 3 * n_h + k] = 2.0 * mu[k] * sin_t[k, p]
-    # rows of the state: re_k at k, im_k at n_h + k, then
+    # rows of the state: re_k at k, im_k at n_h + k, then these
     W, LEV, H0, H1, TURN, INV_P2 = 2 * n_h, 2 * n_h + 1, 2 * n_h + 2, 2 * n_h + 3, 2 * n_h + 4, 2 * n_h + 5
     s = np.empty((2 * n_h + 6, LANES))
     buf = np.empty((BLOCK, LANES), np.float32)
