@@ -24,6 +24,8 @@ __all__ = [
 ]
 
 ROTATE_EVERY = 8  # the canceller turns its phasors for the frequency error every 8 samples
+LANES = 16  # channels the canceller advances together: one row of its state (4 vectors of 4 float64)
+BLOCK = 256  # samples moved between (channel, sample) arrays and the canceller's (sample, lane) buffer
 
 
 @jit
@@ -362,6 +364,12 @@ def event_features(waves, noise, fs, search_n, gap_n, level_sd, level_frac):
 
 
 @jit
+def _pick(cond, a, b):
+    """``a if cond else b`` as one select (no branch), so the loop over lanes can be vectorised."""
+    return a if cond else b
+
+
+@jit
 def mains_cancel(x, valid, cos_t, sin_t, first_sample, mu, pll_gain, max_dw, clip_k, freeze_k, hold_n,
                  max_frozen_n, ema_n, amp, dw, ema, hold, turn_state, out):
     """Adaptive mains canceller (one LMS phasor per harmonic, a frequency-locked loop) that
@@ -379,6 +387,15 @@ def mains_cancel(x, valid, cos_t, sin_t, first_sample, mu, pll_gain, max_dw, cli
     ringing. A freeze longer than ``max_frozen_n`` samples is not a spike: adaptation is then
     forced for as long again, so the canceller cannot lock itself out.
 
+    Layout (for speed; the arithmetic is that of the plain per-channel loop, bit for bit):
+    channels are taken ``LANES`` at a time and all their state lives in one array ``s`` of
+    shape (quantity, lane): rows ``re_k``, ``im_k``, ``dw``, level, the two freeze counters
+    (as float64), the turn state. ``mu`` is a tuple, so the number of harmonics is a
+    compile-time constant and the harmonic loops unroll; one sample of every lane is then one
+    loop over lanes whose body has no branch (``_pick``) and reads contiguous rows, which the
+    compiler turns into 4-wide vector instructions. The samples of a ``BLOCK`` are copied into
+    a (sample, lane) buffer first (unused lanes hold zeros) and the residual back out.
+
     Parameters
     ----------
     x : float32 (n_ch, n)
@@ -386,7 +403,7 @@ def mains_cancel(x, valid, cos_t, sin_t, first_sample, mu, pll_gain, max_dw, cli
     valid : bool (n,)
     cos_t, sin_t : float64 (n_h, period)
         ``cos(2 pi k f0 m / fs)`` over one exact period of the mains in samples.
-    mu : float64 (n_h,)
+    mu : tuple of n_h floats (n_h >= 1)
         Step size per harmonic.
     pll_gain, max_dw : float
         Gain of the frequency loop and the largest frequency error followed (rad/sample).
@@ -405,105 +422,118 @@ def mains_cancel(x, valid, cos_t, sin_t, first_sample, mu, pll_gain, max_dw, cli
     out : float32 (n_ch, n)
     """
     n_ch, n = x.shape
-    n_h, period = cos_t.shape
+    n_h = len(mu)
+    period = cos_t.shape[1]
     alpha = 1.0 / ema_n
-    ct = np.ascontiguousarray(cos_t.T)  # (period, n_h): one contiguous row per sample
-    st = np.ascontiguousarray(sin_t.T)
-    # local state laid out (harmonic, channel): the hot loops run over channels, which the
-    # compiler turns into vector instructions (the channels' recurrences are independent)
-    re = np.empty((n_h, n_ch))
-    im = np.empty((n_h, n_ch))
-    for c in range(n_ch):
+    g_pll = pll_gain * 2.0 * mu[0]
+    f_hold = np.float64(hold_n)
+    f_max = np.float64(max_frozen_n)
+    # per phase of the mains period: cos, sin, and both scaled by the step size 2 mu_k
+    tab = np.empty((period, 4 * n_h))
+    for p in range(period):
         for k in range(n_h):
-            re[k, c] = amp[c, k, 0]
-            im[k, c] = amp[c, k, 1]
-    w = dw.copy()
-    level = ema.copy()
-    h0 = hold[:, 0].copy()
-    h1 = hold[:, 1].copy()
-    m = np.empty(n_ch)
-    ec = np.empty(n_ch)
-    turn_acc = turn_state[:, 0].copy()
-    inv_p2 = turn_state[:, 1].copy()
-    ph = first_sample % period
-    rot = first_sample % ROTATE_EVERY
-    for i in range(n):
-        if i > 0:  # counters instead of a modulo per sample
-            ph += 1
-            if ph == period:
-                ph = 0
-            rot += 1
-            if rot == ROTATE_EVERY:
-                rot = 0
-        if not valid[i]:
-            for c in range(n_ch):
-                out[c, i] = 0.0
-            continue
-        if rot == 0:
-            # the frequency loop: apply the phase corrections gathered since the last turn
-            # (normalised by the fundamental's power, only when the fundamental is clear)
-            for c in range(n_ch):
-                p2 = re[0, c] * re[0, c] + im[0, c] * im[0, c]
-                if inv_p2[c] > 0.0:
-                    w[c] = min(max(w[c] - pll_gain * 2.0 * mu[0] * turn_acc[c] * inv_p2[c], -max_dw), max_dw)
-                turn_acc[c] = 0.0
-                inv_p2[c] = 1.0 / p2 if p2 > 16.0 * level[c] * level[c] else 0.0
-            # turn each phasor by its share of the frequency error (every few samples)
+            tab[p, k] = cos_t[k, p]
+            tab[p, n_h + k] = sin_t[k, p]
+            tab[p, 2 * n_h + k] = 2.0 * mu[k] * cos_t[k, p]
+            tab[p, 3 * n_h + k] = 2.0 * mu[k] * sin_t[k, p]
+    # rows of the state: re_k at k, im_k at n_h + k, then these
+    W, LEV, H0, H1, TURN, INV_P2 = 2 * n_h, 2 * n_h + 1, 2 * n_h + 2, 2 * n_h + 3, 2 * n_h + 4, 2 * n_h + 5
+    s = np.empty((2 * n_h + 6, LANES))
+    buf = np.empty((BLOCK, LANES), np.float32)
+    for c0 in range(0, n_ch, LANES):
+        n_l = min(LANES, n_ch - c0)
+        n_v = min(LANES, (n_l + 3) // 4 * 4)  # lanes computed: whole vectors of 4
+        s[:] = 0.0
+        buf[:] = 0.0
+        for l in range(n_l):
+            c = c0 + l
             for k in range(n_h):
-                for c in range(n_ch):
-                    ang = (k + 1) * w[c] * ROTATE_EVERY
-                    cr = 1.0 - 0.5 * ang * ang
-                    r0 = re[k, c]
-                    re[k, c] = r0 * cr - im[k, c] * ang
-                    im[k, c] = r0 * ang + im[k, c] * cr
-        for c in range(n_ch):
-            m[c] = 0.0
-        for k in range(n_h):
-            ck = ct[ph, k]
-            sk = st[ph, k]
-            for c in range(n_ch):
-                m[c] += re[k, c] * ck - im[k, c] * sk
-        for c in range(n_ch):
-            e = np.float64(x[c, i]) - m[c]
-            out[c, i] = e
-            lev = level[c]
-            lim = clip_k * lev
-            lev += alpha * (min(abs(e), lim) - lev)
-            level[c] = lev
-            if abs(e) > freeze_k * lev and h1[c] >= 0:
-                h0[c] = hold_n
-            if h0[c] > 0:
-                h0[c] -= 1
-                h1[c] += 1
-                if h1[c] > max_frozen_n:
-                    h0[c] = 0
-                    h1[c] = -max_frozen_n
-                ec[c] = 0.0  # frozen: no adaptation
-                continue
-            if h1[c] > 0:
-                h1[c] = 0
-            elif h1[c] < 0:
-                h1[c] += 1
-            ecc = min(max(e, -lim), lim)  # clipped (Huber) error: a spike's pull is bounded
-            ec[c] = ecc
-            turn_acc[c] += ecc * (re[0, c] * st[ph, 0] + im[0, c] * ct[ph, 0])
-        for k in range(n_h):
-            gk = 2.0 * mu[k]
-            ck = gk * ct[ph, k]
-            sk = gk * st[ph, k]
-            for c in range(n_ch):
-                re[k, c] += ec[c] * ck
-                im[k, c] -= ec[c] * sk
-    for c in range(n_ch):
-        for k in range(n_h):
-            amp[c, k, 0] = re[k, c]
-            amp[c, k, 1] = im[k, c]
-        dw[c] = w[c]
-        ema[c] = level[c]
-        hold[c, 0] = h0[c]
-        hold[c, 1] = h1[c]
-        turn_state[c, 0] = turn_acc[c]
-        turn_state[c, 1] = inv_p2[c]
+                s[k, l] = amp[c, k, 0]
+                s[n_h + k, l] = amp[c, k, 1]
+            s[W, l] = dw[c]
+            s[LEV, l] = ema[c]
+            s[H0, l] = hold[c, 0]
+            s[H1, l] = hold[c, 1]
+            s[TURN, l] = turn_state[c, 0]
+            s[INV_P2, l] = turn_state[c, 1]
+        ph = first_sample % period
+        rot = first_sample % ROTATE_EVERY
+        for b0 in range(0, n, BLOCK):
+            n_b = min(BLOCK, n - b0)
+            for j in range(n_b):
+                for l in range(n_l):
+                    buf[j, l] = x[c0 + l, b0 + j]
+            for j in range(n_b):
+                if b0 + j > 0:  # counters instead of a modulo per sample
+                    ph += 1
+                    if ph == period:
+                        ph = 0
+                    rot += 1
+                    if rot == ROTATE_EVERY:
+                        rot = 0
+                if not valid[b0 + j]:
+                    for l in range(n_v):
+                        buf[j, l] = 0.0
+                    continue
+                if rot == 0:
+                    for l in range(n_v):
+                        # the frequency loop: apply the phase corrections gathered since the last
+                        # turn (normalised by the fundamental's power, only when it is clear)
+                        p2 = s[0, l] * s[0, l] + s[n_h, l] * s[n_h, l]
+                        w = s[W, l]
+                        inv_p2 = s[INV_P2, l]
+                        # (+ 0.0 keeps w bit for bit: it is never -0.0; storing w itself back
+                        # would make the compiler emit a slow masked store)
+                        w = _pick(inv_p2 > 0.0, min(max(w - g_pll * s[TURN, l] * inv_p2, -max_dw), max_dw), w + 0.0)
+                        s[W, l] = w
+                        s[TURN, l] = 0.0
+                        s[INV_P2, l] = 1.0 / p2 if p2 > 16.0 * s[LEV, l] * s[LEV, l] else 0.0
+                        # turn each phasor by its share of the frequency error (every few samples)
+                        for k in range(n_h):
+                            ang = (k + 1) * w * ROTATE_EVERY
+                            cr = 1.0 - 0.5 * ang * ang
+                            r0 = s[k, l]
+                            s[k, l] = r0 * cr - s[n_h + k, l] * ang
+                            s[n_h + k, l] = r0 * ang + s[n_h + k, l] * cr
+                for l in range(n_v):
+                    m = 0.0
+                    for k in range(n_h):
+                        m += s[k, l] * tab[ph, k] - s[n_h + k, l] * tab[ph, n_h + k]
+                    e = np.float64(buf[j, l]) - m
+                    buf[j, l] = e
+                    lev = s[LEV, l]
+                    lim = clip_k * lev
+                    lev += alpha * (min(abs(e), lim) - lev)
+                    s[LEV, l] = lev
+                    h1 = s[H1, l]
+                    h0 = _pick((abs(e) > freeze_k * lev) & (h1 >= 0.0), f_hold, s[H0, l])
+                    frozen = h0 > 0.0  # frozen: no adaptation
+                    over = h1 + 1.0 > f_max
+                    s[H0, l] = _pick(frozen, _pick(over, 0.0, h0 - 1.0), h0)
+                    s[H1, l] = _pick(frozen, _pick(over, -f_max, h1 + 1.0),
+                                     _pick(h1 > 0.0, 0.0, _pick(h1 < 0.0, h1 + 1.0, h1)))
+                    ecc = min(max(e, -lim), lim)  # clipped (Huber) error: a spike's pull is bounded
+                    # (+ 0.0 while frozen: the sum is never -0.0, so it stays bit for bit)
+                    s[TURN, l] += _pick(frozen, 0.0, ecc * (s[0, l] * tab[ph, n_h] + s[n_h, l] * tab[ph, 0]))
+                    ec = _pick(frozen, 0.0, ecc)
+                    for k in range(n_h):
+                        s[k, l] += ec * tab[ph, 2 * n_h + k]
+                        s[n_h + k, l] -= ec * tab[ph, 3 * n_h + k]
+            for l in range(n_l):
+                for j in range(n_b):
+                    out[c0 + l, b0 + j] = buf[j, l]
+        for l in range(n_l):
+            c = c0 + l
+            for k in range(n_h):
+                amp[c, k, 0] = s[k, l]
+                amp[c, k, 1] = s[n_h + k, l]
+            dw[c] = s[W, l]
+            ema[c] = s[LEV, l]
+            hold[c, 0] = np.int64(s[H0, l])
+            hold[c, 1] = np.int64(s[H1, l])
+            turn_state[c, 0] = s[TURN, l]
+            turn_state[c, 1] = s[INV_P2, l]
+
 
 @jit
 def unit_correlations(wave, templates, max_lag, out):

@@ -14,6 +14,7 @@ __all__ = [
     "assign_units_ref",
     "block_mad_ref",
     "event_features_ref",
+    "mains_cancel_loop_ref",
     "mains_cancel_ref",
     "railed_runs_ref",
     "sos_filter_ref",
@@ -155,6 +156,116 @@ def mains_cancel_ref(x, fs, harmonics_hz, mu):
         out[i] = e
         a += 2 * np.asarray(mu) * e * np.conj(r)
     return out
+
+
+def mains_cancel_loop_ref(x, valid, cos_t, sin_t, first_sample, mu, pll_gain, max_dw, clip_k, freeze_k, hold_n,
+                          max_frozen_n, ema_n, amp, dw, ema, hold, turn_state, out):
+    """``mains_cancel`` as plain loops over samples, harmonics and channels (the kernel as it
+    was before its state was laid out for vector instructions); same arguments, except that
+    ``mu`` is an array. The kernel must agree with it bit for bit; the tests compile it with
+    ``emg._numba.jit`` for speed.
+    """
+    ROTATE_EVERY = 8
+    n_ch, n = x.shape
+    n_h, period = cos_t.shape
+    alpha = 1.0 / ema_n
+    ct = np.ascontiguousarray(cos_t.T)  # (period, n_h): one contiguous row per sample
+    st = np.ascontiguousarray(sin_t.T)
+    # local state laid out (harmonic, channel): the hot loops run over channels, which the
+    # compiler turns into vector instructions (the channels' recurrences are independent)
+    re = np.empty((n_h, n_ch))
+    im = np.empty((n_h, n_ch))
+    for c in range(n_ch):
+        for k in range(n_h):
+            re[k, c] = amp[c, k, 0]
+            im[k, c] = amp[c, k, 1]
+    w = dw.copy()
+    level = ema.copy()
+    h0 = hold[:, 0].copy()
+    h1 = hold[:, 1].copy()
+    m = np.empty(n_ch)
+    ec = np.empty(n_ch)
+    turn_acc = turn_state[:, 0].copy()
+    inv_p2 = turn_state[:, 1].copy()
+    ph = first_sample % period
+    rot = first_sample % ROTATE_EVERY
+    for i in range(n):
+        if i > 0:  # counters instead of a modulo per sample
+            ph += 1
+            if ph == period:
+                ph = 0
+            rot += 1
+            if rot == ROTATE_EVERY:
+                rot = 0
+        if not valid[i]:
+            for c in range(n_ch):
+                out[c, i] = 0.0
+            continue
+        if rot == 0:
+            # the frequency loop: apply the phase corrections gathered since the last turn
+            # (normalised by the fundamental's power, only when the fundamental is clear)
+            for c in range(n_ch):
+                p2 = re[0, c] * re[0, c] + im[0, c] * im[0, c]
+                if inv_p2[c] > 0.0:
+                    w[c] = min(max(w[c] - pll_gain * 2.0 * mu[0] * turn_acc[c] * inv_p2[c], -max_dw), max_dw)
+                turn_acc[c] = 0.0
+                inv_p2[c] = 1.0 / p2 if p2 > 16.0 * level[c] * level[c] else 0.0
+            # turn each phasor by its share of the frequency error (every few samples)
+            for k in range(n_h):
+                for c in range(n_ch):
+                    ang = (k + 1) * w[c] * ROTATE_EVERY
+                    cr = 1.0 - 0.5 * ang * ang
+                    r0 = re[k, c]
+                    re[k, c] = r0 * cr - im[k, c] * ang
+                    im[k, c] = r0 * ang + im[k, c] * cr
+        for c in range(n_ch):
+            m[c] = 0.0
+        for k in range(n_h):
+            ck = ct[ph, k]
+            sk = st[ph, k]
+            for c in range(n_ch):
+                m[c] += re[k, c] * ck - im[k, c] * sk
+        for c in range(n_ch):
+            e = np.float64(x[c, i]) - m[c]
+            out[c, i] = e
+            lev = level[c]
+            lim = clip_k * lev
+            lev += alpha * (min(abs(e), lim) - lev)
+            level[c] = lev
+            if abs(e) > freeze_k * lev and h1[c] >= 0:
+                h0[c] = hold_n
+            if h0[c] > 0:
+                h0[c] -= 1
+                h1[c] += 1
+                if h1[c] > max_frozen_n:
+                    h0[c] = 0
+                    h1[c] = -max_frozen_n
+                ec[c] = 0.0  # frozen: no adaptation
+                continue
+            if h1[c] > 0:
+                h1[c] = 0
+            elif h1[c] < 0:
+                h1[c] += 1
+            ecc = min(max(e, -lim), lim)  # clipped (Huber) error: a spike's pull is bounded
+            ec[c] = ecc
+            turn_acc[c] += ecc * (re[0, c] * st[ph, 0] + im[0, c] * ct[ph, 0])
+        for k in range(n_h):
+            gk = 2.0 * mu[k]
+            ck = gk * ct[ph, k]
+            sk = gk * st[ph, k]
+            for c in range(n_ch):
+                re[k, c] += ec[c] * ck
+                im[k, c] -= ec[c] * sk
+    for c in range(n_ch):
+        for k in range(n_h):
+            amp[c, k, 0] = re[k, c]
+            amp[c, k, 1] = im[k, c]
+        dw[c] = w[c]
+        ema[c] = level[c]
+        hold[c, 0] = h0[c]
+        hold[c, 1] = h1[c]
+        turn_state[c, 0] = turn_acc[c]
+        turn_state[c, 1] = inv_p2[c]
 
 
 def unit_correlations_ref(wave: np.ndarray, templates: np.ndarray, max_lag: int) -> np.ndarray:

@@ -258,8 +258,11 @@ class MainsCanceller:
             ok = np.asarray(valid, bool)
             level = np.abs(x[:, ok]).mean(axis=1) if ok.any() else np.full(self.n_channels, np.inf)
             self.ema = np.where(np.isinf(self.ema), np.maximum(level, 1e-3), self.ema)
+        if not len(self.mu):  # no harmonic below the band edge: nothing to cancel
+            return np.where(np.asarray(valid, bool), x, np.float32(0.0))
+        # mu as a tuple: the kernel is compiled for that number of harmonics (see its docstring)
         mains_cancel(x, np.ascontiguousarray(valid, dtype=np.bool_), self.cos_t, self.sin_t, int(first_sample),
-                     self.mu, self.pll_gain, self.max_dw, self.clip, self.freeze, self.hold_n, self.max_frozen_n,
+                     tuple(self.mu), self.pll_gain, self.max_dw, self.clip, self.freeze, self.hold_n, self.max_frozen_n,
                      self.ema_n, self.amp, self.dw, self.ema, self.hold, self.turn_state, out)
         return out
 
