@@ -428,7 +428,8 @@ class EventClassifier:
                  blind_max_ms: tuple[float, float] = (60.0, 60.0), small_reach_ms: float | None = 50.0, rider_size: bool = True,
                  rescue_snr: float | None = None,
                  hidden_corr: float | None = 0.8, hidden_ms: tuple[float, float] = (13.0, 21.0),
-                 hidden_amp: float = 1.4, hidden_core_ms: float = 4.0, mains_fraction: float | None = 0.85):
+                 hidden_amp: float = 1.4, hidden_core_ms: float = 4.0, mains_fraction: float | None = 0.85,
+                 family_beats: tuple[int, float] | None = (20, 0.9)):
         self.fs = float(fs)
         self.n_channels = int(n_channels)
         self.rhythm_tol = rhythm_tol
@@ -439,6 +440,7 @@ class EventClassifier:
         self.multiplet_amp = multiplet_amp
         self.rescue_snr = rescue_snr
         self.mains_fraction = mains_fraction
+        self.family_beats = family_beats
         #: the mains frequency (Hz) once known (set by :class:`emg.pipeline.Analyzer`); None: rule off
         self.mains_hz: float | None = None
         self.rider_size = rider_size
@@ -931,6 +933,9 @@ class EventClassifier:
         nr = near[r]
         hits_before, total_before = self._history(f, nr)
         locked |= nr & (hits_before >= 5) & (hits_before >= 0.6 * total_before)
+        if self.family_beats is not None:  # a heartbeat family: (almost) all its past members landed next to beats
+            n_min, frac = self.family_beats
+            locked |= (hits_before >= n_min) & (hits_before >= frac * total_before)
         near_small = nr
         if self.small_reach_s is not None:  # no further than small_reach after the complex's first event
             starts = b[np.diff(b, prepend=-np.inf) > 0.1]  # beats < 0.1 s apart (any channel) are one complex
