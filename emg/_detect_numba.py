@@ -219,40 +219,45 @@ def threshold_events(y, usable, thr, block_n, first_sample, merge_n, max_n, dead
         prev_peak = state[c, 4]
         pv = peak_val[c, 0]
         prev_pv = peak_val[c, 1]
-        t = 0.0
-        next_block = 0  # a counter, not i // block_n: a division per sample costs more than the rest
-        b = 0
-        for i in range(n):
-            if i == next_block:
-                t = thr[c, b]
-                b += 1
-                next_block += block_n
-            g = first_sample + i
-            if not usable[i]:
-                is_open = 0
-                continue
-            a = abs(np.float64(y[c, i]))
-            if is_open:
-                if a > t and a > extend_frac * pv:
-                    last = g
-                    if a > pv:
-                        pv = a
-                        peak = g
-                if g - last > merge_n or g - start >= max_n:
-                    out_ch[k] = c
-                    out_peak[k] = peak
-                    out_val[k] = pv
-                    k += 1
+        yr = y[c]
+        for b in range((n + block_n - 1) // block_n):
+            t = thr[c, b]
+            i = b * block_n
+            stop = min(n, i + block_n)
+            while i < stop:
+                if not is_open:  # nothing changes until a usable sample rises above the threshold
+                    while i < stop and not (abs(yr[i]) > t and usable[i]):
+                        i += 1
+                    if i == stop:
+                        break
+                g = first_sample + i
+                if not usable[i]:
                     is_open = 0
-                    prev_peak = peak
-                    prev_pv = pv
-            if not is_open and a > t and g - prev_peak > dead_n and g - last > 0:
-                if a > shadow_frac * prev_pv * np.exp(-(g - prev_peak) / shadow_n):
-                    is_open = 1
-                    start = g
-                    last = g
-                    peak = g
-                    pv = a
+                    i += 1
+                    continue
+                a = abs(np.float64(yr[i]))
+                if is_open:
+                    if a > t and a > extend_frac * pv:
+                        last = g
+                        if a > pv:
+                            pv = a
+                            peak = g
+                    if g - last > merge_n or g - start >= max_n:
+                        out_ch[k] = c
+                        out_peak[k] = peak
+                        out_val[k] = pv
+                        k += 1
+                        is_open = 0
+                        prev_peak = peak
+                        prev_pv = pv
+                if not is_open and a > t and g - prev_peak > dead_n and g - last > 0:
+                    if a > shadow_frac * prev_pv * np.exp(-(g - prev_peak) / shadow_n):
+                        is_open = 1
+                        start = g
+                        last = g
+                        peak = g
+                        pv = a
+                i += 1
         state[c, 0] = is_open
         state[c, 1] = start
         state[c, 2] = peak

@@ -327,6 +327,13 @@ class Detector:
         n = len(valid)
         first = self._front_pos
         self._front_pos += n
+        if n and valid.all():  # no restart inside: unusable only up to settle_n after the last one
+            if not self._prev_valid:
+                self._last_reset = first
+            self._prev_valid = True
+            usable = np.ones(n, bool)
+            usable[: max(0, min(n, self._last_reset + self.settle_n - first))] = False
+            return usable
         idx = np.arange(first, first + n)
         prev = np.concatenate([[self._prev_valid], valid[:-1]])
         restart = valid & ~prev
