@@ -546,34 +546,64 @@ def unit_correlations(wave, templates, max_lag, out):
     out : float64 (k,)
         Per template, the best correlation over ``|lag| <= max_lag`` (-1 where a side is flat).
     """
+    k, n = templates.shape
+    lags = 2 * _lag_reach(n, max_lag) + 1
+    mean = np.empty((k, lags))
+    ss = np.empty((k, lags))
+    for t in range(k):
+        template_stats(templates[t], max_lag, mean[t], ss[t])
+    _correlations(wave, templates, mean, ss, max_lag, out)
+
+
+@jit
+def _lag_reach(n, max_lag):
+    """The lags searched for waveforms of ``n`` samples: ``max_lag``, cut for short ones."""
+    return max_lag if n > 2 * max_lag + 2 else max(0, (n - 3) // 2)
+
+
+@jit
+def template_stats(template, max_lag, mean, ss):
+    """Per lag (index ``max_lag + lag``): mean and sum of squared deviations of the template's
+    part that :func:`unit_correlations` compares, into ``mean`` and ``ss``."""
+    n = template.shape[0]
+    reach = _lag_reach(n, max_lag)
+    m = n - 2 * reach
+    for o in range(2 * reach + 1):
+        s = 0.0
+        for i in range(m):
+            s += template[o + i]
+        my = s / m
+        syy = 0.0
+        for i in range(m):
+            d = template[o + i] - my
+            syy += d * d
+        mean[o] = my
+        ss[o] = syy
+
+
+@jit
+def _correlations(wave, templates, mean, ss, max_lag, out):
+    """:func:`unit_correlations` with each template's :func:`template_stats` given."""
     n = wave.shape[0]
-    if n <= 2 * max_lag + 2:
-        max_lag = max(0, (n - 3) // 2)
-    m = n - 2 * max_lag
+    reach = _lag_reach(n, max_lag)
+    m = n - 2 * reach
     x = np.empty(m)
     s = 0.0
     for i in range(m):
-        s += wave[max_lag + i]
+        s += wave[reach + i]
     mx = s / m
     sxx = 0.0
     for i in range(m):
-        x[i] = wave[max_lag + i] - mx
+        x[i] = wave[reach + i] - mx
         sxx += x[i] * x[i]
     for t in range(templates.shape[0]):
         best = -np.inf
-        for lag in range(-max_lag, max_lag + 1):
-            o = max_lag + lag
-            s = 0.0
-            for i in range(m):
-                s += templates[t, o + i]
-            my = s / m
-            syy = 0.0
+        for o in range(2 * reach + 1):
+            my = mean[t, o]
             sxy = 0.0
             for i in range(m):
-                d = templates[t, o + i] - my
-                syy += d * d
-                sxy += d * x[i]
-            den = np.sqrt(sxx * syy)
+                sxy += (templates[t, o + i] - my) * x[i]
+            den = np.sqrt(sxx * ss[t, o])
             c = sxy / den if den > 0 else -1.0
             best = max(best, c)
         out[t] = best
@@ -614,9 +644,9 @@ def railed_runs(x, run_val, run_len, flat_n, out):
 
 
 @jit
-def assign_units(channels, waves, amps, times, min_corr, max_amp_ratio, max_lag, memory, tpl, tpl_amp,
-                 tpl_count, tpl_first, tpl_last, n_units, out, match_only, match_corr, match_count, match_gap,
-                 matched, matched_last):
+def assign_units(channels, waves, amps, times, min_corr, max_amp_ratio, max_lag, memory, tpl, tpl_mean, tpl_ss,
+                 tpl_amp, tpl_count, tpl_first, tpl_last, n_units, out, match_only, match_corr, match_count,
+                 match_gap, matched, matched_last):
     """On-line leader clustering of waveforms into putative motor units (see :mod:`emg.units`).
 
     Events are taken in order; each joins, among its channel's units whose peak-to-peak is
@@ -639,6 +669,9 @@ def assign_units(channels, waves, amps, times, min_corr, max_amp_ratio, max_lag,
     amps, times : float64 (m,)
         Peak-to-peak µV and time in s of each event.
     tpl : float64 (n_ch, max_units, n)
+    tpl_mean, tpl_ss : float64 (n_ch, max_units, 2 * max_lag + 1)
+        Each template's :func:`template_stats` (kept with it: a template changes only when
+        a member joins, and is compared with every later event of its channel).
     tpl_amp, tpl_first, tpl_last : float64 (n_ch, max_units)
     tpl_count : int64 (n_ch, max_units)
     n_units : int64 (n_ch,)
@@ -666,7 +699,7 @@ def assign_units(channels, waves, amps, times, min_corr, max_amp_ratio, max_lag,
         c = channels[e]
         k = n_units[c]
         if k:
-            unit_correlations(wave, tpl[c, :k], max_lag, corrs)
+            _correlations(wave, tpl[c, :k], tpl_mean[c, :k], tpl_ss[c, :k], max_lag, corrs)
         if match_only[e]:
             best = -1
             best_corr = -np.inf
@@ -704,6 +737,7 @@ def assign_units(channels, waves, amps, times, min_corr, max_amp_ratio, max_lag,
         if tpl_count[c, best]:
             for i in range(n):
                 tpl[c, best, i] = (1 - weight) * tpl[c, best, i] + weight * wave[i]
+        template_stats(tpl[c, best], max_lag, tpl_mean[c, best], tpl_ss[c, best])
         tpl_amp[c, best] += weight * (amps[e] - tpl_amp[c, best])
         tpl_count[c, best] += 1
         tpl_last[c, best] = times[e]
