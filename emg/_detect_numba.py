@@ -551,7 +551,7 @@ def unit_correlations(wave, templates, max_lag, out):
     mean = np.empty((k, lags))
     ss = np.empty((k, lags))
     for t in range(k):
-        template_stats(templates[t], max_lag, mean[t], ss[t])
+        _template_stats(templates[t], max_lag, mean[t], ss[t])
     _correlations(wave, templates, mean, ss, max_lag, out)
 
 
@@ -562,7 +562,7 @@ def _lag_reach(n, max_lag):
 
 
 @jit
-def template_stats(template, max_lag, mean, ss):
+def _template_stats(template, max_lag, mean, ss):
     """Per lag (index ``max_lag + lag``): mean and sum of squared deviations of the template's
     part that :func:`unit_correlations` compares, into ``mean`` and ``ss``."""
     n = template.shape[0]
@@ -583,7 +583,7 @@ def template_stats(template, max_lag, mean, ss):
 
 @jit
 def _correlations(wave, templates, mean, ss, max_lag, out):
-    """:func:`unit_correlations` with each template's :func:`template_stats` given."""
+    """:func:`unit_correlations` with each template's :func:`_template_stats` given."""
     n = wave.shape[0]
     reach = _lag_reach(n, max_lag)
     m = n - 2 * reach
@@ -670,7 +670,7 @@ def assign_units(channels, waves, amps, times, min_corr, max_amp_ratio, max_lag,
         Peak-to-peak µV and time in s of each event.
     tpl : float64 (n_ch, max_units, n)
     tpl_mean, tpl_ss : float64 (n_ch, max_units, 2 * max_lag + 1)
-        Each template's :func:`template_stats` (kept with it: a template changes only when
+        Each template's :func:`_template_stats` (kept with it: a template changes only when
         a member joins, and is compared with every later event of its channel).
     tpl_amp, tpl_first, tpl_last : float64 (n_ch, max_units)
     tpl_count : int64 (n_ch, max_units)
@@ -737,7 +737,7 @@ def assign_units(channels, waves, amps, times, min_corr, max_amp_ratio, max_lag,
         if tpl_count[c, best]:
             for i in range(n):
                 tpl[c, best, i] = (1 - weight) * tpl[c, best, i] + weight * wave[i]
-        template_stats(tpl[c, best], max_lag, tpl_mean[c, best], tpl_ss[c, best])
+        _template_stats(tpl[c, best], max_lag, tpl_mean[c, best], tpl_ss[c, best])
         tpl_amp[c, best] += weight * (amps[e] - tpl_amp[c, best])
         tpl_count[c, best] += 1
         tpl_last[c, best] = times[e]
