@@ -9,9 +9,10 @@ Prints:
   thread and with the default worker threads, against the plain SciPy baseline
   (``baseline_scipy.py``) on the same array: the ratio is what counts;
 - the whole ``emg analyze`` analysis (``emg.pipeline.analyze``: detector, segmenter,
-  classifier, units, rates, in 60 s chunks as the CLI runs it; no files written) against the
-  same SciPy baseline: on one thread, and as the CLI runs it (read+filter, detect and
-  segment+classify overlapped on three threads, see ``emg.pipeline.run_chunks``);
+  classifier, units, rates, in 60 s chunks, segmented and classified ``ACCEPT_CHUNKS`` at a
+  time, as the CLI runs it; no files written) against the same SciPy baseline: on one
+  thread, and as the CLI runs it (read+filter, detect and segment+classify overlapped on
+  three threads, see ``emg.pipeline.run_chunks``);
 - the CPU time of each stage of that line, each measured on its own thread;
 - a plain NumPy pass over the same array (``np.abs(x).max()``) as the memory-bandwidth floor;
 - peak memory (RSS) of a separate process streaming a 24-hour, 8-channel, 1 kHz recording
@@ -36,7 +37,7 @@ from baseline_scipy import scipy_detect
 from emg import _detect_numba as K
 from emg.detect import Detector, detect
 from emg.filters import DetectionFilter
-from emg.pipeline import Analyzer, analyze, run_ahead
+from emg.pipeline import ACCEPT_CHUNKS, BATCH_CHUNK_S, Analyzer, _groups, analyze, run_ahead
 from emg.simulate import simulate
 from emg.types import Chunk, Recording
 
@@ -112,9 +113,10 @@ def _stage_cpu_once(rec: Recording) -> dict:
         cpu[name] += time.thread_time() - t0
         return out
 
-    filtered = run_ahead(rec.iter_chunks(60.0), lambda c: timed("read+filter", a.detector.filter, c))
-    for (chunk, _), stage in run_ahead(filtered, lambda item: timed("detect", a.detect, item[1])):
-        timed("segment+classify", a.accept, chunk, stage)
+    filtered = run_ahead(rec.iter_chunks(BATCH_CHUNK_S), lambda c: timed("read+filter", a.detector.filter, c))
+    detected = run_ahead(filtered, lambda item: timed("detect", a.detect, item[1]))
+    for group in _groups(((chunk, stage) for (chunk, _), stage in detected), ACCEPT_CHUNKS):
+        timed("segment+classify", a.accept_many, group)
     timed("segment+classify", a.finish)
     return cpu
 

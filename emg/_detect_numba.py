@@ -142,38 +142,58 @@ def block_mad(y, usable, block_n, min_fraction, stride):
     ``y`` (n_ch, n_blocks * block_n) is zero-mean filtered data; every ``stride``-th sample
     of a block is used. A block with fewer than ``min_fraction`` usable samples gives NaN.
     The median is exactly ``np.median``'s (mean of the two middle values for an even count),
-    found by :func:`select_rank`.
+    found by :func:`select_rank`: first among the values within [0.8, 1.25] x the channel's
+    previous median only (noise changes slowly: about a fifth of the values, and both middle
+    ones are there almost always), else among all.
     """
     n_ch, n = y.shape
     n_blocks = n // block_n
     out = np.full((n_ch, n_blocks), np.nan)
     tmp = np.empty(block_n, dtype=np.float32)
+    near = np.empty(block_n, dtype=np.float32)
+    last = np.full(n_ch, np.nan)  # each channel's previous median (NaN: none, nothing is near)
     need = max(1, int(min_fraction * ((block_n + stride - 1) // stride)))
     for b in range(n_blocks):
         lo = b * block_n
         for c in range(n_ch):
+            near_lo, near_hi = 0.8 * last[c], 1.25 * last[c]
             m = 0
             nan = False
+            below = 0  # values below the near range
+            k = 0  # values in it, copied to near[:k]
             for i in range(lo, lo + block_n, stride):
                 if usable[i]:
                     v = abs(y[c, i])
                     nan |= v != v
                     tmp[m] = v
                     m += 1
-            if nan:  # as np.median: NaN in, NaN out (and select_rank needs ordered values)
+                    below += v < near_lo
+                    near[k] = v
+                    k += (v >= near_lo) & (v <= near_hi)
+            if nan or m < need:  # as np.median: NaN in, NaN out (and select_rank needs ordered values)
                 continue
-            if m >= need:
-                h = m // 2
-                select_rank(tmp, m, h)
-                if m % 2:
-                    med = tmp[h] * 1.0
-                else:  # the other middle value: the largest below rank h
-                    below = tmp[0]
-                    for i in range(1, h):
-                        below = max(below, tmp[i])
-                    med = (below + tmp[h]) / 2
-                out[c, b] = med / 0.6744897501960817
+            h = m // 2  # rank of the upper middle value
+            odd = m % 2 == 1
+            if below + (0 if odd else 1) <= h < below + k:  # both middle values are near
+                med = _middle(near, k, h - below, odd)
+            else:
+                med = _middle(tmp, m, h, odd)
+            last[c] = med
+            out[c, b] = med / 0.6744897501960817
     return out
+
+
+@jit
+def _middle(a, n, h, odd):
+    """Value of rank ``h`` of ``a[:n]`` (``odd``), else the mean of ranks ``h - 1`` and ``h`` (``h >= 1``);
+    reorders ``a[:n]``."""
+    select_rank(a, n, h)
+    if odd:
+        return a[h] * 1.0
+    below = a[0]  # the other middle value: the largest below rank h
+    for i in range(1, h):
+        below = max(below, a[i])
+    return (below + a[h]) / 2
 
 
 @jit
@@ -221,40 +241,45 @@ def threshold_events(y, usable, thr, block_n, first_sample, merge_n, max_n, dead
         prev_peak = state[c, 4]
         pv = peak_val[c, 0]
         prev_pv = peak_val[c, 1]
-        t = 0.0
-        next_block = 0  # a counter, not i // block_n: a division per sample costs more than the rest
-        b = 0
-        for i in range(n):
-            if i == next_block:
-                t = thr[c, b]
-                b += 1
-                next_block += block_n
-            g = first_sample + i
-            if not usable[i]:
-                is_open = 0
-                continue
-            a = abs(np.float64(y[c, i]))
-            if is_open:
-                if a > t and a > extend_frac * pv:
-                    last = g
-                    if a > pv:
-                        pv = a
-                        peak = g
-                if g - last > merge_n or g - start >= max_n:
-                    out_ch[k] = c
-                    out_peak[k] = peak
-                    out_val[k] = pv
-                    k += 1
+        yr = y[c]
+        for b in range((n + block_n - 1) // block_n):
+            t = thr[c, b]
+            i = b * block_n
+            stop = min(n, i + block_n)
+            while i < stop:
+                if not is_open:  # nothing changes until a usable sample rises above the threshold
+                    while i < stop and not (abs(yr[i]) > t and usable[i]):
+                        i += 1
+                    if i == stop:
+                        break
+                g = first_sample + i
+                if not usable[i]:
                     is_open = 0
-                    prev_peak = peak
-                    prev_pv = pv
-            if not is_open and a > t and g - prev_peak > dead_n and g - last > 0:
-                if a > shadow_frac * prev_pv * np.exp(-(g - prev_peak) / shadow_n):
-                    is_open = 1
-                    start = g
-                    last = g
-                    peak = g
-                    pv = a
+                    i += 1
+                    continue
+                a = abs(np.float64(yr[i]))
+                if is_open:
+                    if a > t and a > extend_frac * pv:
+                        last = g
+                        if a > pv:
+                            pv = a
+                            peak = g
+                    if g - last > merge_n or g - start >= max_n:
+                        out_ch[k] = c
+                        out_peak[k] = peak
+                        out_val[k] = pv
+                        k += 1
+                        is_open = 0
+                        prev_peak = peak
+                        prev_pv = pv
+                if not is_open and a > t and g - prev_peak > dead_n and g - last > 0:
+                    if a > shadow_frac * prev_pv * np.exp(-(g - prev_peak) / shadow_n):
+                        is_open = 1
+                        start = g
+                        last = g
+                        peak = g
+                        pv = a
+                i += 1
         state[c, 0] = is_open
         state[c, 1] = start
         state[c, 2] = peak
@@ -551,34 +576,64 @@ def unit_correlations(wave, templates, max_lag, out):
     out : float64 (k,)
         Per template, the best correlation over ``|lag| <= max_lag`` (-1 where a side is flat).
     """
+    k, n = templates.shape
+    lags = 2 * _lag_reach(n, max_lag) + 1
+    mean = np.empty((k, lags))
+    ss = np.empty((k, lags))
+    for t in range(k):
+        _template_stats(templates[t], max_lag, mean[t], ss[t])
+    _correlations(wave, templates, mean, ss, max_lag, out)
+
+
+@jit
+def _lag_reach(n, max_lag):
+    """The lags searched for waveforms of ``n`` samples: ``max_lag``, cut for short ones."""
+    return max_lag if n > 2 * max_lag + 2 else max(0, (n - 3) // 2)
+
+
+@jit
+def _template_stats(template, max_lag, mean, ss):
+    """Per lag (index ``max_lag + lag``): mean and sum of squared deviations of the template's
+    part that :func:`unit_correlations` compares, into ``mean`` and ``ss``."""
+    n = template.shape[0]
+    reach = _lag_reach(n, max_lag)
+    m = n - 2 * reach
+    for o in range(2 * reach + 1):
+        s = 0.0
+        for i in range(m):
+            s += template[o + i]
+        my = s / m
+        syy = 0.0
+        for i in range(m):
+            d = template[o + i] - my
+            syy += d * d
+        mean[o] = my
+        ss[o] = syy
+
+
+@jit
+def _correlations(wave, templates, mean, ss, max_lag, out):
+    """:func:`unit_correlations` with each template's :func:`_template_stats` given."""
     n = wave.shape[0]
-    if n <= 2 * max_lag + 2:
-        max_lag = max(0, (n - 3) // 2)
-    m = n - 2 * max_lag
+    reach = _lag_reach(n, max_lag)
+    m = n - 2 * reach
     x = np.empty(m)
     s = 0.0
     for i in range(m):
-        s += wave[max_lag + i]
+        s += wave[reach + i]
     mx = s / m
     sxx = 0.0
     for i in range(m):
-        x[i] = wave[max_lag + i] - mx
+        x[i] = wave[reach + i] - mx
         sxx += x[i] * x[i]
     for t in range(templates.shape[0]):
         best = -np.inf
-        for lag in range(-max_lag, max_lag + 1):
-            o = max_lag + lag
-            s = 0.0
-            for i in range(m):
-                s += templates[t, o + i]
-            my = s / m
-            syy = 0.0
+        for o in range(2 * reach + 1):
+            my = mean[t, o]
             sxy = 0.0
             for i in range(m):
-                d = templates[t, o + i] - my
-                syy += d * d
-                sxy += d * x[i]
-            den = np.sqrt(sxx * syy)
+                sxy += (templates[t, o + i] - my) * x[i]
+            den = np.sqrt(sxx * ss[t, o])
             c = sxy / den if den > 0 else -1.0
             best = max(best, c)
         out[t] = best
@@ -619,9 +674,9 @@ def railed_runs(x, run_val, run_len, flat_n, out):
 
 
 @jit
-def assign_units(channels, waves, amps, times, min_corr, max_amp_ratio, max_lag, memory, tpl, tpl_amp,
-                 tpl_count, tpl_first, tpl_last, n_units, out, match_only, match_corr, match_count, match_gap,
-                 matched, matched_last):
+def assign_units(channels, waves, amps, times, min_corr, max_amp_ratio, max_lag, memory, tpl, tpl_mean, tpl_ss,
+                 tpl_amp, tpl_count, tpl_first, tpl_last, n_units, out, match_only, match_corr, match_count,
+                 match_gap, matched, matched_last):
     """On-line leader clustering of waveforms into putative motor units (see :mod:`emg.units`).
 
     Events are taken in order; each joins, among its channel's units whose peak-to-peak is
@@ -644,6 +699,9 @@ def assign_units(channels, waves, amps, times, min_corr, max_amp_ratio, max_lag,
     amps, times : float64 (m,)
         Peak-to-peak µV and time in s of each event.
     tpl : float64 (n_ch, max_units, n)
+    tpl_mean, tpl_ss : float64 (n_ch, max_units, 2 * max_lag + 1)
+        Each template's :func:`_template_stats` (kept with it: a template changes only when
+        a member joins, and is compared with every later event of its channel).
     tpl_amp, tpl_first, tpl_last : float64 (n_ch, max_units)
     tpl_count : int64 (n_ch, max_units)
     n_units : int64 (n_ch,)
@@ -671,7 +729,7 @@ def assign_units(channels, waves, amps, times, min_corr, max_amp_ratio, max_lag,
         c = channels[e]
         k = n_units[c]
         if k:
-            unit_correlations(wave, tpl[c, :k], max_lag, corrs)
+            _correlations(wave, tpl[c, :k], tpl_mean[c, :k], tpl_ss[c, :k], max_lag, corrs)
         if match_only[e]:
             best = -1
             best_corr = -np.inf
@@ -709,6 +767,7 @@ def assign_units(channels, waves, amps, times, min_corr, max_amp_ratio, max_lag,
         if tpl_count[c, best]:
             for i in range(n):
                 tpl[c, best, i] = (1 - weight) * tpl[c, best, i] + weight * wave[i]
+        _template_stats(tpl[c, best], max_lag, tpl_mean[c, best], tpl_ss[c, best])
         tpl_amp[c, best] += weight * (amps[e] - tpl_amp[c, best])
         tpl_count[c, best] += 1
         tpl_last[c, best] = times[e]

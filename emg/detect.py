@@ -189,7 +189,9 @@ class Detector:
         self._prev_valid = False
         self._last_reset = 0
         self._mads = np.zeros((self.n_channels, 0))  # the last noise_blocks - 1 block estimates
-        self._sigma_by_block: dict[int, np.ndarray] = {}
+        # the noise RMS of each searched block (n_channels, blocks), from absolute block _sigma_b0 on
+        self._sigma_blocks = np.zeros((self.n_channels, 0))
+        self._sigma_b0 = 0
         self.noise_uv = np.full(self.n_channels, np.nan)
         self._state = np.zeros((self.n_channels, 5), np.int64)
         self._state[:, 3:] = -(1 << 40)
@@ -256,7 +258,7 @@ class Detector:
         for part in filtered.parts:
             self._absorb(*part)
         self._out.append(self._emit(final=False))
-        return Events.concat(self._out, fs=self.fs) if len(self._out) > 1 else self._out[0]
+        return self._joined()
 
     def flush(self) -> Events:
         """End of data: finish the last partial block and return every remaining event."""
@@ -278,7 +280,7 @@ class Detector:
             self._pend_val = np.concatenate([self._pend_val, self._peak_val[open_ch, 0]])
             self._state[open_ch, 0] = 0
         self._out.append(self._emit(final=True))
-        return Events.concat(self._out, fs=self.fs) if len(self._out) > 1 else self._out[0]
+        return self._joined()
 
     # -- stages ---------------------------------------------------------------------------
     def _decide_mains(self) -> None:
@@ -327,6 +329,13 @@ class Detector:
         n = len(valid)
         first = self._front_pos
         self._front_pos += n
+        if n and valid.all():  # no restart inside: unusable only up to settle_n after the last one
+            if not self._prev_valid:
+                self._last_reset = first
+            self._prev_valid = True
+            usable = np.ones(n, bool)
+            usable[: max(0, min(n, self._last_reset + self.settle_n - first))] = False
+            return usable
         idx = np.arange(first, first + n)
         prev = np.concatenate([[self._prev_valid], valid[:-1]])
         restart = valid & ~prev
@@ -380,9 +389,9 @@ class Detector:
             window = np.concatenate([np.full((self.n_channels, pad), np.nan), window], axis=1)
         views = np.lib.stride_tricks.sliding_window_view(window, self.noise_blocks, axis=1)
         sigma = _nanmedian_last(views)
-        first_block = first // self.block_n
-        for b in range(nb):
-            self._sigma_by_block[first_block + b] = sigma[:, b].copy()
+        if not self._sigma_blocks.shape[1]:
+            self._sigma_b0 = first // self.block_n
+        self._sigma_blocks = np.concatenate([self._sigma_blocks, sigma], axis=1)  # blocks follow each other
         last_ok = np.isfinite(sigma)
         if last_ok.any():
             idx = np.where(last_ok, np.arange(nb)[None, :], -1).max(axis=1)
@@ -413,10 +422,18 @@ class Detector:
             self._flat = self._flat[:, cut:]
             self._y_start += cut
         old = (keep // self.block_n) - 2
-        for b in [b for b in self._sigma_by_block if b < old]:
-            del self._sigma_by_block[b]
+        if old > self._sigma_b0:
+            self._sigma_blocks = self._sigma_blocks[:, old - self._sigma_b0 :]
+            self._sigma_b0 = old
 
     # -- output ---------------------------------------------------------------------------
+    def _joined(self) -> Events:
+        """The events emitted during one call, in (sample, channel) order."""
+        full = [e for e in self._out if len(e)]
+        if len(full) == 1:  # in order already (each emit sorts its events); concat would copy it
+            return full[0]
+        return Events.concat(self._out, fs=self.fs) if len(self._out) > 1 else self._out[0]
+
     def _emit(self, *, final: bool) -> Events:
         if not len(self._pend_peak):
             return Events.empty(self.fs, self.n_wave)
@@ -447,7 +464,7 @@ class Detector:
         inside = (idx >= 0) & (idx < self._y.shape[1])
         waves = np.where(inside, self._y[ch[:, None], np.clip(idx, 0, max(self._y.shape[1] - 1, 0))], 0.0)
         waves = np.ascontiguousarray(waves, dtype=np.float32)
-        noise = np.array([self._sigma_by_block[p // self.block_n][c] for c, p in zip(ch, peak)])
+        noise = self._sigma_blocks[ch, peak // self.block_n - self._sigma_b0]
         pp, dur, phases, energy, centroid = event_features(waves, noise, self.fs, self._search_n, self._gap_n,
                                                            3.0, 0.1)
         return Events(fs=self.fs, sample=peak, channel=ch, amplitude_uv=pp, duration_ms=dur, phases=phases,

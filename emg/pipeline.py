@@ -31,10 +31,18 @@ from .units import UnitTemplate, UnitTracker
 if TYPE_CHECKING:
     from .detect import Filtered
 
-__all__ = ["BATCH_CHUNK_S", "AnalysisResult", "Analyzer", "Detected", "analyze", "run_ahead", "run_chunks"]
+__all__ = ["ACCEPT_CHUNKS", "BATCH_CHUNK_S", "AnalysisResult", "Analyzer", "Detected", "analyze", "run_ahead",
+           "run_chunks"]
 
 #: chunk length of the batch path (s): streaming with big chunks
 BATCH_CHUNK_S = 60.0
+#: The batch path segments and classifies this many consecutive chunks at once
+#: (:meth:`Analyzer.accept_many`): those stages cost ~2-3 ms per call whatever its length,
+#: while reading, filtering and detection keep the chunk grid (and the noise summary, one
+#: value per chunk, stays as it was). On 1 h x 8 ch x 1 kHz, 3 instead of 1 took the
+#: segment+classify thread from 0.31 to 0.25 s of CPU, and the peak memory of 1 h x 16 ch x
+#: 2 kHz from +65 to +195 MB over the recording's own.
+ACCEPT_CHUNKS = 3
 
 
 @dataclass
@@ -188,6 +196,26 @@ class Analyzer:
             return Events.concat(events, fs=self.fs), segments
         return self._step(chunk, stage)
 
+    def accept_many(self, pairs: list[tuple[Chunk, Detected]]) -> tuple[Events, list[Segment]]:
+        """:meth:`accept` for consecutive chunks at once: one call of the segmenter and classifier.
+
+        Their results do not depend on the chunking (by design; the tests check it), so this
+        equals accepting the chunks one by one; the noise summary keeps one value per chunk.
+        """
+        if len(pairs) == 1:
+            return self.accept(*pairs[0])
+        chunks = [c for c, _ in pairs]
+        stages = [d for _, d in pairs]
+        for d in stages[:-1]:
+            if d.noise_uv is not None:
+                self._noise.append(d.noise_uv)
+        found = [d.events for d in stages if len(d.events)]
+        events = Events.concat(found, fs=self.fs) if len(found) > 1 else found[0] if found else stages[-1].events
+        chunk = Chunk(np.concatenate([c.data for c in chunks], axis=1), chunks[0].first_sample, self.fs,
+                      np.concatenate([c.valid for c in chunks]))
+        parts = tuple(p for d in stages for p in d.parts)
+        return self.accept(chunk, Detected(events, stages[-1].noise_uv, stages[-1].filtering, parts))
+
     def finish(self) -> tuple[Events, list[Segment]]:
         """End of data: flush every stage; return the last events and segments."""
         n_ch = len(self.channel_names)
@@ -301,23 +329,36 @@ def run_chunks(chunks: Iterable[Chunk], info: RecordingInfo, *, input: str = "",
 
     With ``threads`` (default) the stages overlap like an assembly line: a worker thread reads
     and filters (:meth:`emg.detect.Detector.filter`), a second one detects
-    (:meth:`Analyzer.detect`), and this thread segments and classifies (:meth:`Analyzer.accept`),
-    each a chunk behind the one before; the compiled kernels release the GIL, so all cores
-    work at once. Every stage object still sees the same calls in the same order: the result
-    does not depend on it.
+    (:meth:`Analyzer.detect`), and this thread segments and classifies
+    (:meth:`Analyzer.accept_many`, :data:`ACCEPT_CHUNKS` chunks at a time), each a chunk
+    behind the one before; the compiled kernels release the GIL, so all cores work at once.
+    Every stage object still sees the same calls in the same order: the result does not
+    depend on it.
     """
     analyzer = Analyzer(info.fs, info.channel_names, mains=mains, **kwargs)
     chunks = chunks if progress is None else progress(chunks)
     if threads:
         filtered = run_ahead(chunks, analyzer.detector.filter)
         with closing(run_ahead(filtered, lambda item: analyzer.detect(item[1]))) as detected:
-            for (chunk, _), stage in detected:
-                analyzer.accept(chunk, stage)
+            for group in _groups(((chunk, stage) for (chunk, _), stage in detected), ACCEPT_CHUNKS):
+                analyzer.accept_many(group)
     else:
-        for chunk in chunks:
-            analyzer.process(chunk)
+        for group in _groups(chunks, ACCEPT_CHUNKS):
+            analyzer.accept_many([(c, analyzer.detect(analyzer.detector.filter(c))) for c in group])
     analyzer.finish()
     return analyzer.result(info, input=input)
+
+
+def _groups(items: Iterable, n: int):
+    """Lists of ``n`` consecutive items (the last one shorter)."""
+    group = []
+    for item in items:
+        group.append(item)
+        if len(group) == n:
+            yield group
+            group = []
+    if group:
+        yield group
 
 
 def run_ahead(items: Iterable, fn, depth: int = 2):

@@ -413,11 +413,10 @@ class Events:
             if waves.ndim != 2 or waves.shape[0] != n:
                 raise ValueError(f"Invalid events: waveforms must have shape ({n}, n_wave), got {waves.shape}.")
         object.__setattr__(self, "waveforms", waves)
-        defaults = {"label": (np.array([""] * n, dtype=object)), "unit": np.full(n, -1, np.int32),
-                    "multiplicity": np.ones(n, np.int32)}
-        for name, default in defaults.items():
+        defaults = {"label": (object, ""), "unit": (np.int32, -1), "multiplicity": (np.int32, 1)}
+        for name, (dtype, fill) in defaults.items():
             value = getattr(self, name)
-            value = default if value is None else np.asarray(value, dtype=default.dtype)
+            value = np.full(n, fill, dtype) if value is None else np.asarray(value, dtype=dtype)
             if value.shape != (n,):
                 raise ValueError(f"Invalid events: column '{name}' has shape {value.shape}, expected ({n},).")
             object.__setattr__(self, name, value)

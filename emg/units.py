@@ -98,6 +98,9 @@ class UnitTracker:
         self.memory = memory
         self._n_wave = 0  # waveform length, known from the first waveform
         self._tpl = np.zeros((self.n_channels, self.max_units, 0))
+        # per template and lag, the mean and squared deviations its correlations need (kept with it)
+        self._tpl_mean = np.zeros((self.n_channels, self.max_units, 2 * self.max_lag + 1))
+        self._tpl_ss = np.zeros((self.n_channels, self.max_units, 2 * self.max_lag + 1))
         self._amp = np.zeros((self.n_channels, self.max_units))
         self._count = np.zeros((self.n_channels, self.max_units), np.int64)
         self._first = np.zeros((self.n_channels, self.max_units))
@@ -136,9 +139,9 @@ class UnitTracker:
         assign_units(np.ascontiguousarray(channels, dtype=np.int64), waves,
                      np.ascontiguousarray(amplitudes_uv, dtype=np.float64),
                      np.ascontiguousarray(times_s, dtype=np.float64), float(self.min_corr),
-                     float(self.max_amp_ratio), int(self.max_lag), int(self.memory), self._tpl, self._amp,
-                     self._count, self._first, self._last, self._n_units, out, only, float(min_corr),
-                     int(min_count), float(min_gap_s), self._matched, self._matched_last)
+                     float(self.max_amp_ratio), int(self.max_lag), int(self.memory), self._tpl, self._tpl_mean,
+                     self._tpl_ss, self._amp, self._count, self._first, self._last, self._n_units, out, only,
+                     float(min_corr), int(min_count), float(min_gap_s), self._matched, self._matched_last)
         return out
 
     def assign(self, channel: int, waveform_uv: np.ndarray, amplitude_uv: float, time_s: float) -> int:

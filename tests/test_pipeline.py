@@ -122,6 +122,26 @@ def test_detection_on_a_worker_thread_gives_the_same_result_as_one_thread():
     assert two.valid_s_per_channel == one.valid_s_per_channel and two.noise_uv == one.noise_uv
 
 
+@pytest.mark.parametrize("threads", [False, True])
+def test_accepting_several_chunks_at_once_changes_nothing(monkeypatch, threads):
+    import emg.pipeline as P
+    from emg.types import Recording
+
+    rec, _ = simulate("mixed", minutes=1.5, channels=2, seed=1011)
+    rec = Recording(rec.data, fs=rec.fs, channel_names=rec.channel_names, start=rec.start, gaps=[(40.0, 1.5)])
+    results = []
+    for n in (1, 3):
+        monkeypatch.setattr(P, "ACCEPT_CHUNKS", n)
+        results.append(analyze(rec, chunk_s=5.5, threads=threads))  # the last group holds 2 chunks
+    one, three = results
+    for col in (*one.events.columns, "waveforms", "label", "unit", "multiplicity"):
+        np.testing.assert_array_equal(getattr(three.events, col), getattr(one.events, col))
+    assert three.segments == one.segments and len(one.events) > 20
+    assert three.noise_uv == one.noise_uv and three.valid_s_per_channel == one.valid_s_per_channel
+    for name in rec.channel_names:
+        assert [u.to_dict() for u in three.units[name]] == [u.to_dict() for u in one.units[name]]
+
+
 def test_run_ahead_keeps_order_raises_in_order_and_stops_its_worker():
     import threading
 
