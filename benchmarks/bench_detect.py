@@ -9,7 +9,7 @@ Prints:
   thread and with the default worker threads, against the plain SciPy baseline
   (``baseline_scipy.py``) on the same array: the ratio is what counts;
 - the whole ``emg analyze`` analysis (``emg.pipeline.analyze``: detector, segmenter,
-  classifier, units, rates, in 60 s chunks, segmented and classified ``ACCEPT_CHUNKS`` at a
+  classifier, units, rates, in ``BATCH_CHUNK_S`` (120 s) chunks, segmented and classified ``ACCEPT_CHUNKS`` at a
   time, as the CLI runs it; no files written) against the same SciPy baseline: on one
   thread, and as the CLI runs it (read+filter, detect and segment+classify overlapped on
   three threads, see ``emg.pipeline.run_chunks``);

@@ -97,6 +97,9 @@ class Detector:
         and None after the probe when mains was None or the probe held under 0.25 s of data.
     noise_uv : ndarray (n_channels,)
         The current robust noise RMS per channel in µV (NaN until a block is complete).
+    block_noise_uv : ndarray (n_channels, blocks)
+        The noise RMS (µV) of each block the last :meth:`search` or :meth:`flush` call searched
+        (each block once, on the absolute block grid: the same blocks whatever the chunking).
     n_wave : int
         Samples per waveform snippet.
 
@@ -193,6 +196,7 @@ class Detector:
         self._sigma_blocks = np.zeros((self.n_channels, 0))
         self._sigma_b0 = 0
         self.noise_uv = np.full(self.n_channels, np.nan)
+        self.block_noise_uv = np.zeros((self.n_channels, 0))
         self._state = np.zeros((self.n_channels, 5), np.int64)
         self._state[:, 3:] = -(1 << 40)
         self._peak_val = np.zeros((self.n_channels, 2))
@@ -252,6 +256,7 @@ class Detector:
 
     def search(self, filtered: Filtered) -> Events:
         """Second half of :meth:`process`: noise, thresholds, events and their features."""
+        self.block_noise_uv = np.zeros((self.n_channels, 0))
         if not filtered.parts:
             return Events.empty(self.fs, self.n_wave)
         self._out: list[Events] = []
@@ -262,6 +267,7 @@ class Detector:
 
     def flush(self) -> Events:
         """End of data: finish the last partial block and return every remaining event."""
+        self.block_noise_uv = np.zeros((self.n_channels, 0))
         if self._finished:
             return Events.empty(self.fs, self.n_wave)
         self._out = []
@@ -392,6 +398,7 @@ class Detector:
         if not self._sigma_blocks.shape[1]:
             self._sigma_b0 = first // self.block_n
         self._sigma_blocks = np.concatenate([self._sigma_blocks, sigma], axis=1)  # blocks follow each other
+        self.block_noise_uv = np.concatenate([self.block_noise_uv, sigma], axis=1)
         last_ok = np.isfinite(sigma)
         if last_ok.any():
             idx = np.where(last_ok, np.arange(nb)[None, :], -1).max(axis=1)

@@ -190,7 +190,7 @@ def plan_pieces(info: RecordingInfo, *, chunk_s: float, piece_s: float = PIECE_S
 class _Calls:
     """What the memory-bounded stages handed on, call by call, from a piece's first sample."""
 
-    detector: list = field(default_factory=list)  # ("process", events, noise_uv) | ("flush", events, noise_uv)
+    detector: list = field(default_factory=list)  # ("process" | "flush", events, noise_uv, block_noise_uv)
     segmenter: list = field(default_factory=list)  # (segments, final_s, excl, open runs)
 
 
@@ -231,7 +231,8 @@ class _Recorder:
     def _note(self, call: str, out) -> None:
         t = self._target
         if self._kind == "detector":
-            self._calls.detector.append((call, out, np.array(t.noise_uv, copy=True)))
+            self._calls.detector.append((call, out, np.array(t.noise_uv, copy=True),
+                                         np.array(t.block_noise_uv, copy=True)))
         else:
             self._calls.segmenter.append((list(out), t.final_s, copy.deepcopy(t._excl), copy.deepcopy(t._open)))
 
@@ -416,13 +417,14 @@ class _ReplayDetector:
     def __init__(self, mains_hz, calls: list):
         self.mains_hz = mains_hz
         self.noise_uv = np.full(1, np.nan)
+        self.block_noise_uv = np.zeros((1, 0))
         self._calls = calls
 
     def _next_call(self, kind: str):
-        call, events, noise = self._calls.pop(0)
+        call, events, noise, blocks = self._calls.pop(0)
         if call != kind:
             raise RuntimeError(f"replay out of step: the analyzer called {kind}, the record holds {call}")
-        self.noise_uv = noise
+        self.noise_uv, self.block_noise_uv = noise, blocks
         return events
 
     def process(self, chunk):

@@ -34,14 +34,15 @@ if TYPE_CHECKING:
 __all__ = ["ACCEPT_CHUNKS", "BATCH_CHUNK_S", "AnalysisResult", "Analyzer", "Detected", "analyze", "run_ahead",
            "run_chunks"]
 
-#: chunk length of the batch path (s): streaming with big chunks
-BATCH_CHUNK_S = 60.0
+#: chunk length of the batch path (s): streaming with big chunks. Results do not depend on it
+#: (tests check 0.25-3.7 s chunks against it); larger chunks cost less per hour (fewer calls):
+#: on 1 h x 8 ch x 1 kHz, 120 s chunks took the whole analysis from 0.48 to 0.43-0.45 s (wall,
+#: best of 6, with ACCEPT_CHUNKS 2-3), at ~70-100 MB more peak memory on 16 ch x 2 kHz.
+BATCH_CHUNK_S = 120.0
 #: The batch path segments and classifies this many consecutive chunks at once
 #: (:meth:`Analyzer.accept_many`): those stages cost ~2-3 ms per call whatever its length,
-#: while reading, filtering and detection keep the chunk grid (and the noise summary, one
-#: value per chunk, stays as it was). On 1 h x 8 ch x 1 kHz, 3 instead of 1 took the
-#: segment+classify thread from 0.31 to 0.25 s of CPU, and the peak memory of 1 h x 16 ch x
-#: 2 kHz from +65 to +195 MB over the recording's own.
+#: while reading, filtering and detection keep the chunk grid. On 1 h x 8 ch x 1 kHz (60 s
+#: chunks), 3 instead of 1 took the segment+classify thread from 0.31 to 0.25 s of CPU.
 ACCEPT_CHUNKS = 3
 
 
@@ -96,8 +97,8 @@ class Detected(NamedTuple):
     """What :meth:`Analyzer.detect` hands to :meth:`Analyzer.accept` for one chunk."""
 
     events: Events
-    #: the detector's noise RMS per channel after the chunk (None while not yet known)
-    noise_uv: np.ndarray | None
+    #: the detector's noise RMS (µV) of each block it searched in the chunk (n_channels, blocks)
+    block_noise_uv: np.ndarray
     #: the detector filters (its mains frequency is decided)
     filtering: bool
     #: the detector's filtered samples of the chunk (:attr:`emg.detect.Filtered.parts`), for the segmenter
@@ -174,14 +175,12 @@ class Analyzer:
         chunks in order.
         """
         events = self.detector.search(filtered)
-        noise = self.detector.noise_uv.copy() if np.all(np.isfinite(self.detector.noise_uv)) else None
-        return Detected(events, noise, filtered.filtering, tuple(filtered.parts))
+        return Detected(events, self.detector.block_noise_uv.copy(), filtered.filtering, tuple(filtered.parts))
 
     def accept(self, chunk: Chunk, stage: Detected) -> tuple[Events, list[Segment]]:
         """Second stage: segments, labels and units for a chunk :meth:`detect` has seen."""
         self.samples = chunk.first_sample + chunk.n_samples
-        if stage.noise_uv is not None:
-            self._noise.append(stage.noise_uv)
+        self._add_noise(stage.block_noise_uv)
         if self.segmenter is None:
             self._held.append((chunk, stage))
             if not stage.filtering:  # mains not decided yet (first 2 s)
@@ -200,21 +199,20 @@ class Analyzer:
         """:meth:`accept` for consecutive chunks at once: one call of the segmenter and classifier.
 
         Their results do not depend on the chunking (by design; the tests check it), so this
-        equals accepting the chunks one by one; the noise summary keeps one value per chunk.
+        equals accepting the chunks one by one.
         """
         if len(pairs) == 1:
             return self.accept(*pairs[0])
         chunks = [c for c, _ in pairs]
         stages = [d for _, d in pairs]
         for d in stages[:-1]:
-            if d.noise_uv is not None:
-                self._noise.append(d.noise_uv)
+            self._add_noise(d.block_noise_uv)
         found = [d.events for d in stages if len(d.events)]
         events = Events.concat(found, fs=self.fs) if len(found) > 1 else found[0] if found else stages[-1].events
         chunk = Chunk(np.concatenate([c.data for c in chunks], axis=1), chunks[0].first_sample, self.fs,
                       np.concatenate([c.valid for c in chunks]))
         parts = tuple(p for d in stages for p in d.parts)
-        return self.accept(chunk, Detected(events, stages[-1].noise_uv, stages[-1].filtering, parts))
+        return self.accept(chunk, Detected(events, stages[-1].block_noise_uv, stages[-1].filtering, parts))
 
     def finish(self) -> tuple[Events, list[Segment]]:
         """End of data: flush every stage; return the last events and segments."""
@@ -226,6 +224,7 @@ class Analyzer:
             e, segs = self.accept(Chunk(np.zeros((n_ch, 0), np.float32), self.samples, self.fs), rest)
             parts.append(e)
         tail = self.detector.flush()
+        self._add_noise(self.detector.block_noise_uv)
         self.classifier.mains_hz = self.detector.mains_hz
         self.classifier.push(tail)
         quiet = self.echoes(tail)
@@ -277,6 +276,22 @@ class Analyzer:
         return ev
 
     # -- results ------------------------------------------------------------------------
+    def _add_noise(self, blocks_uv: np.ndarray) -> None:
+        if np.shape(blocks_uv)[1]:
+            self._noise.append(np.array(blocks_uv, dtype=np.float64))
+        if len(self._noise) > 256:  # a live stream hands over a block or none per call
+            self._noise = [np.concatenate(self._noise, axis=1)]
+
+    def noise_summary_uv(self) -> np.ndarray:
+        """Per channel, the median noise RMS (µV) over every block the detector searched (each
+        block once, so any chunking gives the same value); the current estimate where none."""
+        if not self._noise:
+            return self.detector.noise_uv
+        blocks = np.concatenate(self._noise, axis=1)
+        ok = np.isfinite(blocks)
+        med = np.array([np.median(b[k]) if k.any() else np.nan for b, k in zip(blocks, ok)])
+        return np.where(np.isfinite(med), med, self.detector.noise_uv)
+
     def result(self, info: RecordingInfo, *, input: str = "", packets_lost: int | None = None) -> AnalysisResult:
         """Aggregate everything seen so far into an :class:`AnalysisResult` (call after :meth:`finish`)."""
         names = self.channel_names
@@ -296,7 +311,7 @@ class Analyzer:
             blanked_s[name] = valid_seconds(duration_s, invalid_intervals(segments, info.gaps, ch)) - valid[name]
             fasc[name] = int(sum(r.fasciculations for r in rates if r.channel == name))
             rate[name] = overall_rate(fasc[name], valid[name])
-        noise = np.median(np.vstack(self._noise), axis=0) if self._noise else self.detector.noise_uv
+        noise = self.noise_summary_uv()
         notes = []
         if self.fs < 1000:
             notes.append(f"Sample rate {self.fs:g} Hz: potentials are only a few samples wide; "

@@ -74,6 +74,10 @@ def test_live_sized_chunks_give_the_batch_result(voluntary):
     assert live.events.multiplicity.tolist() == batch.events.multiplicity.tolist()
     assert [(s.start_s, s.end_s, s.label, s.channel) for s in live.segments] == [
         (s.start_s, s.end_s, s.label, s.channel) for s in batch.segments]
+    # the noise summary is the median over every 1 s block (it was the median of the estimate
+    # at each chunk's end, so 60 s and 0.25 s chunks reported different noise and count floors)
+    assert live.noise_uv == batch.noise_uv and live.counted_from_uv == batch.counted_from_uv
+    assert all(np.isfinite(v) and v > 0 for v in batch.noise_uv.values())
 
 
 def test_result_files_follow_the_contract(voluntary, tmp_path):
