@@ -33,7 +33,10 @@ an event at the same delay (±``lag_tol_ms`` 12 ms, within -60..+90 ms) from the
 a heartbeat complex of its channel as ≥ 3 other events of similar size (factor ``lag_amp`` 3)
 within ±12 s is part of the complex (12 ms: when the detector's dead time after the R cuts into
 an S wave, its detected peak moves by up to ~10 ms and it looks smaller); a family next to beats only every few beats (too sparse
-for ±12 s) is judged on its whole history (≥ 5 members and ≥ 60 % next to beats). Satellites:
+for ±12 s) is judged on its whole history (≥ 5 members and ≥ 60 % next to beats); a heartbeat
+family (``family_beats``: ≥ 20 earlier members, ≥ 90 % of them next to beats) makes its event a
+heartbeat even with no beat detected near it (the other leads inside a contraction, say: tuning
+seeds 1000-1003, mixed false calls on ECG 37 → 33; no other change on 100-103/1000-1003). Satellites:
 an event with SNR < ``satellite_snr`` (20) from 30 ms before to 60 ms after a heartbeat event on
 the same channel at least ``satellite_parent`` (1) times its size is a piece of that complex
 and no later than ``satellite_reach_ms`` (50 ms, as ``small_reach_ms``) after the first event of that complex is a
