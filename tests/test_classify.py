@@ -296,3 +296,30 @@ def test_lone_faint_events_are_listed_as_candidates_only_when_asked():
         (1.0, FAINT_CANDIDATE), (2.0, "fasciculation")]
     out = run(EventClassifier(FS, 1), make_events(rows), zone=zone)  # off by default
     assert list(zip(out.onset_s.round(3).tolist(), out.label.tolist())) == [(2.0, "fasciculation")]
+
+
+@pytest.mark.parametrize("family_beats", [(20, 0.9), None])
+def test_a_heartbeat_family_stays_ecg_where_no_beat_is_detected_near_it(family_beats):
+    # lead B carries the rhythm; lead A sees a small piece of every other beat or so (too
+    # sparse for its own rhythm), next to B's beats - until B goes quiet (50-60 s: inside a
+    # contraction, say). A's pieces there are still heartbeats by their family's history.
+    rng = np.random.default_rng(12)
+    beats = np.arange(1.0, 80.0, 0.9)
+    rows = [(t, 1, 800.0, QRS, 1) for t in beats if not 50.0 <= t < 60.0]
+    seen = beats[rng.random(len(beats)) < 0.45]
+    rows += [(t + 0.012, 0, 120.0, -QRS, 1) for t in seen]
+    units = np.sort(rng.uniform(1, 80, 25))  # a motor unit on A at random times
+    units = units[[np.min(np.abs(beats - u)) > 0.15 for u in units]]
+    rows += [(u, 0, 300.0, MU, 0) for u in units]
+    out = run(EventClassifier(FS, 2, family_beats=family_beats), make_events(rows))
+    on_a = out.channel == 0
+    quiet = on_a & (out.onset_s >= 50.0) & (out.onset_s < 60.0) & (out.label != "fasciculation")
+    pieces = np.count_nonzero((seen >= 50.0) & (seen < 60.0))
+    assert pieces >= 3
+    if family_beats is None:  # what the rule is for: the pieces counted as fasciculations
+        assert np.count_nonzero(quiet) < pieces
+    else:
+        assert np.count_nonzero(quiet & (out.label == "ecg")) == pieces
+    # the unit's discharges stay fasciculations either way
+    fasc = out.onset_s[on_a & (out.label == "fasciculation")]
+    assert all(np.any(np.abs(fasc - u) < 1e-3) for u in units)
