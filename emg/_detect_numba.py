@@ -395,10 +395,15 @@ def _pick(cond, a, b):
 
 
 @jit
-def mains_cancel(x, valid, cos_t, sin_t, first_sample, mu, pll_gain, max_dw, clip_k, freeze_k, hold_n,
-                 max_frozen_n, ema_n, amp, dw, ema, hold, turn_state, out):
-    """Adaptive mains canceller (one LMS phasor per harmonic, a frequency-locked loop) that
-    freezes on spikes.
+def mains_cancel(x, valid, bq, zi_unit, zi, pending_reset, cos_t, sin_t, first_sample, mu, pll_gain, max_dw,
+                 clip_k, freeze_k, hold_n, max_frozen_n, ema_n, amp, dw, ema, hold, turn_state, out):
+    """Band-pass (a cascade of biquads) and then an adaptive mains canceller (one LMS phasor per
+    harmonic, a frequency-locked loop) that freezes on spikes, in one pass over the data.
+
+    The band-pass is ``sos_filter``'s arithmetic, bit for bit, including its restart in steady
+    state after a gap (its float32 output is what the canceller sees); run here, in the
+    canceller's lane layout, its recurrences become vector instructions that overlap with the
+    canceller's own (the canceller's one-sample dependency chain leaves the core room).
 
     Subtracts ``sum_k Re(a_k exp(j k w n))`` from each row. ``a_k`` follows the mains with
     time constant ``1 / mu[k]`` samples (``mu`` grows with the harmonic number, like notches
@@ -424,8 +429,13 @@ def mains_cancel(x, valid, cos_t, sin_t, first_sample, mu, pll_gain, max_dw, cli
     Parameters
     ----------
     x : float32 (n_ch, n)
-        High-passed µV; sample ``i`` is absolute sample ``first_sample + i``.
+        Raw µV; sample ``i`` is absolute sample ``first_sample + i``.
     valid : bool (n,)
+    bq : tuple of n_sec tuples (b0, b1, b2, a1, a2), n_sec >= 1
+        The band-pass sections (a0 = 1); a tuple, so the sections unroll like the harmonics.
+        ``((1.0, 0.0, 0.0, 0.0, 0.0),)`` passes the data through unchanged.
+    zi_unit, zi, pending_reset
+        As in ``sos_filter`` (the state is updated).
     cos_t, sin_t : float64 (n_h, period)
         ``cos(2 pi k f0 m / fs)`` over one exact period of the mains in samples.
     mu : tuple of n_h floats (n_h >= 1)
@@ -463,7 +473,9 @@ def mains_cancel(x, valid, cos_t, sin_t, first_sample, mu, pll_gain, max_dw, cli
             tab[p, 3 * n_h + k] = 2.0 * mu[k] * sin_t[k, p]
     # rows of the state: re_k at k, im_k at n_h + k, then these
     W, LEV, H0, H1, TURN, INV_P2 = 2 * n_h, 2 * n_h + 1, 2 * n_h + 2, 2 * n_h + 3, 2 * n_h + 4, 2 * n_h + 5
-    s = np.empty((2 * n_h + 6, LANES))
+    n_sec = len(bq)
+    Z, PEND = 2 * n_h + 6, 2 * n_h + 6 + 2 * n_sec  # band-pass state z0, z1 per section; restart flag
+    s = np.empty((PEND + 1, LANES))
     buf = np.empty((BLOCK, LANES), np.float32)
     for c0 in range(0, n_ch, LANES):
         n_l = min(LANES, n_ch - c0)
@@ -481,6 +493,13 @@ def mains_cancel(x, valid, cos_t, sin_t, first_sample, mu, pll_gain, max_dw, cli
             s[H1, l] = hold[c, 1]
             s[TURN, l] = turn_state[c, 0]
             s[INV_P2, l] = turn_state[c, 1]
+            for q in range(n_sec):
+                s[Z + 2 * q, l] = zi[c, q, 0]
+                s[Z + 2 * q + 1, l] = zi[c, q, 1]
+            s[PEND, l] = 1.0 if pending_reset[c] else 0.0
+        restart = False  # some lane must restart its band-pass at the next valid sample
+        for l in range(n_l):
+            restart |= s[PEND, l] > 0.0
         ph = first_sample % period
         rot = first_sample % ROTATE_EVERY
         for b0 in range(0, n, BLOCK):
@@ -499,7 +518,18 @@ def mains_cancel(x, valid, cos_t, sin_t, first_sample, mu, pll_gain, max_dw, cli
                 if not valid[b0 + j]:
                     for l in range(n_v):
                         buf[j, l] = 0.0
+                    for l in range(n_l):
+                        s[PEND, l] = 1.0
+                    restart = True
                     continue
+                if restart:  # band-pass state at the steady state for this sample's value
+                    for l in range(n_l):
+                        if s[PEND, l] > 0.0:
+                            for q in range(n_sec):
+                                s[Z + 2 * q, l] = zi_unit[q, 0] * np.float64(buf[j, l])
+                                s[Z + 2 * q + 1, l] = zi_unit[q, 1] * np.float64(buf[j, l])
+                            s[PEND, l] = 0.0
+                    restart = False
                 if rot == 0:
                     for l in range(n_v):
                         # the frequency loop: apply the phase corrections gathered since the last
@@ -521,10 +551,16 @@ def mains_cancel(x, valid, cos_t, sin_t, first_sample, mu, pll_gain, max_dw, cli
                             s[k, l] = r0 * cr - s[n_h + k, l] * ang
                             s[n_h + k, l] = r0 * ang + s[n_h + k, l] * cr
                 for l in range(n_v):
+                    v = np.float64(buf[j, l])
+                    for q in range(n_sec):  # the band-pass (sos_filter's arithmetic)
+                        y = bq[q][0] * v + s[Z + 2 * q, l]
+                        s[Z + 2 * q, l] = bq[q][1] * v - bq[q][3] * y + s[Z + 2 * q + 1, l]
+                        s[Z + 2 * q + 1, l] = bq[q][2] * v - bq[q][4] * y
+                        v = y
                     m = 0.0
                     for k in range(n_h):
                         m += s[k, l] * tab[ph, k] - s[n_h + k, l] * tab[ph, n_h + k]
-                    e = np.float64(buf[j, l]) - m
+                    e = np.float64(np.float32(v)) - m
                     buf[j, l] = e
                     lev = s[LEV, l]
                     lim = clip_k * lev
@@ -558,6 +594,10 @@ def mains_cancel(x, valid, cos_t, sin_t, first_sample, mu, pll_gain, max_dw, cli
             hold[c, 1] = np.int64(s[H1, l])
             turn_state[c, 0] = s[TURN, l]
             turn_state[c, 1] = s[INV_P2, l]
+            for q in range(n_sec):
+                zi[c, q, 0] = s[Z + 2 * q, l]
+                zi[c, q, 1] = s[Z + 2 * q + 1, l]
+            pending_reset[c] = s[PEND, l] > 0.0
 
 
 @jit

@@ -143,6 +143,9 @@ def test_feature_kernel_matches_reference():
     assert np.array_equal(ev.phases, got[2])
 
 
+_PASS = ((1.0, 0.0, 0.0, 0.0, 0.0),)  # a band-pass section that changes nothing
+
+
 def test_mains_kernel_matches_plain_lms_reference_when_freeze_and_loop_are_off():
     fs, n = 1000.0, 3000
     rng = np.random.default_rng(6)
@@ -152,9 +155,10 @@ def test_mains_kernel_matches_plain_lms_reference_when_freeze_and_loop_are_off()
     mu = np.arange(1, len(harm) + 1) / (0.1 * fs)
     phase = 2 * np.pi * np.outer(harm, np.arange(20)) / fs
     out = np.empty((1, n), np.float32)
-    K.mains_cancel(x[None].astype(np.float32), np.ones(n, bool), np.cos(phase), np.sin(phase), 0, tuple(mu), 0.0, 0.0,
-                   1e12, 1e12, 1, 10, 1000.0, np.zeros((1, len(harm), 2)), np.zeros(1), np.full(1, 1.0),
-                   np.zeros((1, 2), np.int64), np.zeros((1, 2)), out)
+    K.mains_cancel(x[None].astype(np.float32), np.ones(n, bool), _PASS, np.zeros((1, 2)), np.zeros((1, 1, 2)),
+                   np.zeros(1, bool), np.cos(phase), np.sin(phase), 0, tuple(mu), 0.0, 0.0, 1e12, 1e12, 1, 10, 1000.0,
+                   np.zeros((1, len(harm), 2)), np.zeros(1), np.full(1, 1.0), np.zeros((1, 2), np.int64),
+                   np.zeros((1, 2)), out)
     ref = R.mains_cancel_ref(x.astype(np.float32).astype(float), fs, harm, mu)
     assert np.allclose(out[0], ref, atol=1e-3)
 
@@ -163,14 +167,16 @@ def test_mains_kernel_matches_plain_lms_reference_when_freeze_and_loop_are_off()
 _STATE = ("amp", "dw", "ema", "hold", "turn_state")
 
 
+@pytest.mark.parametrize("fused", [False, True])
 @pytest.mark.parametrize("n_ch, fs, mains", [(1, 250.0, 50.0), (3, 500.0, 60.0), (8, 1000.0, 50.0), (16, 2000.0, 60.0),
                                              (2, 1000.0, 60.0), (16, 500.0, 50.0), (8, 2000.0, 50.0), (3, 250.0, 50.0)])
-def test_mains_kernel_matches_the_plain_loop_bit_for_bit(n_ch, fs, mains):
+def test_mains_kernel_matches_the_plain_loop_bit_for_bit(n_ch, fs, mains, fused):
     """The vectorised canceller against the per-channel loop it replaced: same output and state
     bit for bit, through drift, gaps, spikes (freeze), a burst longer than ``max_frozen_n``
-    (forced adaptation), with the kernel fed in uneven chunks."""
+    (forced adaptation), with the kernel fed in uneven chunks. ``fused``: the kernel also runs
+    the detector's band-pass first, against ``sos_filter`` followed by the loop."""
     from emg._numba import jit
-    from emg.filters import MainsCanceller
+    from emg.filters import MainsCanceller, StreamingFilter
 
     loop = jit(R.mains_cancel_loop_ref)
     rng = np.random.default_rng(int(fs) + n_ch)
@@ -196,14 +202,19 @@ def test_mains_kernel_matches_the_plain_loop_bit_for_bit(n_ch, fs, mains):
     new = {k: getattr(c, k).copy() for k in _STATE}
     args = (c.cos_t, c.sin_t)
     params = (c.pll_gain, c.max_dw, c.clip, c.freeze, c.hold_n, c.max_frozen_n, c.ema_n)
+    sos = np.vstack([highpass_sos(fs), lowpass_sos(fs)]) if fused else np.array([[1.0, 0, 0, 1.0, 0, 0]])
+    band_ref, band = StreamingFilter(sos, n_ch), StreamingFilter(sos, n_ch)
+    x_in = x + 300 * rng.standard_normal((n_ch, 1)).astype(np.float32) if fused else x  # an offset to filter out
     out_ref = np.empty_like(x)
-    loop(x, valid, *args, 0, c.mu, *params, *(ref[k] for k in _STATE), out_ref)
+    loop(band_ref.process(x_in, valid), valid, *args, 0, c.mu, *params, *(ref[k] for k in _STATE), out_ref)
     out = np.empty_like(x)
+    sections = tuple(tuple(float(v) for v in (b0, b1, b2, a1, a2)) for b0, b1, b2, _, a1, a2 in sos)
     edges = [0, 1, 77, int(0.42 * fs), *range(burst.start, burst.stop + 1, int(0.04 * fs)), int(2.0 * fs) + 1, n]
     forced = False
     for lo, hi in zip(edges[:-1], edges[1:]):
         part = np.empty((n_ch, hi - lo), np.float32)
-        K.mains_cancel(x[:, lo:hi], valid[lo:hi], *args, lo, tuple(c.mu), *params, *(new[k] for k in _STATE), part)
+        K.mains_cancel(x_in[:, lo:hi], valid[lo:hi], sections, band.zi_unit, band.zi, band.pending_reset, *args, lo,
+                       tuple(c.mu), *params, *(new[k] for k in _STATE), part)
         out[:, lo:hi] = part
         forced |= new["hold"][0, 1] < 0
     assert forced  # the long burst did force adaptation on channel 0
@@ -211,6 +222,8 @@ def test_mains_kernel_matches_the_plain_loop_bit_for_bit(n_ch, fs, mains):
     assert out.tobytes() == out_ref.tobytes()
     for k in _STATE:
         assert new[k].tobytes() == ref[k].tobytes(), k
+    assert band.zi.tobytes() == band_ref.zi.tobytes()
+    assert np.array_equal(band.pending_reset, band_ref.pending_reset)
     late = slice(int(1.5 * fs), None)
     assert np.median(np.abs(out[:, late])) < 0.2 * np.median(np.abs(x[:, late]))  # and it does cancel
 
