@@ -504,8 +504,8 @@ def mains_cancel(x, valid, bq, zi_unit, zi, pending_reset, cos_t, sin_t, first_s
         rot = first_sample % ROTATE_EVERY
         for b0 in range(0, n, BLOCK):
             n_b = min(BLOCK, n - b0)
-            for j in range(n_b):
-                for l in range(n_l):
+            for l in range(n_l):  # along rows: x may be a view of a longer array (any row stride)
+                for j in range(n_b):
                     buf[j, l] = x[c0 + l, b0 + j]
             for j in range(n_b):
                 if b0 + j > 0:  # counters instead of a modulo per sample

@@ -258,7 +258,7 @@ class MainsCanceller:
         state is updated), which then runs in the same pass over the data: the same numbers
         as ``band.process`` followed by this, in less time.
         """
-        x = np.ascontiguousarray(data, dtype=np.float32)
+        x = np.asarray(data, dtype=np.float32)  # the kernel reads a view of a longer array as it is
         ok = np.ascontiguousarray(valid, dtype=np.bool_)
         if band is not None and (not len(self.mu) or np.isinf(self.ema).any() or not len(band.sos)):
             x, band = band.process(x, ok), None  # two passes: the level below is the band's

@@ -365,13 +365,14 @@ def run_chunks(chunks: Iterable[Chunk], info: RecordingInfo, *, input: str = "",
 
 
 def _groups(items: Iterable, n: int):
-    """Lists of ``n`` consecutive items (the last one shorter)."""
-    group = []
+    """Lists of consecutive items: 1, 2, ... up to ``n`` items, then ``n`` each (the last one
+    shorter). The short first groups let the last stage of the assembly line start early."""
+    group, size = [], 1
     for item in items:
         group.append(item)
-        if len(group) == n:
+        if len(group) == size:
             yield group
-            group = []
+            group, size = [], min(size + 1, n)
     if group:
         yield group
 

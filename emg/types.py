@@ -148,7 +148,7 @@ class Chunk:
     valid: np.ndarray | None = None
 
     def __post_init__(self) -> None:
-        data = np.ascontiguousarray(self.data, dtype=np.float32)
+        data = np.asarray(self.data, dtype=np.float32)  # a view of a longer array stays a view: no copy
         if data.ndim != 2:
             raise ValueError(f"Invalid chunk: data must be 2-D (channels, samples), got shape {data.shape}.")
         valid = np.ones(data.shape[1], dtype=bool) if self.valid is None else np.asarray(self.valid, dtype=bool)
