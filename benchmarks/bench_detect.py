@@ -52,6 +52,18 @@ def best_of(fn, repeat: int = 3) -> float:
     return min(times)
 
 
+def interleaved_best(fns: dict, repeat: int) -> dict:
+    """Fastest time of each function over ``repeat`` rounds, each round calling every function
+    once in turn: a ratio of two of them is then measured under the same machine speed."""
+    best = {name: np.inf for name in fns}
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            best[name] = min(best[name], time.perf_counter() - t0)
+    return best
+
+
 def make_recording(minutes: float, channels: int) -> Recording:
     """``minutes`` of the 'clean' scenario, built from 10-minute simulations (seeded)."""
     parts, truths = [], 0
@@ -126,6 +138,7 @@ def main(argv=None) -> int:
     ap.add_argument("--minutes", type=float, default=60.0)
     ap.add_argument("--channels", type=int, default=8)
     ap.add_argument("--hours-stream", type=float, default=24.0)
+    ap.add_argument("--repeat", type=int, default=5, help="rounds of the whole-analysis comparison")
     ap.add_argument("--child-stream", type=float, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child_stream is not None:
@@ -168,17 +181,22 @@ def main(argv=None) -> int:
         print(f"{name:<40}{n / sec / 1e6:>12.1f}{floor / sec:>15.2f}")
     print(f"{'NumPy floor: np.abs(x).max(axis=1)':<40}{n / floor / 1e6:>12.1f}{1.0:>15.2f}")
 
-    # -- whole detection vs SciPy baseline ------------------------------------------------
-    t_one = best_of(lambda: detect(rec, workers=1), 3)
-    t_par = best_of(lambda: detect(rec, workers=2), 3)
-    t_scipy = best_of(lambda: scipy_detect(x, fs, 50.0), 3)
-    print(f"\n{'whole detection':<40}{'seconds':>10}{'M samples/s':>13}{'vs SciPy':>10}")
+    # -- whole detection and analysis vs SciPy baseline ----------------------------------
+    analyze(Recording(x[:, :120000], fs=fs, channel_names=rec.channel_names, start=rec.start))  # compile
+    t = interleaved_best({
+        "one": lambda: detect(rec, workers=1),
+        "par": lambda: detect(rec, workers=2),
+        "scipy": lambda: scipy_detect(x, fs, 50.0),
+        "an1": lambda: analyze(rec, threads=False),
+        "an": lambda: analyze(rec),
+    }, args.repeat)
+    t_one, t_par, t_scipy, t_an1, t_an = t["one"], t["par"], t["scipy"], t["an1"], t["an"]
+    print(f"\n(best of {args.repeat} rounds; each round runs every line below once, in turn, so the "
+          f"VM's drifting speed affects all alike)")
+    print(f"{'whole detection':<40}{'seconds':>10}{'M samples/s':>13}{'vs SciPy':>10}")
     for name, sec in (("emg.detect.detect, 1 thread", t_one), ("emg.detect.detect, 2 threads", t_par),
                       ("SciPy baseline (filtfilt+find_peaks)", t_scipy)):
         print(f"{name:<40}{sec:>10.2f}{n / sec / 1e6:>13.1f}{t_scipy / sec:>9.1f}x")
-    analyze(Recording(x[:, :120000], fs=fs, channel_names=rec.channel_names, start=rec.start))  # compile
-    t_an1 = best_of(lambda: analyze(rec, threads=False), 2)
-    t_an = best_of(lambda: analyze(rec), 3)
     print(f"{'emg analyze, one thread':<40}{t_an1:>10.2f}{n / t_an1 / 1e6:>13.1f}{t_scipy / t_an1:>9.1f}x")
     print(f"{'emg analyze (default: 3-stage line)':<40}{t_an:>10.2f}{n / t_an / 1e6:>13.1f}{t_scipy / t_an:>9.1f}x")
     lanes = stage_cpu(rec)

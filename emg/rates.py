@@ -59,15 +59,15 @@ def poisson_ci(count: int, exposure_h: float, level: float = 0.95) -> tuple[floa
     >>> (low, round(high, 3))
     (0.0, 3.689)
     """
-    from scipy.stats import chi2
+    from scipy.special import gammaincinv  # chi2.ppf(p, df) is 2 * gammaincinv(df / 2, p), ~100x faster
 
     if count < 0:
         raise ValueError(f"Invalid value for 'count': must be >= 0, got {count!r}.")
     if not exposure_h > 0:
         raise ValueError(f"Invalid value for 'exposure_h': must be > 0 hours, got {exposure_h!r}.")
     alpha = 1.0 - level
-    low = 0.0 if count == 0 else float(chi2.ppf(alpha / 2, 2 * count)) / 2
-    high = float(chi2.ppf(1 - alpha / 2, 2 * count + 2)) / 2
+    low = 0.0 if count == 0 else float(2 * gammaincinv(count, alpha / 2)) / 2
+    high = float(2 * gammaincinv(count + 1, 1 - alpha / 2)) / 2
     return low / exposure_h, high / exposure_h
 
 
