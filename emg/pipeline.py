@@ -25,7 +25,7 @@ import numpy as np
 from .classify import FAINT_CANDIDATE, EchoFilter, EventClassifier
 from .rates import HourRate, hourly_rates, invalid_intervals, overall_rate, valid_seconds
 from .segments import Segmenter
-from .types import Chunk, Events, Recording, RecordingInfo, Segment
+from .types import Chunk, Events, Recording, RecordingInfo, Segment, chunk_step
 from .units import UnitTemplate, UnitTracker
 
 if TYPE_CHECKING:
@@ -339,7 +339,7 @@ class Analyzer:
 
 
 def run_chunks(chunks: Iterable[Chunk], info: RecordingInfo, *, input: str = "", mains="auto",
-               progress=None, threads: bool = True, **kwargs) -> AnalysisResult:
+               progress=None, threads: bool = True, n_chunks: int | None = None, **kwargs) -> AnalysisResult:
     """Run an :class:`Analyzer` over chunks of a recording described by ``info``.
 
     With ``threads`` (default) the stages overlap like an assembly line: a worker thread reads
@@ -348,14 +348,14 @@ def run_chunks(chunks: Iterable[Chunk], info: RecordingInfo, *, input: str = "",
     (:meth:`Analyzer.accept_many`, :data:`ACCEPT_CHUNKS` chunks at a time), each a chunk
     behind the one before; the compiled kernels release the GIL, so all cores work at once.
     Every stage object still sees the same calls in the same order: the result does not
-    depend on it.
+    depend on it. ``n_chunks``, the number of chunks if known, only shapes the last groups.
     """
     analyzer = Analyzer(info.fs, info.channel_names, mains=mains, **kwargs)
     chunks = chunks if progress is None else progress(chunks)
     if threads:
         filtered = run_ahead(chunks, analyzer.detector.filter)
         with closing(run_ahead(filtered, lambda item: analyzer.detect(item[1]))) as detected:
-            for group in _groups(((chunk, stage) for (chunk, _), stage in detected), ACCEPT_CHUNKS):
+            for group in _groups(((chunk, stage) for (chunk, _), stage in detected), ACCEPT_CHUNKS, n_chunks):
                 analyzer.accept_many(group)
     else:
         for group in _groups(chunks, ACCEPT_CHUNKS):
@@ -364,15 +364,21 @@ def run_chunks(chunks: Iterable[Chunk], info: RecordingInfo, *, input: str = "",
     return analyzer.result(info, input=input)
 
 
-def _groups(items: Iterable, n: int):
-    """Lists of consecutive items: 1, 2, ... up to ``n`` items, then ``n`` each (the last one
-    shorter). The short first groups let the last stage of the assembly line start early."""
-    group, size = [], 1
+def _groups(items: Iterable, n: int, total: int | None = None):
+    """Lists of consecutive items: 1, 2, ... up to ``n`` items, then ``n`` each, and, when the
+    ``total`` number of items is known, down to ..., 3, 2, 1 at the end (a wrong ``total``
+    only changes the grouping). Short first and last groups let the last stage of the
+    assembly line start early and finish soon after the others."""
+    group, size, left = [], 1, total
     for item in items:
         group.append(item)
         if len(group) == size:
             yield group
+            if left is not None:
+                left -= size
             group, size = [], min(size + 1, n)
+            while left is not None and size > 1 and size * (size + 1) // 2 > left:  # room for size, ..., 2, 1
+                size -= 1
     if group:
         yield group
 
@@ -468,10 +474,10 @@ def analyze(recording_or_path: Recording | str | os.PathLike, *, format: str = "
         info = reader.info
         chunks = reader.iter_chunks(chunk_s)
         name = str(recording_or_path)
+    total = int(np.ceil(round(info.duration_s * info.fs) / chunk_step(chunk_s, info.fs))) if info.duration_s else None
     if progress is not None:
-        total = int(np.ceil(info.duration_s / chunk_s)) if info.duration_s else None
         chunks = progress(chunks, total)
-    return run_chunks(chunks, info, input=name, mains=mains, **kwargs)
+    return run_chunks(chunks, info, input=name, mains=mains, n_chunks=total, **kwargs)
 
 
 def _utc(start: dt.datetime) -> dt.datetime:  # pragma: no cover - helper for callers

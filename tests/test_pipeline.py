@@ -146,6 +146,18 @@ def test_accepting_several_chunks_at_once_changes_nothing(monkeypatch, threads):
         assert [u.to_dict() for u in three.units[name]] == [u.to_dict() for u in one.units[name]]
 
 
+def test_groups_ramp_up_and_down_and_keep_every_item_in_order():
+    from emg.pipeline import _groups
+
+    assert [len(g) for g in _groups(range(30), 3, 30)] == [1, 2, 3, 3, 3, 3, 3, 3, 3, 3, 2, 1]
+    assert [len(g) for g in _groups(range(30), 3)] == [1, 2] + [3] * 9
+    for total in range(12):
+        for told in (None, total, total + 3, max(0, total - 2)):  # a wrong total changes only the sizes
+            groups = list(_groups(iter(range(total)), 3, told))
+            assert [i for g in groups for i in g] == list(range(total))
+            assert all(1 <= len(g) <= 3 for g in groups)
+
+
 def test_run_ahead_keeps_order_raises_in_order_and_stops_its_worker():
     import threading
 
