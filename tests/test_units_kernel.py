@@ -44,6 +44,33 @@ def test_railed_runs_kernel_matches_reference_and_carries_over_chunks():
     assert got[1, 393:].all() and run[1] == 10
 
 
+@pytest.mark.parametrize("flat_n", [3, 4, 8])
+def test_railed_runs_kernel_matches_reference_for_any_chunking(flat_n):
+    """Runs of every length (quantised data has many short ones), chunks of 1 sample and up."""
+    rng = np.random.default_rng(flat_n)
+    x = np.round(rng.normal(size=(4, 3000)) * 0.8).astype(np.float32)  # equal neighbours are common
+    for c in range(4):
+        for _ in range(12):
+            lo = rng.integers(0, 2950)
+            x[c, lo : lo + rng.integers(1, 40)] = rng.choice([187500.0, -3.0, 0.0])
+    x[3, :] = 7.0  # railed throughout: the run crosses every border
+    ref = R.railed_runs_ref(x, flat_n)
+    for sizes in ([3000], [1, 1, 2, 5, 2991], list(rng.integers(1, 300, 40))):
+        edges = np.minimum(np.concatenate([[0], np.cumsum(sizes)]), 3000)
+        val, run = np.full(4, np.nan), np.zeros(4, np.int64)
+        parts = []
+        for lo, hi in zip(edges[:-1], edges[1:]):
+            out = np.empty((4, hi - lo), bool)
+            K.railed_runs(x[:, lo:hi], val, run, flat_n, out)
+            parts.append(out)
+        if edges[-1] < 3000:
+            out = np.empty((4, 3000 - edges[-1]), bool)
+            K.railed_runs(x[:, edges[-1] :], val, run, flat_n, out)
+            parts.append(out)
+        np.testing.assert_array_equal(np.concatenate(parts, axis=1), ref)
+        assert run[3] == 3000
+
+
 def test_assign_units_kernel_matches_the_event_by_event_reference():
     from emg.units import UnitTracker
 
