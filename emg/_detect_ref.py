@@ -162,31 +162,44 @@ def mains_cancel_loop_ref(x, valid, cos_t, sin_t, first_sample, mu, pll_gain, ma
                           max_frozen_n, ema_n, amp, dw, ema, hold, turn_state, out):
     """``mains_cancel`` as plain loops over samples, harmonics and channels (the kernel as it
     was before its state was laid out for vector instructions); same arguments, except that
-    ``mu`` is an array. The kernel must agree with it bit for bit; the tests compile it with
+    ``mu`` is an array and ``x`` is already band-passed (float32). Like the kernel it computes
+    in float32 (every constant rounded to float32 once, the same operations in the same
+    order). The kernel must agree with it bit for bit; the tests compile it with
     ``emg._numba.jit`` for speed.
     """
     ROTATE_EVERY = 8
+    f32 = np.float32
     n_ch, n = x.shape
     n_h, period = cos_t.shape
-    alpha = 1.0 / ema_n
-    ct = np.ascontiguousarray(cos_t.T)  # (period, n_h): one contiguous row per sample
-    st = np.ascontiguousarray(sin_t.T)
+    alpha = f32(1.0 / ema_n)
+    g_pll = f32(pll_gain * 2.0 * mu[0])
+    max_w = f32(max_dw)
+    clip32, freeze32 = f32(clip_k), f32(freeze_k)
+    ct = np.ascontiguousarray(cos_t.T).astype(np.float32)  # (period, n_h): one row per sample
+    st = np.ascontiguousarray(sin_t.T).astype(np.float32)
+    # the step tables: 2 mu_k cos and 2 mu_k sin, computed in float64 and rounded once
+    gct = np.empty((period, n_h), np.float32)
+    gst = np.empty((period, n_h), np.float32)
+    for p in range(period):
+        for k in range(n_h):
+            gct[p, k] = 2.0 * mu[k] * cos_t[k, p]
+            gst[p, k] = 2.0 * mu[k] * sin_t[k, p]
     # local state laid out (harmonic, channel): the hot loops run over channels, which the
     # compiler turns into vector instructions (the channels' recurrences are independent)
-    re = np.empty((n_h, n_ch))
-    im = np.empty((n_h, n_ch))
+    re = np.empty((n_h, n_ch), np.float32)
+    im = np.empty((n_h, n_ch), np.float32)
     for c in range(n_ch):
         for k in range(n_h):
             re[k, c] = amp[c, k, 0]
             im[k, c] = amp[c, k, 1]
-    w = dw.copy()
-    level = ema.copy()
+    w = dw.astype(np.float32)
+    level = ema.astype(np.float32)
     h0 = hold[:, 0].copy()
     h1 = hold[:, 1].copy()
-    m = np.empty(n_ch)
-    ec = np.empty(n_ch)
-    turn_acc = turn_state[:, 0].copy()
-    inv_p2 = turn_state[:, 1].copy()
+    m = np.empty(n_ch, np.float32)
+    ec = np.empty(n_ch, np.float32)
+    turn_acc = turn_state[:, 0].astype(np.float32)
+    inv_p2 = turn_state[:, 1].astype(np.float32)
     ph = first_sample % period
     rot = first_sample % ROTATE_EVERY
     for i in range(n):
@@ -207,14 +220,14 @@ def mains_cancel_loop_ref(x, valid, cos_t, sin_t, first_sample, mu, pll_gain, ma
             for c in range(n_ch):
                 p2 = re[0, c] * re[0, c] + im[0, c] * im[0, c]
                 if inv_p2[c] > 0.0:
-                    w[c] = min(max(w[c] - pll_gain * 2.0 * mu[0] * turn_acc[c] * inv_p2[c], -max_dw), max_dw)
+                    w[c] = min(max(w[c] - g_pll * turn_acc[c] * inv_p2[c], -max_w), max_w)
                 turn_acc[c] = 0.0
-                inv_p2[c] = 1.0 / p2 if p2 > 16.0 * level[c] * level[c] else 0.0
+                inv_p2[c] = f32(1.0) / p2 if p2 > f32(16.0) * level[c] * level[c] else f32(0.0)
             # turn each phasor by its share of the frequency error (every few samples)
             for k in range(n_h):
                 for c in range(n_ch):
-                    ang = (k + 1) * w[c] * ROTATE_EVERY
-                    cr = 1.0 - 0.5 * ang * ang
+                    ang = f32((k + 1) * ROTATE_EVERY) * w[c]
+                    cr = f32(1.0) - f32(0.5) * ang * ang
                     r0 = re[k, c]
                     re[k, c] = r0 * cr - im[k, c] * ang
                     im[k, c] = r0 * ang + im[k, c] * cr
@@ -226,13 +239,13 @@ def mains_cancel_loop_ref(x, valid, cos_t, sin_t, first_sample, mu, pll_gain, ma
             for c in range(n_ch):
                 m[c] += re[k, c] * ck - im[k, c] * sk
         for c in range(n_ch):
-            e = np.float64(x[c, i]) - m[c]
+            e = f32(x[c, i]) - m[c]
             out[c, i] = e
             lev = level[c]
-            lim = clip_k * lev
+            lim = clip32 * lev
             lev += alpha * (min(abs(e), lim) - lev)
             level[c] = lev
-            if abs(e) > freeze_k * lev and h1[c] >= 0:
+            if abs(e) > freeze32 * lev and h1[c] >= 0:
                 h0[c] = hold_n
             if h0[c] > 0:
                 h0[c] -= 1
@@ -250,12 +263,9 @@ def mains_cancel_loop_ref(x, valid, cos_t, sin_t, first_sample, mu, pll_gain, ma
             ec[c] = ecc
             turn_acc[c] += ecc * (re[0, c] * st[ph, 0] + im[0, c] * ct[ph, 0])
         for k in range(n_h):
-            gk = 2.0 * mu[k]
-            ck = gk * ct[ph, k]
-            sk = gk * st[ph, k]
             for c in range(n_ch):
-                re[k, c] += ec[c] * ck
-                im[k, c] -= ec[c] * sk
+                re[k, c] += ec[c] * gct[ph, k]
+                im[k, c] -= ec[c] * gst[ph, k]
     for c in range(n_ch):
         for k in range(n_h):
             amp[c, k, 0] = re[k, c]
