@@ -1,13 +1,15 @@
 """Detector speed and memory on 1 hour x 8 channels x 1 kHz, against baselines measured in
 the same run.
 
-    python benchmarks/bench_detect.py [--minutes 60] [--channels 8] [--hours-stream 24]
+    python benchmarks/bench_detect.py [--minutes 60] [--channels 8] [--hours-stream 24] [--repeat 5]
 
 Prints:
 - each Numba kernel's throughput on one core (samples/s over all channels);
 - the whole detection (``emg.detect.detect``: filters, noise, events, features) on one
   thread and with the default worker threads, against the plain SciPy baseline
-  (``baseline_scipy.py``) on the same array: the ratio is what counts;
+  (``baseline_scipy.py``) on the same array: the ratio is what counts. These lines and the
+  next are timed in rounds (``--repeat``, 5), each round running every one of them once in
+  turn, best of the rounds: the VM's speed drifts, and this way it affects all of them alike;
 - the whole ``emg analyze`` analysis (``emg.pipeline.analyze``: detector, segmenter,
   classifier, units, rates, in ``BATCH_CHUNK_S`` (120 s) chunks, segmented and classified ``ACCEPT_CHUNKS`` at a
   time, as the CLI runs it; no files written) against the same SciPy baseline: on one

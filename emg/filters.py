@@ -11,8 +11,11 @@ The detector's chain (:class:`DetectionFilter`), all causal:
    width would ring for ~0.1 s after every large potential and make false events; the
    frozen canceller does not;
 3. 2nd-order Butterworth low-pass at 250 Hz when the sample rate allows it (run together
-   with the high-pass, before the canceller: one pass over the data, and the canceller
-   then follows only what the band lets through).
+   with the high-pass, before the canceller, which then follows only what the band lets
+   through).
+
+High-pass, low-pass and canceller run in one pass over the data (one compiled kernel,
+``mains_cancel``), with the same numbers as the three run one after the other.
 
 Fixed notches (:func:`notch_sos`) remain available, e.g. for the SciPy baseline.
 """
@@ -281,8 +284,8 @@ class MainsCanceller:
 class DetectionFilter:
     """The detector's causal chain: band-pass, then the mains canceller (module docstring).
 
-    The high-pass and low-pass run as one cascade of sections (one pass over the data);
-    the canceller follows, on the band-limited signal. Call :meth:`warm_up` with the first
+    The high-pass and low-pass run as one cascade of sections; the canceller follows, on
+    the band-limited signal, in the same pass over the data. Call :meth:`warm_up` with the first
     seconds of raw data before :meth:`process`, so the canceller has locked on to the mains
     from the first sample.
     """
