@@ -133,7 +133,8 @@ class Chunk:
     Parameters
     ----------
     data : ndarray, float32, shape (n_channels, n_samples)
-        Samples in µV.
+        Samples in µV. Kept as given when float32 (a view of a longer recording is not
+        copied): do not change it while the chunk is in use.
     first_sample : int
         Index of ``data[:, 0]`` counted from the recording start.
     fs : float
