@@ -24,6 +24,8 @@ __all__ = [
     "window_rms",
 ]
 
+_FLAT_BLOCK = 16  # windows per stretch tested at once for equal neighbours
+
 
 @jit
 def raw_window_stats(x, mean, same_run):
@@ -47,9 +49,24 @@ def raw_window_stats(x, mean, same_run):
     win = n // nw
     for c in range(n_ch):
         xr = x[c]
-        for w in range(nw):
-            mean[c, w] = _pairwise_sum(xr, w * win, win) / win
-            same_run[c, w] = _flat_run(xr, w * win, win)
+        for w0 in range(0, nw, _FLAT_BLOCK):
+            w1 = min(nw, w0 + _FLAT_BLOCK)
+            for w in range(w0, w1):
+                mean[c, w] = _pairwise_sum(xr, w * win, win) / win
+            # most stretches hold no two equal neighbours: one test for the whole stretch
+            # (its pairs across window borders included) settles all its windows
+            stretch = _any_equal(xr[w0 * win : w1 * win - 1], xr[w0 * win + 1 : w1 * win])
+            for w in range(w0, w1):
+                same_run[c, w] = _flat_run(xr, w * win, win) if stretch else 0
+
+
+@jit
+def _any_equal(a, b):
+    """Whether ``a[t] == b[t]`` anywhere (a loop Numba vectorises: 8 floats per step)."""
+    found = False
+    for t in range(a.shape[0]):
+        found |= a[t] == b[t]
+    return found
 
 
 @jit
@@ -57,11 +74,8 @@ def _flat_run(xr, t0, win):
     """Longest run of successive equal samples in ``xr[t0 : t0 + win]`` (in differences)."""
     a = xr[t0 : t0 + win - 1]
     b = xr[t0 + 1 : t0 + win]
-    equal = 0
-    for t in range(win - 1):  # cheap count first: most windows have no equal neighbours
-        equal += np.int64(a[t] == b[t])
     best = 0
-    if equal:
+    if _any_equal(a, b):  # cheap test first: most windows have no equal neighbours
         run = 0
         for t in range(win - 1):
             if a[t] == b[t]:
@@ -90,13 +104,41 @@ def window_rms(y, rms):
     win = n // nw
     for c in range(n_ch):
         yr = y[c]
-        for w in range(nw):
-            t0 = w * win
-            acc = 0.0
+        # four windows at a time: each window's sum stays one chain of adds in sample order
+        # (so the same bits), but four independent chains keep the adder busy (one chain
+        # waits ~3 cycles per sample for the previous add); views indexed from 0 need no
+        # negative-index checks
+        w = 0
+        while w + 4 <= nw:
+            s0 = yr[w * win : (w + 1) * win]
+            s1 = yr[(w + 1) * win : (w + 2) * win]
+            s2 = yr[(w + 2) * win : (w + 3) * win]
+            s3 = yr[(w + 3) * win : (w + 4) * win]
+            acc0 = 0.0
+            acc1 = 0.0
+            acc2 = 0.0
+            acc3 = 0.0
             for i in range(win):
-                v = np.float64(yr[t0 + i])
-                acc += v * v
-            rms[c, w] = np.sqrt(acc / win)
+                v0 = np.float64(s0[i])
+                v1 = np.float64(s1[i])
+                v2 = np.float64(s2[i])
+                v3 = np.float64(s3[i])
+                acc0 += v0 * v0
+                acc1 += v1 * v1
+                acc2 += v2 * v2
+                acc3 += v3 * v3
+            rms[c, w] = np.sqrt(acc0 / win)
+            rms[c, w + 1] = np.sqrt(acc1 / win)
+            rms[c, w + 2] = np.sqrt(acc2 / win)
+            rms[c, w + 3] = np.sqrt(acc3 / win)
+            w += 4
+        for w in range(w, nw):  # the last 0-3 windows
+            s0 = yr[w * win : (w + 1) * win]
+            acc0 = 0.0
+            for i in range(win):
+                v0 = np.float64(s0[i])
+                acc0 += v0 * v0
+            rms[c, w] = np.sqrt(acc0 / win)
 
 
 @jit
@@ -152,36 +194,38 @@ def window_fractions(y, rms, thr_a, thr_b, f_min, frac_a, frac_b):
 
 @jit
 def _block_sum(a, lo, n):
-    """NumPy's pairwise sum of ``a[lo : lo + n]`` for ``n <= 128`` (eight running sums), in float64."""
+    """NumPy's pairwise sum of ``a[lo : lo + n]`` for ``n <= 128`` (eight running sums), in float64.
+
+    Indexes a view from 0 (loop counters from ``range``): Numba then needs no check for
+    negative indices, which would cost several instructions per sample.
+    """
+    s = a[lo : lo + n]
     if n < 8:
         res = 0.0
-        for i in range(lo, lo + n):
-            res += np.float64(a[i])
+        for i in range(n):
+            res += np.float64(s[i])
         return res
-    r0 = np.float64(a[lo])
-    r1 = np.float64(a[lo + 1])
-    r2 = np.float64(a[lo + 2])
-    r3 = np.float64(a[lo + 3])
-    r4 = np.float64(a[lo + 4])
-    r5 = np.float64(a[lo + 5])
-    r6 = np.float64(a[lo + 6])
-    r7 = np.float64(a[lo + 7])
-    i = 8
-    stop = n - n % 8
-    while i < stop:
-        r0 += np.float64(a[lo + i])
-        r1 += np.float64(a[lo + i + 1])
-        r2 += np.float64(a[lo + i + 2])
-        r3 += np.float64(a[lo + i + 3])
-        r4 += np.float64(a[lo + i + 4])
-        r5 += np.float64(a[lo + i + 5])
-        r6 += np.float64(a[lo + i + 6])
-        r7 += np.float64(a[lo + i + 7])
-        i += 8
+    r0 = np.float64(s[0])
+    r1 = np.float64(s[1])
+    r2 = np.float64(s[2])
+    r3 = np.float64(s[3])
+    r4 = np.float64(s[4])
+    r5 = np.float64(s[5])
+    r6 = np.float64(s[6])
+    r7 = np.float64(s[7])
+    for j in range(1, n // 8):
+        i = 8 * j
+        r0 += np.float64(s[i])
+        r1 += np.float64(s[i + 1])
+        r2 += np.float64(s[i + 2])
+        r3 += np.float64(s[i + 3])
+        r4 += np.float64(s[i + 4])
+        r5 += np.float64(s[i + 5])
+        r6 += np.float64(s[i + 6])
+        r7 += np.float64(s[i + 7])
     res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-    while i < n:
-        res += np.float64(a[lo + i])
-        i += 1
+    for i in range(n - n % 8, n):
+        res += np.float64(s[i])
     return res
 
 

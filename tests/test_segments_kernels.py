@@ -83,6 +83,38 @@ def test_window_rms_and_fractions_match_numpy_wherever_a_rule_can_see_them(fs, n
     assert (fa[~seen] == 0).mean() > 0.5  # most quiet windows were skipped
 
 
+def test_window_rms_sums_each_window_in_sample_order_for_any_window_count():
+    """Four windows are summed side by side, the rest one by one: every window's sum of
+    squares is still the float64 sum in sample order (``np.cumsum``'s order), bit for bit."""
+    rng = np.random.default_rng(21)
+    win = 100
+    for nw in (1, 3, 4, 5, 8, 11):
+        y = (rng.normal(0, 1, (3, nw * win)) * 10 ** rng.uniform(-3, 4, (3, nw * win))).astype(np.float32)
+        rms = np.empty((3, nw))
+        K.window_rms(y, rms)
+        sq = y.astype(np.float64).reshape(3, nw, win) ** 2
+        np.testing.assert_array_equal(rms, np.sqrt(np.cumsum(sq, axis=-1)[..., -1] / win))
+
+
+def test_raw_window_stats_flat_runs_with_many_equal_neighbours_and_at_stretch_borders():
+    """Coarsely quantised data (equal neighbours everywhere), and equal pairs only across
+    window borders or stretch borders (16 windows are tested at once): same as NumPy."""
+    rng = np.random.default_rng(22)
+    win, nw = 50, 41
+    coarse = np.round(rng.normal(0, 2, (2, nw * win))).astype(np.float32)
+    border = rng.normal(0, 3, (2, nw * win)).astype(np.float32)
+    for w in (1, 15, 16, 31, 32):  # a pair across the border before window w only
+        border[:, w * win] = border[:, w * win - 1]
+    border[1, 16 * win + 3 : 16 * win + 9] = 7.0  # a run just after a stretch border
+    for x in (coarse, border):
+        mean, same_run = np.empty((2, nw)), np.empty((2, nw), np.int64)
+        K.raw_window_stats(x, mean, same_run)
+        ref_mean, ref_run = R.raw_window_stats_ref(x, win)
+        np.testing.assert_array_equal(mean, ref_mean)
+        np.testing.assert_array_equal(same_run, ref_run)
+    assert same_run[1, 16] == 5 and same_run[0].max() == 0
+
+
 def test_fraction_shortcut_bound_is_tight_for_the_worst_window():
     """The least energy for 25 % of samples above 3 x noise: 25 samples just above, the rest
     zero. Such a window must still be counted; one with less energy than any 25 % can hold
