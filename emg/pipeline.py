@@ -209,10 +209,16 @@ class Analyzer:
             self._add_noise(d.block_noise_uv)
         found = [d.events for d in stages if len(d.events)]
         events = Events.concat(found, fs=self.fs) if len(found) > 1 else found[0] if found else stages[-1].events
-        chunk = Chunk(np.concatenate([c.data for c in chunks], axis=1), chunks[0].first_sample, self.fs,
-                      np.concatenate([c.valid for c in chunks]))
         parts = tuple(p for d in stages for p in d.parts)
-        return self.accept(chunk, Detected(events, stages[-1].block_noise_uv, stages[-1].filtering, parts))
+        stage = Detected(events, stages[-1].block_noise_uv, stages[-1].filtering, parts)
+        if self.segmenter is None:  # the first chunks, held until the mains is decided
+            chunk = Chunk(np.concatenate([c.data for c in chunks], axis=1), chunks[0].first_sample, self.fs,
+                          np.concatenate([c.valid for c in chunks]))
+            return self.accept(chunk, stage)
+        # as accept() does, without joining the chunks' samples (the segmenter takes them as parts)
+        self.samples = chunks[-1].first_sample + chunks[-1].n_samples
+        self._add_noise(stage.block_noise_uv)
+        return self._step(chunks, stage)
 
     def finish(self) -> tuple[Events, list[Segment]]:
         """End of data: flush every stage; return the last events and segments."""
@@ -240,7 +246,7 @@ class Analyzer:
     def _start_segmenter(self) -> None:
         self.segmenter = Segmenter(self.fs, len(self.channel_names), **self._segmenter_kw)
 
-    def _step(self, chunk: Chunk, stage: Detected) -> tuple[Events, list[Segment]]:
+    def _step(self, chunk: Chunk | list[Chunk], stage: Detected) -> tuple[Events, list[Segment]]:
         detected = stage.events
         quiet = self.echoes(detected)  # filter rings would look like bursts to the segmenter
         segs = self.segmenter.process(chunk, quiet.onset_s, quiet.channel, quiet.amplitude_uv, filtered=stage.parts)

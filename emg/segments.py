@@ -65,6 +65,7 @@ from __future__ import annotations
 
 import collections
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -97,6 +98,42 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     """(start, stop) index pairs of the True runs of a 1-D boolean array."""
     d = np.diff(np.concatenate(([False], mask, [False])).astype(np.int8))
     return list(zip(np.flatnonzero(d == 1).tolist(), np.flatnonzero(d == -1).tolist()))
+
+
+def _joined(parts: list[np.ndarray]) -> np.ndarray:
+    """1-D parts joined (the part itself when there is one)."""
+    parts = [p for p in parts if len(p)]
+    if len(parts) == 1:
+        return parts[0]
+    return np.concatenate(parts) if parts else np.zeros(0, bool)
+
+
+def _edges(parts: list[np.ndarray], win: int, stop: int) -> list[int]:
+    """Where the parts (along their last axis) meet, rounded down to whole windows, below ``stop``."""
+    ends = np.cumsum([p.shape[1] for p in parts[:-1]], dtype=np.int64) // win * win
+    return [e for e in ends.tolist() if 0 < e < stop]
+
+
+def _span(parts: list[np.ndarray], n_ch: int, lo: int, hi: int, *, copy: bool = False,
+          view: bool = False) -> np.ndarray:
+    """Columns ``[lo, hi)`` of the (``n_ch``, n) float32 parts laid end to end, C-contiguous:
+    a part itself when the span is exactly that part (and ``copy`` is False), else a new
+    array. ``view``: a span within one part may be a view of it (rows contiguous, not the
+    whole array)."""
+    out, at = [], 0
+    for p in parts:
+        a, b = max(lo - at, 0), min(hi - at, p.shape[1])
+        if a < b:
+            out.append(p if (a, b) == (0, p.shape[1]) else p[:, a:b])
+        at += p.shape[1]
+    if not out:
+        return np.zeros((n_ch, 0), np.float32)
+    if len(out) == 1:
+        if view and out[0].dtype == np.float32 and (out[0].strides[1] == 4 or out[0].shape[1] < 2):
+            return out[0]
+        x = np.ascontiguousarray(out[0], dtype=np.float32)
+        return x.copy() if copy and np.may_share_memory(x, out[0]) else x
+    return np.concatenate(out, axis=1, dtype=np.float32)
 
 
 #: the window of a dense train (s, :func:`find_trains`)
@@ -271,7 +308,9 @@ class Segmenter:
             self.noisy_min_w,
             self.art_reach_w,  # (a window's code may depend on an artefact this far on)
         ) + 1
-        self._lf_base: dict[int, np.ndarray] = {}  # baseline of each 1 s block in the LF history
+        # baseline of each 1 s block in the LF history: block numbers (increasing) and values
+        self._lf_base_ids = np.zeros(0, np.int64)
+        self._lf_base = np.zeros((self.n_channels, 0))
         self._last_valid: np.ndarray | None = None
         # per channel, the means of the last SAT_REF_W windows that were not saturated: the level
         # a rail is compared with (past windows only, on the window grid: any chunking agrees)
@@ -323,15 +362,16 @@ class Segmenter:
         """Labels before this time (s from recording start) are final."""
         return self._committed_w * self.window_s
 
-    def process(self, chunk: Chunk, event_times_s: np.ndarray | None = None,
+    def process(self, chunk: Chunk | Sequence[Chunk], event_times_s: np.ndarray | None = None,
                 event_channels: np.ndarray | None = None,
                 event_amplitudes_uv: np.ndarray | None = None, *, filtered=()) -> list[Segment]:
         """Take one chunk (and the detector's events in it); return segments now final.
 
         Parameters
         ----------
-        chunk : Chunk
-            The next raw samples.
+        chunk : Chunk or sequence of Chunk
+            The next raw samples (consecutive chunks are taken as one, without joining
+            their samples into a new array).
         event_times_s, event_channels, event_amplitudes_uv : ndarray | None
             The detector's events (onset s, channel, peak-to-peak µV), for burst patterns.
         filtered : sequence of (ndarray, ndarray, ...)
@@ -341,10 +381,14 @@ class Segmenter:
             first ``mains_probe_s`` until it has decided the mains): a window is computed
             once both its raw and filtered samples are there.
         """
-        if chunk.data.shape[0] != self.n_channels:
-            raise ValueError(f"Invalid chunk: expected {self.n_channels} channels, got {chunk.data.shape[0]}.")
-        self._gaps_exact(chunk)
-        self._samples = chunk.first_sample + chunk.n_samples
+        chunks = [chunk] if isinstance(chunk, Chunk) else list(chunk)
+        for c in chunks:
+            if c.data.shape[0] != self.n_channels:
+                raise ValueError(f"Invalid chunk: expected {self.n_channels} channels, got {c.data.shape[0]}.")
+        for c in chunks:
+            self._gaps_exact(c)
+        if chunks:
+            self._samples = chunks[-1].first_sample + chunks[-1].n_samples
         if event_times_s is not None and len(event_times_s):
             self._ev_t = np.concatenate([self._ev_t, np.asarray(event_times_s, float)])
             self._ev_c = np.concatenate([self._ev_c, np.asarray(event_channels, np.int32)])
@@ -354,22 +398,24 @@ class Segmenter:
             self._ev_known = np.concatenate([self._ev_known, np.zeros(len(event_times_s), bool)])
             self._bev_t = np.concatenate([self._bev_t, np.asarray(event_times_s, float)])
             self._bev_c = np.concatenate([self._bev_c, np.asarray(event_channels, np.int32)])
-        if self._carry.shape[1]:
-            data = np.concatenate([self._carry, chunk.data], axis=1)
-            valid = np.concatenate([self._carry_valid, chunk.valid])
-        else:  # nothing carried: no copy of the chunk
-            data, valid = chunk.data, chunk.valid
-        y, usable = self._take_filtered(filtered)
-        n_blocks = min(data.shape[1], y.shape[1]) // (self.win * self.block)
-        used = n_blocks * self.win * self.block
-        if n_blocks:
-            self._features(data[:, :used], valid[:used], y[:, :used], usable[:used])
-        self._carry, self._carry_valid = data[:, used:].copy(), valid[used:].copy()
-        self._fcarry, self._fcarry_usable = y[:, used:].copy(), usable[used:].copy()
+        # raw and filtered samples as lists of parts, both from the carried ones on
+        xs = [a for a in [self._carry, *(c.data for c in chunks)] if a.shape[1]]
+        valid = _joined([self._carry_valid, *(c.valid for c in chunks)])
+        ys, usable = self._take_filtered(filtered)
+        n, m = sum(a.shape[1] for a in xs), sum(a.shape[1] for a in ys)
+        used = min(n, m) // (self.win * self.block) * (self.win * self.block)
+        if used:
+            cuts = sorted({0, used, *(_edges(xs, self.win, used)), *(_edges(ys, self.win, used))})
+            spans = list(zip(cuts[:-1], cuts[1:]))
+            n_ch = self.n_channels
+            self._features([_span(xs, n_ch, a, b, view=True) for a, b in spans], valid[:used],
+                           [_span(ys, n_ch, a, b) for a, b in spans], usable[:used])
+        self._carry, self._carry_valid = _span(xs, self.n_channels, used, n, copy=True), valid[used:].copy()
+        self._fcarry, self._fcarry_usable = _span(ys, self.n_channels, used, m, copy=True), usable[used:].copy()
         return self._decide(final=False)
 
-    def _take_filtered(self, filtered) -> tuple[np.ndarray, np.ndarray]:
-        """The carried filtered samples followed by the new parts (no copy of a lone part)."""
+    def _take_filtered(self, filtered) -> tuple[list[np.ndarray], np.ndarray]:
+        """The carried filtered samples followed by the new parts (a list: no copy) and their usable flags."""
         ys = [self._fcarry] if self._fcarry.shape[1] else []
         us = [self._fcarry_usable] if self._fcarry.shape[1] else []
         for part in filtered:
@@ -380,11 +426,7 @@ class Segmenter:
             if y.shape[1]:
                 ys.append(y)
                 us.append(np.asarray(u, bool))
-        if not ys:
-            return self._fcarry, self._fcarry_usable
-        if len(ys) == 1:
-            return ys[0], us[0]
-        return np.concatenate(ys, axis=1), np.concatenate(us)
+        return ys, _joined(us)
 
     def flush(self) -> list[Segment]:
         """End of data: decide everything left (partial windows at the end included)."""
@@ -394,7 +436,8 @@ class Segmenter:
                              "of every chunk (process(..., filtered=...)).")
         if self._carry.shape[1] >= self.win:
             n = (self._carry.shape[1] // self.win) * self.win
-            self._features(self._carry[:, :n], self._carry_valid[:n], self._fcarry[:, :n], self._fcarry_usable[:n])
+            self._features([_span([self._carry], self.n_channels, 0, n)], self._carry_valid[:n],
+                           [_span([self._fcarry], self.n_channels, 0, n)], self._fcarry_usable[:n])
         self._carry, self._carry_valid = self._carry[:, :0], self._carry_valid[:0]
         self._fcarry, self._fcarry_usable = self._fcarry[:, :0], self._fcarry_usable[:0]
         out = self._decide(final=True)
@@ -424,35 +467,51 @@ class Segmenter:
         self._excl = [[iv for iv in lst if iv[1] >= t_s] for lst in self._excl]
 
     # -- features -------------------------------------------------------------------------
-    def _features(self, data: np.ndarray, valid: np.ndarray, y: np.ndarray, usable: np.ndarray) -> None:
-        """Window features of whole windows of raw ``data`` and the detector's filtered ``y``."""
+    def _features(self, xs: list[np.ndarray], valid: np.ndarray, ys: list[np.ndarray], usable: np.ndarray) -> None:
+        """Window features of whole windows of raw and the detector's filtered samples.
+
+        ``xs`` and ``ys`` are consecutive spans of them (float32, the same widths, each whole
+        windows; ``ys`` C-contiguous, ``xs`` may be views with contiguous rows, e.g. of a
+        recording held in memory: they are not copied); ``valid`` and ``usable`` their flags,
+        end to end.
+        """
         from ._segments_numba import noise_levels, raw_window_stats, trailing_percentile, window_rms
 
-        n_ch, n = data.shape
-        if not valid.all():  # gap samples hold the last valid value: no step in the LF trace
-            idx = np.where(valid, np.arange(n), -1)
-            idx = np.maximum.accumulate(idx)
-            first = self._last_valid if self._last_valid is not None else np.zeros(n_ch, np.float32)
-            held = np.where(idx[None, :] >= 0, data[:, np.clip(idx, 0, None)], first[:, None])
-            data = held.astype(np.float32)
-        if n and valid[-1]:
-            self._last_valid = data[:, -1].copy()
-        elif valid.any():
-            self._last_valid = data[:, np.flatnonzero(valid)[-1]].copy()
-        nw = n // self.win
+        n_ch = self.n_channels
         win = self.win
-        x = np.ascontiguousarray(data[:, : nw * win])
-        yf = np.ascontiguousarray(y[:, : nw * win], dtype=np.float32)
+        bounds = np.cumsum([0] + [x.shape[1] for x in xs]).tolist()
+        if not valid.all():  # gap samples hold the last valid value: no step in the LF trace
+            xs = list(xs)
+            for k, (a, b) in enumerate(zip(bounds[:-1], bounds[1:])):
+                v = valid[a:b]
+                if not v.all():
+                    idx = np.maximum.accumulate(np.where(v, np.arange(b - a), -1))
+                    first = self._last_valid if self._last_valid is not None else np.zeros(n_ch, np.float32)
+                    xs[k] = np.where(idx[None, :] >= 0, xs[k][:, np.clip(idx, 0, None)], first[:, None]).astype(np.float32)
+                if v.any():
+                    self._last_valid = xs[k][:, np.flatnonzero(v)[-1]].copy()
+        elif bounds[-1]:
+            self._last_valid = xs[-1][:, -1].copy()
+        nw = bounds[-1] // win
         # raw: the window mean and the longest run of identical samples; filtered: the RMS
-        mean = np.empty((n_ch, nw))
-        flat = np.empty((n_ch, nw), np.int64)
-        raw_window_stats(x, mean, flat)
-        rms = np.empty((n_ch, nw))
-        window_rms(yf, rms)
+        means, flats, rmss = [], [], []
+        for x, y in zip(xs, ys):
+            k = x.shape[1] // win
+            means.append(np.empty((n_ch, k)))
+            flats.append(np.empty((n_ch, k), np.int64))
+            if x.flags.c_contiguous:
+                raw_window_stats(x, means[-1], flats[-1])
+            else:  # a view of a longer array: row by row (each row, shape (1, n), is contiguous)
+                for c in range(n_ch):
+                    raw_window_stats(x[c : c + 1], means[-1][c : c + 1], flats[-1][c : c + 1])
+            rmss.append(np.empty((n_ch, k)))
+            window_rms(y, rmss[-1])
+        mean, flat, rms = (p[0] if len(p) == 1 else np.concatenate(p, axis=1) for p in (means, flats, rmss))
         # saturation: a run of identical samples far (> 1 mV) from the median mean of the
         # preceding unsaturated windows (or a flat window far from zero)
         sat = flat >= self.sat_min - 1
-        x0 = np.abs(x[:, ::win].astype(np.float64))
+        if sat.any():  # each window's first sample (µV)
+            x0 = np.abs(np.concatenate([x[:, ::win] for x in xs], axis=1).astype(np.float64))
         for c in range(n_ch):
             ref = self._sat_ref[c]
             if not sat[c].any():
@@ -484,7 +543,7 @@ class Segmenter:
         noise_levels(rms, ok_w, p20, cnt, self.block, sigma, sigma_b)
         self._sigma = sigma
         sigma_w = np.repeat(sigma_b, self.block, axis=1)[:, :nw]
-        frac, frac_hi = self._fractions(yf, rms, sigma_w)
+        frac, frac_hi = self._fractions(ys, rms, sigma_w)
         self._hist_rms = allv[:, -self.baseline_w :]
         self.noise_uv = self._sigma.copy()
         self._rms = np.concatenate([self._rms, rms], axis=1)
@@ -496,22 +555,32 @@ class Segmenter:
         self._sigma_w = np.concatenate([self._sigma_w, sigma_w], axis=1)
         self._n_windows += nw
 
-    def _fractions(self, y: np.ndarray, rms: np.ndarray, sigma_w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _fractions(self, ys: list[np.ndarray], rms: np.ndarray, sigma_w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Share of each window's filtered samples above ``active_k`` and ``dense_k / 3`` × noise.
 
-        Only windows whose RMS allows ``min(active_fraction, dense_fraction)`` of their
-        samples above ``active_k`` × noise are counted (see
-        :func:`emg._segments_numba.window_fractions`); the others get 0, which the activity
-        rule reads the same way, and the dense rule never reads (it needs an RMS of
-        ``dense_k`` × noise, far above that bound).
+        ``ys``: consecutive spans of whole windows. Only windows whose RMS allows
+        ``min(active_fraction, dense_fraction)`` of their samples above ``active_k`` × noise
+        are counted (see :func:`emg._segments_numba.window_fractions`); the others get 0,
+        which the activity rule reads the same way, and the dense rule never reads (it needs
+        an RMS of ``dense_k`` × noise, far above that bound).
         """
         from ._segments_numba import window_fractions
 
         frac = np.empty_like(rms)
         frac_hi = np.empty_like(rms)
-        window_fractions(y, rms, np.ascontiguousarray(self.active_k * sigma_w),
-                         np.ascontiguousarray(self.dense_k / 3 * sigma_w),
-                         min(self.active_fraction, self.dense_fraction), frac, frac_hi)
+        thr_a, thr_b = self.active_k * sigma_w, self.dense_k / 3 * sigma_w
+        f_min = min(self.active_fraction, self.dense_fraction)
+        if len(ys) == 1:
+            window_fractions(ys[0], rms, thr_a, thr_b, f_min, frac, frac_hi)
+            return frac, frac_hi
+        w0 = 0
+        for y in ys:
+            w = slice(w0, w0 + y.shape[1] // self.win)
+            a, b = np.empty_like(rms[:, w]), np.empty_like(rms[:, w])
+            window_fractions(y, np.ascontiguousarray(rms[:, w]), np.ascontiguousarray(thr_a[:, w]),
+                             np.ascontiguousarray(thr_b[:, w]), f_min, a, b)
+            frac[:, w], frac_hi[:, w] = a, b
+            w0 = w.stop
         return frac, frac_hi
 
     def _gaps_exact(self, chunk: Chunk) -> None:
@@ -666,15 +735,15 @@ class Segmenter:
             base[:, j] = np.percentile(dev[:, b0:b1][:, ok[b0:b1]], 90, axis=1)
         # a block already in the history keeps the baseline it had when it was added (the
         # history has grown past it since); blocks added now record theirs
-        known = self._lf_base
+        ids, known = self._lf_base_ids, self._lf_base
         block_id = (lo + starts) // self.block
-        for j, b in enumerate(block_id.tolist()):
-            if b in known:
-                base[:, j] = known[b]
-            elif adds[j]:
-                known[b] = base[:, j].copy()
-        for b in [b for b in known if b < lo // self.block]:
-            del known[b]
+        at = np.minimum(np.searchsorted(ids, block_id), len(ids) - 1)
+        found = ids[at] == block_id if len(ids) else np.zeros(len(block_id), bool)
+        base[:, found] = known[:, at[found]]
+        # blocks added now lie past every known one (the history grows forward)
+        ids, known = np.concatenate([ids, block_id[adds]]), np.concatenate([known, base[:, adds]], axis=1)
+        keep = ids >= lo // self.block
+        self._lf_base_ids, self._lf_base = ids[keep], known[:, keep]
         out = np.repeat(base, stops - starts, axis=1)
         self._hist_lfdev = cum[:, -win:] if win else cum[:, :0]
         if adds.any():

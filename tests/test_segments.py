@@ -316,3 +316,45 @@ def test_myokymia_bursts_before_an_envelope_bout_are_excluded_too(chunk_s):
     assert len(bout) == 1 and 13.3 <= bout[0].start_s <= 13.5, spans
     # the episode's part before the bout: from its first burst (12.0 s, less a window) on
     assert ("myokymia", 11.9, round(bout[0].start_s, 2)) in spans
+
+
+def test_consecutive_chunks_given_at_once_equal_the_joined_chunk():
+    """process() on a list of chunks (views of a longer array, gaps, window edges cut
+    anywhere, the detector's filtered parts as they come) decides exactly as on their joined samples."""
+    from emg.detect import Detector
+    from emg.types import Chunk
+
+    x, valid = build()
+    data = np.repeat(x, 3, axis=0)
+    data[1] *= 0.5
+    data[2] = data[2, ::-1]  # the rail and the bout elsewhere on this channel
+    valid[int(40.05 * FS) : int(40.0503 * FS)] = False  # a gap of 3 samples inside a window
+    valid[12300:12320] = False  # from the start of a part (12345 samples cut at a window edge)
+    data[:, ~valid] = 0.0
+
+    def run(sizes, together):
+        det = Detector(FS, 3, mains=50)
+        seg = Segmenter(FS, 3)
+        out, first = [], 0
+        pending, parts = [], []
+        for n in sizes:
+            c = Chunk(data[:, first : first + n], first, FS, valid[first : first + n])
+            first += n
+            parts += det.filter(c).parts
+            pending.append(c)
+            if len(pending) == together:
+                out += seg.process(pending, filtered=parts)
+                pending, parts = [], []
+        end = Chunk(np.zeros((3, 0), np.float32), first, FS)
+        out += seg.process([*pending, end], filtered=[*parts, *det.end_filter().parts])
+        out += seg.flush()
+        return sorted((s.start_s, s.end_s, s.label, s.channel) for s in out), seg.noise_uv
+
+    n = data.shape[1]
+    sizes = [12345, 777, 50001] * (n // 63123) + [n - 63123 * (n // 63123)]
+    joined, noise = run([n], 1)
+    assert any(label == "artifact" for _, _, label, _ in joined)  # the rail
+    for together in (1, 3, 4):
+        parts, parts_noise = run(sizes, together)
+        assert parts == joined
+        np.testing.assert_array_equal(parts_noise, noise)
