@@ -706,38 +706,70 @@ def _correlations(wave, templates, mean, ss, max_lag, out):
         out[t] = best
 
 
-@jit
-def railed_runs(x, run_val, run_len, flat_n, out):
-    """Mark samples at least ``flat_n`` into a run of identical raw values (a railed input).
+def railed_runs(x, run_val, run_len, flat_n, first_sample, block_n, counts):
+    """Count, per channel and block, the samples at least ``flat_n`` into a run of identical
+    raw values (a railed input).
 
     Parameters
     ----------
     x : float32 (n_ch, n)
-        Raw input in µV.
+        Raw input in µV, absolute samples ``first_sample`` on; each row contiguous (a view
+        of a recording's rows is): the rows go one by one to a kernel that checks stretches
+        of samples for equal neighbours in vector instructions.
     run_val : float64 (n_ch,)
-        Last raw sample of the previous chunk (NaN at the start); updated in place.
+        Last raw sample before ``x`` (NaN at the start); updated in place.
     run_len : int64 (n_ch,)
         Length of the run that sample ended; updated in place.
     flat_n : int
         Run length (samples) from which a sample counts as railed.
-    out : bool (n_ch, n)
-        True where railed.
+    first_sample, block_n : int
+        Absolute index of ``x[:, 0]``; block length in samples (blocks on the absolute grid).
+    counts : int64 (n_ch, n_blocks)
+        ``counts[c, k]`` is increased by the railed samples of channel ``c`` in absolute block
+        ``first_sample // block_n + k`` (a block split over two calls adds up).
     """
-    n_ch, n = x.shape
-    for c in range(n_ch):
-        prev = run_val[c]
-        r = run_len[c]
-        for i in range(n):
-            v = np.float64(x[c, i])
-            if v == prev:
-                r += 1
-            else:
-                r = 1
-            prev = v
-            out[c, i] = r >= flat_n
-        if n:
-            run_val[c] = prev
-            run_len[c] = r
+    for c in range(x.shape[0]):
+        run_val[c], run_len[c] = _railed_row(x[c], run_val[c], run_len[c], flat_n, first_sample, block_n, counts[c])
+
+
+_RAILED_STRETCH = 256  # samples checked at once for equal neighbours
+
+
+@jit
+def _railed_row(x, prev, r, flat_n, first_sample, block_n, counts):
+    """One channel of :func:`railed_runs`; returns the updated (last value, run length).
+
+    Noise has almost never two equal neighbours: a stretch without any (a count the
+    compiler vectorises) leaves every run there at length 1, nothing railed, and only
+    stretches with one are walked sample by sample.
+    """
+    n = len(x)
+    b0 = first_sample // block_n
+    i = 0
+    while i < n:
+        g = first_sample + i
+        stop = min(n, i + _RAILED_STRETCH, (g // block_n + 1) * block_n - first_sample)  # within one block
+        same = np.int64(x[i] == prev)
+        a = x[i + 1 : stop]
+        b = x[i : stop - 1]
+        for j in range(len(a)):
+            same += a[j] == b[j]
+        if same == 0:
+            prev = np.float64(x[stop - 1])
+            r = 1
+        else:
+            k = 0
+            for j in range(i, stop):
+                v = np.float64(x[j])
+                if v == prev:
+                    r += 1
+                else:
+                    r = 1
+                prev = v
+                k += r >= flat_n
+            counts[g // block_n - b0] += k
+        i = stop
+    return prev, r
 
 
 @jit

@@ -183,7 +183,9 @@ class Detector:
         # filtered samples not yet dropped, from absolute sample self._y_start
         self._y = np.zeros((self.n_channels, 0), np.float32)
         self._u = np.zeros(0, np.bool_)
-        self._flat = np.zeros((self.n_channels, 0), np.bool_)  # raw input railed (identical run)
+        # raw samples railed (in a run of identical values) per channel and block, from block _flat_b0
+        self._flat = np.zeros((self.n_channels, 0), np.int64)
+        self._flat_b0 = 0
         self._flat_n = _samples(_FLAT_MS / 1000, fs, 3)
         self._run_val = np.full(self.n_channels, np.nan)  # last raw sample and its run length
         self._run_len = np.zeros(self.n_channels, np.int64)
@@ -318,10 +320,9 @@ class Detector:
 
     def _absorb(self, y: np.ndarray, u: np.ndarray, x: np.ndarray) -> None:
         """Take one filtered segment (with its raw samples); search every block it completes."""
-        f = self._railed(x)  # here, not in filter(): the search side has the lighter load
+        self._railed(x, self._y_start + self._y.shape[1])  # here, not in filter(): the search side has the lighter load
         self._y = np.concatenate([self._y, y], axis=1) if self._y.shape[1] else y
         self._u = np.concatenate([self._u, u]) if self._u.size else u
-        self._flat = np.concatenate([self._flat, f], axis=1) if self._flat.shape[1] else f
         end = self._y_start + self._y.shape[1]
         n_full = (end // self.block_n) * self.block_n - self._det_pos
         if n_full > 0:
@@ -352,12 +353,20 @@ class Detector:
             self._prev_valid = bool(valid[-1])
         return valid & (idx - last >= self.settle_n)
 
-    def _railed(self, x: np.ndarray) -> np.ndarray:
-        """Samples at least ``_FLAT_MS`` into a run of identical raw values (a railed input;
-        the run carries over chunk borders)."""
-        out = np.empty(x.shape, np.bool_)
-        railed_runs(np.asarray(x, dtype=np.float32), self._run_val, self._run_len, self._flat_n, out)
-        return out
+    def _railed(self, x: np.ndarray, first: int) -> None:
+        """Count per block the raw samples from absolute sample ``first`` at least ``_FLAT_MS``
+        into a run of identical values (a railed input; the run carries over chunk borders)."""
+        n = x.shape[1]
+        if not n:
+            return
+        if not self._flat.shape[1]:
+            self._flat_b0 = first // self.block_n
+        new = (first + n - 1) // self.block_n + 1 - self._flat_b0 - self._flat.shape[1]
+        if new > 0:
+            self._flat = np.concatenate([self._flat, np.zeros((self.n_channels, new), np.int64)], axis=1)
+        counts = self._flat[:, first // self.block_n - self._flat_b0 :]
+        railed_runs(np.asarray(x, dtype=np.float32), self._run_val, self._run_len, self._flat_n, first, self.block_n,
+                    counts)
 
     def _search(self, y: np.ndarray, u: np.ndarray, *, partial: bool) -> None:
         """Noise per block, thresholds, and the crossing state machine over blocks of ``y``."""
@@ -373,11 +382,10 @@ class Detector:
         # a railed block whose noise collapses is no noise measurement: ignored (NaN), so the
         # running estimate holds its value through saturation instead of falling to ~0
         nb = mads.shape[1]
-        flat = self._flat[:, first - self._y_start : first - self._y_start + nb * block_n]
-        if flat.any():  # (rarely: the per-block means cost more than the check)
-            railed = flat.reshape(self.n_channels, nb, block_n).mean(axis=2) >= _FLAT_BLOCK_FRACTION
-        else:
-            railed = np.zeros((self.n_channels, nb), bool)
+        b = first // self.block_n - self._flat_b0  # (first is on the block grid)
+        railed = self._flat[:, b : b + nb] / block_n >= _FLAT_BLOCK_FRACTION
+        self._flat = self._flat[:, b + nb :]
+        self._flat_b0 += b + nb
         if railed.any():
             hist = self._mads
             for b in range(nb):
@@ -426,7 +434,6 @@ class Detector:
         if cut > 0:
             self._y = self._y[:, cut:]
             self._u = self._u[cut:]
-            self._flat = self._flat[:, cut:]
             self._y_start += cut
         old = (keep // self.block_n) - 2
         if old > self._sigma_b0:
