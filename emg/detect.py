@@ -183,6 +183,8 @@ class Detector:
         # filtered samples not yet dropped, from absolute sample self._y_start
         self._y = np.zeros((self.n_channels, 0), np.float32)
         self._u = np.zeros(0, np.bool_)
+        # filtered samples just before self._y_start, all searched: kept for waveforms only
+        self._hist = np.zeros((self.n_channels, 0), np.float32)
         # raw samples railed (in a run of identical values) per channel and block, from block _flat_b0
         self._flat = np.zeros((self.n_channels, 0), np.int64)
         self._flat_b0 = 0
@@ -320,9 +322,15 @@ class Detector:
 
     def _absorb(self, y: np.ndarray, u: np.ndarray, x: np.ndarray) -> None:
         """Take one filtered segment (with its raw samples); search every block it completes."""
-        self._railed(x, self._y_start + self._y.shape[1])  # here, not in filter(): the search side has the lighter load
-        self._y = np.concatenate([self._y, y], axis=1) if self._y.shape[1] else y
-        self._u = np.concatenate([self._u, u]) if self._u.size else u
+        start = self._y_start + self._y.shape[1]
+        self._railed(x, start)  # here, not in filter(): the search side has the lighter load
+        if self._det_pos == start:  # all held samples searched: they become history, y is searched uncopied
+            if self._y.shape[1]:
+                self._hist = np.concatenate([self._hist, self._y], axis=1) if self._hist.shape[1] else self._y
+            self._y, self._u, self._y_start = y, u, start
+        else:
+            self._y = np.concatenate([self._y, y], axis=1) if self._y.shape[1] else y
+            self._u = np.concatenate([self._u, u]) if self._u.size else u
         end = self._y_start + self._y.shape[1]
         n_full = (end // self.block_n) * self.block_n - self._det_pos
         if n_full > 0:
@@ -430,6 +438,8 @@ class Detector:
         if len(self._pend_peak):
             keep = min(keep, int(self._pend_peak.min()))
         keep -= self.half_n + 1
+        if keep > self._y_start - self._hist.shape[1]:
+            self._hist = self._hist[:, max(0, keep - self._y_start + self._hist.shape[1]) :]
         cut = keep - self._y_start
         if cut > 0:
             self._y = self._y[:, cut:]
@@ -473,17 +483,28 @@ class Detector:
         self._pend_ch, self._pend_peak, self._pend_val = (
             self._pend_ch[~ready], self._pend_peak[~ready], self._pend_val[~ready])
 
-        offsets = np.arange(-self.half_n, self.half_n + 1)
-        idx = peak[:, None] + offsets[None, :] - self._y_start
-        inside = (idx >= 0) & (idx < self._y.shape[1])
-        waves = np.where(inside, self._y[ch[:, None], np.clip(idx, 0, max(self._y.shape[1] - 1, 0))], 0.0)
-        waves = np.ascontiguousarray(waves, dtype=np.float32)
+        waves = self._waves(ch, peak)
         noise = self._sigma_blocks[ch, peak // self.block_n - self._sigma_b0]
         pp, dur, phases, energy, centroid = event_features(waves, noise, self.fs, self._search_n, self._gap_n,
                                                            3.0, 0.1)
         return Events(fs=self.fs, sample=peak, channel=ch, amplitude_uv=pp, duration_ms=dur, phases=phases,
                       energy_uv2s=energy, centroid_hz=centroid, snr=pp / noise, noise_uv=noise,
                       coincident=coincident, waveforms=waves)
+
+    def _waves(self, ch: np.ndarray, peak: np.ndarray) -> np.ndarray:
+        """Filtered snippets (len(peak), n_wave) float32 around each peak; zero outside the
+        held samples (history, then the held segment)."""
+        idx = peak[:, None] + np.arange(-self.half_n, self.half_n + 1)[None, :]
+        waves = np.zeros(idx.shape, np.float32)
+        lo = self._y_start - self._hist.shape[1]
+        for part in (self._hist, self._y):
+            n = part.shape[1]
+            if n:
+                at = idx - lo
+                inside = (at >= 0) & (at < n)
+                waves = np.where(inside, part[ch[:, None], np.clip(at, 0, n - 1)], waves)
+            lo += n
+        return waves
 
     def _backward_shadow(self, horizon: float) -> None:
         """Drop pending events lying in the shadow of a larger event that follows them.
