@@ -409,8 +409,7 @@ class Detector:
         pad = self.noise_blocks - 1 - (window.shape[1] - nb)
         if pad > 0:
             window = np.concatenate([np.full((self.n_channels, pad), np.nan), window], axis=1)
-        views = np.lib.stride_tricks.sliding_window_view(window, self.noise_blocks, axis=1)
-        sigma = _nanmedian_last(views)
+        sigma = _nanmedian_last(window[:, np.arange(nb)[:, None] + np.arange(self.noise_blocks)[None, :]])
         if not self._sigma_blocks.shape[1]:
             self._sigma_b0 = first // self.block_n
         self._sigma_blocks = np.concatenate([self._sigma_blocks, sigma], axis=1)  # blocks follow each other
@@ -538,6 +537,16 @@ class Detector:
         """Other channels with an event peak within ``coinc_n`` samples of each event."""
         all_ch = np.concatenate([self._recent_ch, self._pend_ch, ch])
         all_peak = np.concatenate([self._recent_peak, self._pend_peak, peak])
+        if self.n_channels <= 64:  # one bit per channel: OR the bits of the events in each window
+            order = np.argsort(all_peak, kind="stable")
+            p = all_peak[order]
+            bits = np.left_shift(np.uint64(1), all_ch[order].astype(np.uint64))
+            bits = np.append(bits, np.uint64(0))  # reduceat's end index may be len(p)
+            lo = np.searchsorted(p, peak - self.coinc_n, "left")
+            hi = np.searchsorted(p, peak + self.coinc_n, "right")  # > lo: each event is in its own window
+            near = np.bitwise_or.reduceat(bits, np.stack([lo, hi], axis=1).ravel())[::2]
+            near = near & ~np.left_shift(np.uint64(1), ch.astype(np.uint64))  # other channels (a new array)
+            return np.unpackbits(near.view(np.uint8)).reshape(len(ch), 64).sum(axis=1, dtype=np.int32)
         count = np.zeros(len(ch), np.int32)
         for other in range(self.n_channels):
             p = np.sort(all_peak[all_ch == other])
@@ -561,6 +570,8 @@ def _nanmedian_last(a: np.ndarray) -> np.ndarray:
     """Median over the last axis ignoring NaN (NaN where all are NaN); ``np.nanmedian``
     without its masked-array overhead on many short rows."""
     srt = np.sort(a, axis=-1)  # NaN sort last
+    if np.isfinite(a).all():  # (mostly) the middle of every row is at the same place
+        return 0.5 * (srt[..., (a.shape[-1] - 1) // 2] + srt[..., a.shape[-1] // 2])
     k = np.isfinite(a).sum(axis=-1)
     lo = np.take_along_axis(srt, np.maximum((k - 1) // 2, 0)[..., None], axis=-1)[..., 0]
     hi = np.take_along_axis(srt, np.maximum(k // 2, 0)[..., None], axis=-1)[..., 0]

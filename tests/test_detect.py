@@ -353,6 +353,23 @@ def test_coincidence_counts_other_channels():
     assert np.all(detect(rec1).coincident == 0)
 
 
+def test_coincidence_bit_masks_match_the_per_channel_count():
+    """Up to 64 channels the count ORs one bit per channel; over 64 it searches channel by
+    channel: both count the other channels with a peak within +-coinc_n, held events included."""
+    rng = np.random.default_rng(11)
+    ch = rng.integers(0, 8, 300)
+    peak = np.sort(rng.integers(0, 3000, 300))
+    got = []
+    for n_channels in (8, 65):
+        det = Detector(1000.0, n_channels)
+        det._recent_ch, det._recent_peak = ch[:40], peak[:40]  # already emitted, still in reach
+        det._pend_ch, det._pend_peak = ch[250:], peak[250:]  # not yet emitted
+        got.append(det._coincidence(ch[40:250], peak[40:250]))
+    want = [len({int(c) for c, p in zip(ch, peak) if abs(p - p0) <= 5 and c != c0})
+            for c0, p0 in zip(ch[40:250], peak[40:250])]
+    assert got[0].tolist() == want and got[1].tolist() == want
+    assert max(want) >= 2
+
 def test_bad_input_messages():
     with pytest.raises(ValueError, match="Invalid value for 'mains': allowed are 'auto', 50, 60, None, got 55"):
         Detector(1000.0, 1, mains=55)
