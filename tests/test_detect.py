@@ -130,6 +130,33 @@ def test_threshold_kernel_matches_reference(seed):
     assert np.allclose(ov[:k], rv)
 
 
+def test_threshold_kernel_skips_quiet_stretches_exactly():
+    """The kernel skips stretches with no float32 |y| above the float64 threshold rounded
+    down to float32: a sample one float32 step above a threshold between two float32 values
+    still opens an event (rounded to the nearest, the threshold would be that value), one at
+    the float32 just below it does not; NaN thresholds none."""
+    thr_value = np.float64(10.0) + 9e-7  # between two float32 values, nearer the upper
+    up = np.float32(thr_value)  # the nearest float32: just above
+    down = np.nextafter(up, np.float32(-np.inf))
+    assert down < thr_value < up
+    n, block_n = 4000, 1000
+    y = np.zeros((3, n), np.float32)
+    y[0, [300, 1700, 2900]] = [up, -up, up]  # each alone in its stretch
+    y[1, [300, 1700, 2900]] = [down, -down, down]
+    y[2, 500] = 1000.0
+    thr = np.full((3, n // block_n), thr_value)
+    thr[2] = np.nan
+    state = np.zeros((3, 5), np.int64)
+    state[:, 3:] = -(1 << 40)
+    oc, op, ov = np.empty(30, np.int64), np.empty(30, np.int64), np.empty(30)
+    k = K.threshold_events(y, np.ones(n, bool), thr, block_n, 0, 4, 30, 3, 0.1, 0.6, 20.0, state,
+                           np.zeros((3, 2)), oc, op, ov)
+    rc, rp, _ = R.threshold_events_ref(y, np.ones(n, bool), thr, block_n, merge_n=4, max_n=30, dead_n=3,
+                                       extend_frac=0.1, shadow_frac=0.6, shadow_n=20.0)
+    assert oc[:k].tolist() == rc.tolist() == [0, 0, 0]
+    assert op[:k].tolist() == rp.tolist() == [300, 1700, 2900]
+
+
 def test_feature_kernel_matches_reference():
     rec, _ = simulate("clean", minutes=1, channels=2, seed=5)
     ev = detect(rec)
