@@ -310,8 +310,9 @@ def railed_counts_ref(x: np.ndarray, flat_n: int, first_sample: int, block_n: in
     g = first_sample + np.arange(x.shape[1])
     k = g // block_n - first_sample // block_n
     out = np.zeros((x.shape[0], int(k[-1]) + 1 if len(k) else 0), np.int64)
+    mask = railed_runs_ref(x, flat_n)
     for c in range(x.shape[0]):
-        np.add.at(out[c], k, railed_runs_ref(x, flat_n)[c])
+        np.add.at(out[c], k, mask[c])
     return out
 
 
