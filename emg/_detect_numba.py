@@ -196,7 +196,6 @@ def _middle(a, n, h, odd):
     return (below + a[h]) / 2
 
 
-@jit
 def threshold_events(y, usable, thr, block_n, first_sample, merge_n, max_n, dead_n, extend_frac, shadow_frac,
                      shadow_n, state, peak_val, out_ch, out_peak, out_val):
     """Threshold crossings of |y| grouped into events, each reported at its largest |y|.
@@ -212,7 +211,9 @@ def threshold_events(y, usable, thr, block_n, first_sample, merge_n, max_n, dead
     Parameters
     ----------
     y : float32 (n_ch, n)
-        Filtered µV; sample ``i`` is absolute sample ``first_sample + i``.
+        Filtered µV; sample ``i`` is absolute sample ``first_sample + i``. Each row
+        contiguous (a view of a filter's output is): the rows go one by one to a kernel that
+        skips quiet stretches in vector instructions.
     usable : bool (n,)
     thr : float64 (n_ch, n_blocks)
         Threshold per channel and block of ``block_n`` samples (NaN: no detection).
@@ -231,62 +232,94 @@ def threshold_events(y, usable, thr, block_n, first_sample, merge_n, max_n, dead
     int
         Number of events written.
     """
-    n_ch, n = y.shape
+    # a float32 threshold a float32 |y| exceeds exactly when it exceeds thr: thr rounded down
+    with np.errstate(over="ignore"):  # beyond float32: inf, rounded down to its largest value
+        thr32 = thr.astype(np.float32)
+    thr32 = np.where(thr32 > thr, np.nextafter(thr32, np.float32(-np.inf)), thr32)
     k = 0
-    for c in range(n_ch):
-        is_open = state[c, 0]
-        start = state[c, 1]
-        peak = state[c, 2]
-        last = state[c, 3]
-        prev_peak = state[c, 4]
-        pv = peak_val[c, 0]
-        prev_pv = peak_val[c, 1]
-        yr = y[c]
-        for b in range((n + block_n - 1) // block_n):
-            t = thr[c, b]
-            i = b * block_n
-            stop = min(n, i + block_n)
-            while i < stop:
-                if not is_open:  # nothing changes until a usable sample rises above the threshold
-                    while i < stop and not (abs(yr[i]) > t and usable[i]):
+    for c in range(y.shape[0]):
+        k = _threshold_row(y[c], usable, thr[c], thr32[c], block_n, first_sample, merge_n, max_n, dead_n, extend_frac,
+                           shadow_frac, shadow_n, state[c], peak_val[c], c, out_ch, out_peak, out_val, k)
+    return k
+
+
+_SCAN_N = 256  # samples checked at once for one above the threshold
+
+
+@jit
+def _threshold_row(yr, usable, thr, thr32, block_n, first_sample, merge_n, max_n, dead_n, extend_frac, shadow_frac,
+                   shadow_n, state, peak_val, c, out_ch, out_peak, out_val, k):
+    """Channel ``c`` of :func:`threshold_events` (``yr`` contiguous, ``thr32`` the float32
+    thresholds); returns the events written so far.
+
+    Between events, stretches of ``_SCAN_N`` samples with none above the threshold (a count
+    the compiler vectorises) are skipped; only a stretch with one is walked sample by sample.
+    """
+    n = len(yr)
+    is_open = state[0]
+    start = state[1]
+    peak = state[2]
+    last = state[3]
+    prev_peak = state[4]
+    pv = peak_val[0]
+    prev_pv = peak_val[1]
+    for b in range((n + block_n - 1) // block_n):
+        t = thr[b]
+        t32 = thr32[b]
+        i = b * block_n
+        stop = min(n, i + block_n)
+        while i < stop:
+            if not is_open:  # nothing changes until a usable sample rises above the threshold
+                while i < stop:
+                    e = min(stop, i + _SCAN_N)
+                    stretch = yr[i:e]
+                    above = 0
+                    for j in range(len(stretch)):
+                        above += abs(stretch[j]) > t32
+                    if above == 0:
+                        i = e
+                        continue
+                    while i < e and not (abs(yr[i]) > t and usable[i]):
                         i += 1
-                    if i == stop:
+                    if i < e:
                         break
-                g = first_sample + i
-                if not usable[i]:
-                    is_open = 0
-                    i += 1
-                    continue
-                a = abs(np.float64(yr[i]))
-                if is_open:
-                    if a > t and a > extend_frac * pv:
-                        last = g
-                        if a > pv:
-                            pv = a
-                            peak = g
-                    if g - last > merge_n or g - start >= max_n:
-                        out_ch[k] = c
-                        out_peak[k] = peak
-                        out_val[k] = pv
-                        k += 1
-                        is_open = 0
-                        prev_peak = peak
-                        prev_pv = pv
-                if not is_open and a > t and g - prev_peak > dead_n and g - last > 0:
-                    if a > shadow_frac * prev_pv * np.exp(-(g - prev_peak) / shadow_n):
-                        is_open = 1
-                        start = g
-                        last = g
-                        peak = g
-                        pv = a
+                if i == stop:
+                    break
+            g = first_sample + i
+            if not usable[i]:
+                is_open = 0
                 i += 1
-        state[c, 0] = is_open
-        state[c, 1] = start
-        state[c, 2] = peak
-        state[c, 3] = last
-        state[c, 4] = prev_peak
-        peak_val[c, 0] = pv
-        peak_val[c, 1] = prev_pv
+                continue
+            a = abs(np.float64(yr[i]))
+            if is_open:
+                if a > t and a > extend_frac * pv:
+                    last = g
+                    if a > pv:
+                        pv = a
+                        peak = g
+                if g - last > merge_n or g - start >= max_n:
+                    out_ch[k] = c
+                    out_peak[k] = peak
+                    out_val[k] = pv
+                    k += 1
+                    is_open = 0
+                    prev_peak = peak
+                    prev_pv = pv
+            if not is_open and a > t and g - prev_peak > dead_n and g - last > 0:
+                if a > shadow_frac * prev_pv * np.exp(-(g - prev_peak) / shadow_n):
+                    is_open = 1
+                    start = g
+                    last = g
+                    peak = g
+                    pv = a
+            i += 1
+    state[0] = is_open
+    state[1] = start
+    state[2] = peak
+    state[3] = last
+    state[4] = prev_peak
+    peak_val[0] = pv
+    peak_val[1] = prev_pv
     return k
 
 
@@ -706,38 +739,70 @@ def _correlations(wave, templates, mean, ss, max_lag, out):
         out[t] = best
 
 
-@jit
-def railed_runs(x, run_val, run_len, flat_n, out):
-    """Mark samples at least ``flat_n`` into a run of identical raw values (a railed input).
+def railed_runs(x, run_val, run_len, flat_n, first_sample, block_n, counts):
+    """Count, per channel and block, the samples at least ``flat_n`` into a run of identical
+    raw values (a railed input).
 
     Parameters
     ----------
     x : float32 (n_ch, n)
-        Raw input in µV.
+        Raw input in µV, absolute samples ``first_sample`` on; each row contiguous (a view
+        of a recording's rows is): the rows go one by one to a kernel that checks stretches
+        of samples for equal neighbours in vector instructions.
     run_val : float64 (n_ch,)
-        Last raw sample of the previous chunk (NaN at the start); updated in place.
+        Last raw sample before ``x`` (NaN at the start); updated in place.
     run_len : int64 (n_ch,)
         Length of the run that sample ended; updated in place.
     flat_n : int
         Run length (samples) from which a sample counts as railed.
-    out : bool (n_ch, n)
-        True where railed.
+    first_sample, block_n : int
+        Absolute index of ``x[:, 0]``; block length in samples (blocks on the absolute grid).
+    counts : int64 (n_ch, n_blocks)
+        ``counts[c, k]`` is increased by the railed samples of channel ``c`` in absolute block
+        ``first_sample // block_n + k`` (a block split over two calls adds up).
     """
-    n_ch, n = x.shape
-    for c in range(n_ch):
-        prev = run_val[c]
-        r = run_len[c]
-        for i in range(n):
-            v = np.float64(x[c, i])
-            if v == prev:
-                r += 1
-            else:
-                r = 1
-            prev = v
-            out[c, i] = r >= flat_n
-        if n:
-            run_val[c] = prev
-            run_len[c] = r
+    for c in range(x.shape[0]):
+        run_val[c], run_len[c] = _railed_row(x[c], run_val[c], run_len[c], flat_n, first_sample, block_n, counts[c])
+
+
+_RAILED_STRETCH = 256  # samples checked at once for equal neighbours
+
+
+@jit
+def _railed_row(x, prev, r, flat_n, first_sample, block_n, counts):
+    """One channel of :func:`railed_runs`; returns the updated (last value, run length).
+
+    Noise has almost never two equal neighbours: a stretch without any (a count the
+    compiler vectorises) leaves every run there at length 1, nothing railed, and only
+    stretches with one are walked sample by sample.
+    """
+    n = len(x)
+    b0 = first_sample // block_n
+    i = 0
+    while i < n:
+        g = first_sample + i
+        stop = min(n, i + _RAILED_STRETCH, (g // block_n + 1) * block_n - first_sample)  # within one block
+        same = np.int64(x[i] == prev)
+        a = x[i + 1 : stop]
+        b = x[i : stop - 1]
+        for j in range(len(a)):
+            same += a[j] == b[j]
+        if same == 0:
+            prev = np.float64(x[stop - 1])
+            r = 1
+        else:
+            k = 0
+            for j in range(i, stop):
+                v = np.float64(x[j])
+                if v == prev:
+                    r += 1
+                else:
+                    r = 1
+                prev = v
+                k += r >= flat_n
+            counts[g // block_n - b0] += k
+        i = stop
+    return prev, r
 
 
 @jit

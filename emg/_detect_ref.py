@@ -16,6 +16,7 @@ __all__ = [
     "event_features_ref",
     "mains_cancel_loop_ref",
     "mains_cancel_ref",
+    "railed_counts_ref",
     "railed_runs_ref",
     "sos_filter_ref",
     "threshold_events_ref",
@@ -302,6 +303,17 @@ def railed_runs_ref(x: np.ndarray, flat_n: int) -> np.ndarray:
     idx = np.arange(n)
     last_change = np.maximum.accumulate(np.where(x == prev, -1, idx[None, :]), axis=1)
     return (idx[None, :] - last_change + 1) >= flat_n
+
+
+def railed_counts_ref(x: np.ndarray, flat_n: int, first_sample: int, block_n: int) -> np.ndarray:
+    """:func:`railed_runs_ref` summed per absolute block: (n_ch, blocks from ``first_sample // block_n``)."""
+    g = first_sample + np.arange(x.shape[1])
+    k = g // block_n - first_sample // block_n
+    out = np.zeros((x.shape[0], int(k[-1]) + 1 if len(k) else 0), np.int64)
+    mask = railed_runs_ref(x, flat_n)
+    for c in range(x.shape[0]):
+        np.add.at(out[c], k, mask[c])
+    return out
 
 
 def assign_units_ref(channels, waves, amps, times, n_channels, min_corr, max_amp_ratio, max_lag, max_units,

@@ -183,7 +183,11 @@ class Detector:
         # filtered samples not yet dropped, from absolute sample self._y_start
         self._y = np.zeros((self.n_channels, 0), np.float32)
         self._u = np.zeros(0, np.bool_)
-        self._flat = np.zeros((self.n_channels, 0), np.bool_)  # raw input railed (identical run)
+        # filtered samples just before self._y_start, all searched: kept for waveforms only
+        self._hist = np.zeros((self.n_channels, 0), np.float32)
+        # raw samples railed (in a run of identical values) per channel and block, from block _flat_b0
+        self._flat = np.zeros((self.n_channels, 0), np.int64)
+        self._flat_b0 = 0
         self._flat_n = _samples(_FLAT_MS / 1000, fs, 3)
         self._run_val = np.full(self.n_channels, np.nan)  # last raw sample and its run length
         self._run_len = np.zeros(self.n_channels, np.int64)
@@ -318,10 +322,15 @@ class Detector:
 
     def _absorb(self, y: np.ndarray, u: np.ndarray, x: np.ndarray) -> None:
         """Take one filtered segment (with its raw samples); search every block it completes."""
-        f = self._railed(x)  # here, not in filter(): the search side has the lighter load
-        self._y = np.concatenate([self._y, y], axis=1) if self._y.shape[1] else y
-        self._u = np.concatenate([self._u, u]) if self._u.size else u
-        self._flat = np.concatenate([self._flat, f], axis=1) if self._flat.shape[1] else f
+        start = self._y_start + self._y.shape[1]
+        self._railed(x, start)  # here, not in filter(): the search side has the lighter load
+        if self._det_pos == start:  # all held samples searched: they become history, y is searched uncopied
+            if self._y.shape[1]:
+                self._hist = np.concatenate([self._hist, self._y], axis=1) if self._hist.shape[1] else self._y
+            self._y, self._u, self._y_start = y, u, start
+        else:
+            self._y = np.concatenate([self._y, y], axis=1) if self._y.shape[1] else y
+            self._u = np.concatenate([self._u, u]) if self._u.size else u
         end = self._y_start + self._y.shape[1]
         n_full = (end // self.block_n) * self.block_n - self._det_pos
         if n_full > 0:
@@ -352,12 +361,20 @@ class Detector:
             self._prev_valid = bool(valid[-1])
         return valid & (idx - last >= self.settle_n)
 
-    def _railed(self, x: np.ndarray) -> np.ndarray:
-        """Samples at least ``_FLAT_MS`` into a run of identical raw values (a railed input;
-        the run carries over chunk borders)."""
-        out = np.empty(x.shape, np.bool_)
-        railed_runs(np.asarray(x, dtype=np.float32), self._run_val, self._run_len, self._flat_n, out)
-        return out
+    def _railed(self, x: np.ndarray, first: int) -> None:
+        """Count per block the raw samples from absolute sample ``first`` at least ``_FLAT_MS``
+        into a run of identical values (a railed input; the run carries over chunk borders)."""
+        n = x.shape[1]
+        if not n:
+            return
+        if not self._flat.shape[1]:
+            self._flat_b0 = first // self.block_n
+        new = (first + n - 1) // self.block_n + 1 - self._flat_b0 - self._flat.shape[1]
+        if new > 0:
+            self._flat = np.concatenate([self._flat, np.zeros((self.n_channels, new), np.int64)], axis=1)
+        counts = self._flat[:, first // self.block_n - self._flat_b0 :]
+        railed_runs(np.asarray(x, dtype=np.float32), self._run_val, self._run_len, self._flat_n, first, self.block_n,
+                    counts)
 
     def _search(self, y: np.ndarray, u: np.ndarray, *, partial: bool) -> None:
         """Noise per block, thresholds, and the crossing state machine over blocks of ``y``."""
@@ -373,11 +390,10 @@ class Detector:
         # a railed block whose noise collapses is no noise measurement: ignored (NaN), so the
         # running estimate holds its value through saturation instead of falling to ~0
         nb = mads.shape[1]
-        flat = self._flat[:, first - self._y_start : first - self._y_start + nb * block_n]
-        if flat.any():  # (rarely: the per-block means cost more than the check)
-            railed = flat.reshape(self.n_channels, nb, block_n).mean(axis=2) >= _FLAT_BLOCK_FRACTION
-        else:
-            railed = np.zeros((self.n_channels, nb), bool)
+        b = first // self.block_n - self._flat_b0  # (first is on the block grid)
+        railed = self._flat[:, b : b + nb] / block_n >= _FLAT_BLOCK_FRACTION
+        self._flat = self._flat[:, b + nb :]
+        self._flat_b0 += b + nb
         if railed.any():
             hist = self._mads
             for b in range(nb):
@@ -393,8 +409,7 @@ class Detector:
         pad = self.noise_blocks - 1 - (window.shape[1] - nb)
         if pad > 0:
             window = np.concatenate([np.full((self.n_channels, pad), np.nan), window], axis=1)
-        views = np.lib.stride_tricks.sliding_window_view(window, self.noise_blocks, axis=1)
-        sigma = _nanmedian_last(views)
+        sigma = _nanmedian_last(window[:, np.arange(nb)[:, None] + np.arange(self.noise_blocks)[None, :]])
         if not self._sigma_blocks.shape[1]:
             self._sigma_b0 = first // self.block_n
         self._sigma_blocks = np.concatenate([self._sigma_blocks, sigma], axis=1)  # blocks follow each other
@@ -422,11 +437,12 @@ class Detector:
         if len(self._pend_peak):
             keep = min(keep, int(self._pend_peak.min()))
         keep -= self.half_n + 1
+        if keep > self._y_start - self._hist.shape[1]:
+            self._hist = self._hist[:, max(0, keep - self._y_start + self._hist.shape[1]) :]
         cut = keep - self._y_start
         if cut > 0:
             self._y = self._y[:, cut:]
             self._u = self._u[cut:]
-            self._flat = self._flat[:, cut:]
             self._y_start += cut
         old = (keep // self.block_n) - 2
         if old > self._sigma_b0:
@@ -466,17 +482,28 @@ class Detector:
         self._pend_ch, self._pend_peak, self._pend_val = (
             self._pend_ch[~ready], self._pend_peak[~ready], self._pend_val[~ready])
 
-        offsets = np.arange(-self.half_n, self.half_n + 1)
-        idx = peak[:, None] + offsets[None, :] - self._y_start
-        inside = (idx >= 0) & (idx < self._y.shape[1])
-        waves = np.where(inside, self._y[ch[:, None], np.clip(idx, 0, max(self._y.shape[1] - 1, 0))], 0.0)
-        waves = np.ascontiguousarray(waves, dtype=np.float32)
+        waves = self._waves(ch, peak)
         noise = self._sigma_blocks[ch, peak // self.block_n - self._sigma_b0]
         pp, dur, phases, energy, centroid = event_features(waves, noise, self.fs, self._search_n, self._gap_n,
                                                            3.0, 0.1)
         return Events(fs=self.fs, sample=peak, channel=ch, amplitude_uv=pp, duration_ms=dur, phases=phases,
                       energy_uv2s=energy, centroid_hz=centroid, snr=pp / noise, noise_uv=noise,
                       coincident=coincident, waveforms=waves)
+
+    def _waves(self, ch: np.ndarray, peak: np.ndarray) -> np.ndarray:
+        """Filtered snippets (len(peak), n_wave) float32 around each peak; zero outside the
+        held samples (history, then the held segment)."""
+        idx = peak[:, None] + np.arange(-self.half_n, self.half_n + 1)[None, :]
+        waves = np.zeros(idx.shape, np.float32)
+        lo = self._y_start - self._hist.shape[1]
+        for part in (self._hist, self._y):
+            n = part.shape[1]
+            if n:
+                at = idx - lo
+                inside = (at >= 0) & (at < n)
+                waves = np.where(inside, part[ch[:, None], np.clip(at, 0, n - 1)], waves)
+            lo += n
+        return waves
 
     def _backward_shadow(self, horizon: float) -> None:
         """Drop pending events lying in the shadow of a larger event that follows them.
@@ -510,6 +537,16 @@ class Detector:
         """Other channels with an event peak within ``coinc_n`` samples of each event."""
         all_ch = np.concatenate([self._recent_ch, self._pend_ch, ch])
         all_peak = np.concatenate([self._recent_peak, self._pend_peak, peak])
+        if self.n_channels <= 64:  # one bit per channel: OR the bits of the events in each window
+            order = np.argsort(all_peak, kind="stable")
+            p = all_peak[order]
+            bits = np.left_shift(np.uint64(1), all_ch[order].astype(np.uint64))
+            bits = np.append(bits, np.uint64(0))  # reduceat's end index may be len(p)
+            lo = np.searchsorted(p, peak - self.coinc_n, "left")
+            hi = np.searchsorted(p, peak + self.coinc_n, "right")  # > lo: each event is in its own window
+            near = np.bitwise_or.reduceat(bits, np.stack([lo, hi], axis=1).ravel())[::2]
+            near = near & ~np.left_shift(np.uint64(1), ch.astype(np.uint64))  # other channels (a new array)
+            return np.unpackbits(near.view(np.uint8)).reshape(len(ch), 64).sum(axis=1, dtype=np.int32)
         count = np.zeros(len(ch), np.int32)
         for other in range(self.n_channels):
             p = np.sort(all_peak[all_ch == other])
@@ -533,6 +570,8 @@ def _nanmedian_last(a: np.ndarray) -> np.ndarray:
     """Median over the last axis ignoring NaN (NaN where all are NaN); ``np.nanmedian``
     without its masked-array overhead on many short rows."""
     srt = np.sort(a, axis=-1)  # NaN sort last
+    if np.isfinite(a).all():  # (mostly) the middle of every row is at the same place
+        return 0.5 * (srt[..., (a.shape[-1] - 1) // 2] + srt[..., a.shape[-1] // 2])
     k = np.isfinite(a).sum(axis=-1)
     lo = np.take_along_axis(srt, np.maximum((k - 1) // 2, 0)[..., None], axis=-1)[..., 0]
     hi = np.take_along_axis(srt, np.maximum(k // 2, 0)[..., None], axis=-1)[..., 0]

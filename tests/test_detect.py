@@ -130,6 +130,33 @@ def test_threshold_kernel_matches_reference(seed):
     assert np.allclose(ov[:k], rv)
 
 
+def test_threshold_kernel_skips_quiet_stretches_exactly():
+    """The kernel skips stretches with no float32 |y| above the float64 threshold rounded
+    down to float32: a sample one float32 step above a threshold between two float32 values
+    still opens an event (rounded to the nearest, the threshold would be that value), one at
+    the float32 just below it does not; NaN thresholds none."""
+    thr_value = np.float64(10.0) + 9e-7  # between two float32 values, nearer the upper
+    up = np.float32(thr_value)  # the nearest float32: just above
+    down = np.nextafter(up, np.float32(-np.inf))
+    assert down < thr_value < up
+    n, block_n = 4000, 1000
+    y = np.zeros((3, n), np.float32)
+    y[0, [300, 1700, 2900]] = [up, -up, up]  # each alone in its stretch
+    y[1, [300, 1700, 2900]] = [down, -down, down]
+    y[2, 500] = 1000.0
+    thr = np.full((3, n // block_n), thr_value)
+    thr[2] = np.nan
+    state = np.zeros((3, 5), np.int64)
+    state[:, 3:] = -(1 << 40)
+    oc, op, ov = np.empty(30, np.int64), np.empty(30, np.int64), np.empty(30)
+    k = K.threshold_events(y, np.ones(n, bool), thr, block_n, 0, 4, 30, 3, 0.1, 0.6, 20.0, state,
+                           np.zeros((3, 2)), oc, op, ov)
+    rc, rp, _ = R.threshold_events_ref(y, np.ones(n, bool), thr, block_n, merge_n=4, max_n=30, dead_n=3,
+                                       extend_frac=0.1, shadow_frac=0.6, shadow_n=20.0)
+    assert oc[:k].tolist() == rc.tolist() == [0, 0, 0]
+    assert op[:k].tolist() == rp.tolist() == [300, 1700, 2900]
+
+
 def test_feature_kernel_matches_reference():
     rec, _ = simulate("clean", minutes=1, channels=2, seed=5)
     ev = detect(rec)
@@ -352,6 +379,23 @@ def test_coincidence_counts_other_channels():
     rec1, _ = simulate("clean", minutes=0.5, channels=1, seed=6)
     assert np.all(detect(rec1).coincident == 0)
 
+
+def test_coincidence_bit_masks_match_the_per_channel_count():
+    """Up to 64 channels the count ORs one bit per channel; over 64 it searches channel by
+    channel: both count the other channels with a peak within +-coinc_n, held events included."""
+    rng = np.random.default_rng(11)
+    ch = rng.integers(0, 8, 300)
+    peak = np.sort(rng.integers(0, 3000, 300))
+    got = []
+    for n_channels in (8, 65):
+        det = Detector(1000.0, n_channels)
+        det._recent_ch, det._recent_peak = ch[:40], peak[:40]  # already emitted, still in reach
+        det._pend_ch, det._pend_peak = ch[250:], peak[250:]  # not yet emitted
+        got.append(det._coincidence(ch[40:250], peak[40:250]))
+    want = [len({int(c) for c, p in zip(ch, peak) if abs(p - p0) <= 5 and c != c0})
+            for c0, p0 in zip(ch[40:250], peak[40:250])]
+    assert got[0].tolist() == want and got[1].tolist() == want
+    assert max(want) >= 2
 
 def test_bad_input_messages():
     with pytest.raises(ValueError, match="Invalid value for 'mains': allowed are 'auto', 50, 60, None, got 55"):

@@ -25,50 +25,53 @@ def test_unit_correlations_kernel_matches_reference(n, max_lag):
         assert out[t] == pytest.approx(best_correlation(wave, tpls[t], max_lag), abs=1e-12)
 
 
+def _railed_chunked(x, flat_n, edges, first_sample, block_n):
+    """Railed counts per absolute block from :func:`K.railed_runs` fed in chunks (and the final run length)."""
+    n_blocks = (first_sample + x.shape[1] - 1) // block_n - first_sample // block_n + 1
+    counts = np.zeros((x.shape[0], n_blocks), np.int64)
+    val, run = np.full(x.shape[0], np.nan), np.zeros(x.shape[0], np.int64)
+    b0 = first_sample // block_n
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        if hi > lo:
+            k = (first_sample + lo) // block_n - b0
+            K.railed_runs(x[:, lo:hi], val, run, flat_n, first_sample + lo, block_n, counts[:, k:])
+    return counts, run
+
+
 def test_railed_runs_kernel_matches_reference_and_carries_over_chunks():
     rng = np.random.default_rng(3)
     x = rng.normal(size=(3, 400)).astype(np.float32)
     x[0, 50:70] = 187500.0  # railed
     x[1, 390:] = 5.0  # a run crossing the chunk border below
     x[2, 10:13] = 1.0  # too short
-    ref = R.railed_runs_ref(x, 4)
-    val, run = np.full(3, np.nan), np.zeros(3, np.int64)
-    parts = []
-    for lo, hi in ((0, 60), (60, 395), (395, 400)):
-        out = np.empty((3, hi - lo), bool)
-        K.railed_runs(np.ascontiguousarray(x[:, lo:hi]), val, run, 4, out)
-        parts.append(out)
-    got = np.concatenate(parts, axis=1)
-    np.testing.assert_array_equal(got, ref)
-    assert got[0, 53:70].all() and not got[0, 52] and not got[2].any()
-    assert got[1, 393:].all() and run[1] == 10
+    mask = R.railed_runs_ref(x, 4)
+    assert mask[0, 53:70].all() and not mask[0, 52] and not mask[2].any() and mask[1, 393:].all()
+    for first_sample, block_n in ((0, 400), (0, 100), (1234, 7)):
+        got, run = _railed_chunked(np.ascontiguousarray(x), 4, [0, 60, 395, 400], first_sample, block_n)
+        np.testing.assert_array_equal(got, R.railed_counts_ref(x, 4, first_sample, block_n))
+        assert run[1] == 10
+    assert _railed_chunked(x, 4, [0, 400], 0, 400)[0][:, 0].tolist() == [17, 7, 0]
 
 
 @pytest.mark.parametrize("flat_n", [3, 4, 8])
 def test_railed_runs_kernel_matches_reference_for_any_chunking(flat_n):
-    """Runs of every length (quantised data has many short ones), chunks of 1 sample and up."""
+    """Runs of every length (quantised data has many short ones), chunks of 1 sample and up,
+    blocks shorter and longer than the kernel's stretch of 256 samples."""
     rng = np.random.default_rng(flat_n)
     x = np.round(rng.normal(size=(4, 3000)) * 0.8).astype(np.float32)  # equal neighbours are common
+    x[1] = rng.normal(size=3000)  # none but the planted runs: the kernel's fast path
     for c in range(4):
         for _ in range(12):
             lo = rng.integers(0, 2950)
             x[c, lo : lo + rng.integers(1, 40)] = rng.choice([187500.0, -3.0, 0.0])
     x[3, :] = 7.0  # railed throughout: the run crosses every border
-    ref = R.railed_runs_ref(x, flat_n)
-    for sizes in ([3000], [1, 1, 2, 5, 2991], list(rng.integers(1, 300, 40))):
-        edges = np.minimum(np.concatenate([[0], np.cumsum(sizes)]), 3000)
-        val, run = np.full(4, np.nan), np.zeros(4, np.int64)
-        parts = []
-        for lo, hi in zip(edges[:-1], edges[1:]):
-            out = np.empty((4, hi - lo), bool)
-            K.railed_runs(x[:, lo:hi], val, run, flat_n, out)
-            parts.append(out)
-        if edges[-1] < 3000:
-            out = np.empty((4, 3000 - edges[-1]), bool)
-            K.railed_runs(x[:, edges[-1] :], val, run, flat_n, out)
-            parts.append(out)
-        np.testing.assert_array_equal(np.concatenate(parts, axis=1), ref)
-        assert run[3] == 3000
+    for block_n, first_sample in ((1000, 0), (37, 5), (700, 450)):
+        ref = R.railed_counts_ref(x, flat_n, first_sample, block_n)
+        for sizes in ([3000], [1, 1, 2, 5, 2991], list(rng.integers(1, 300, 40))):
+            edges = np.minimum(np.concatenate([[0], np.cumsum(sizes), [3000]]), 3000)
+            got, run = _railed_chunked(x, flat_n, edges, first_sample, block_n)
+            np.testing.assert_array_equal(got, ref)
+            assert run[3] == 3000
 
 
 def test_assign_units_kernel_matches_the_event_by_event_reference():
